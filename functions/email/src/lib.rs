@@ -1,0 +1,136 @@
+//! The email task: renders the registration confirmation (HTML and plain text, with tera) and
+//! sends it through the email provider.
+//!
+//! The templates are compiled into the binary, so nothing needs to be deployed beside it. The HTML
+//! template is autoescaped (an attendee may call themselves `<b>Ada</b>`); the text one is not.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clients::email::{EmailSender, OutgoingEmail, SendError};
+use domain::OrderPlaced;
+use function_model::{FunctionError, TaskFunction};
+use serde_json::{Value, json};
+use tera::{Context, Tera};
+
+const HTML: &str = "confirmation.html";
+const TEXT: &str = "confirmation.txt";
+
+/// The confirmation templates, parsed once.
+pub struct Confirmation {
+    tera: Tera,
+    conference: String,
+}
+
+impl Confirmation {
+    pub fn new(conference: impl Into<String>) -> Self {
+        let mut tera = Tera::default();
+        tera.add_raw_templates([
+            (HTML, include_str!("../templates/confirmation.html")),
+            (TEXT, include_str!("../templates/confirmation.txt")),
+        ])
+        .expect("the confirmation templates parse: checked by the unit tests");
+        Self { tera, conference: conference.into() }
+    }
+
+    /// Renders the email for an order.
+    pub fn render(&self, order: &OrderPlaced) -> Result<OutgoingEmail, tera::Error> {
+        let attendee = &order.attendee;
+        let subject = format!("You're registered for {}: {}", self.conference, order.ticket.name);
+        let mut context = Context::new();
+        context.insert("subject", &subject);
+        context.insert("conference", &self.conference);
+        context.insert("registration_id", &order.order_id.to_string());
+        context.insert("first_name", attendee.first_name.as_str());
+        context.insert("last_name", attendee.last_name.as_str());
+        context.insert("organization", &attendee.organization.as_ref().map(|o| o.as_str()));
+        context.insert("ticket", &order.ticket.name);
+        context.insert("amount", &order.amount.to_string());
+        Ok(OutgoingEmail {
+            to: attendee.email.clone(),
+            to_name: format!("{} {}", attendee.first_name, attendee.last_name),
+            subject,
+            html: self.tera.render(HTML, &context)?,
+            text: self.tera.render(TEXT, &context)?,
+            order_id: order.order_id,
+        })
+    }
+}
+
+pub struct Email {
+    confirmation: Confirmation,
+    sender: Arc<dyn EmailSender>,
+}
+
+impl Email {
+    pub fn new(confirmation: Confirmation, sender: Arc<dyn EmailSender>) -> Self {
+        Self { confirmation, sender }
+    }
+}
+
+#[async_trait]
+impl TaskFunction for Email {
+    async fn handle(&self, input: Value) -> Result<Value, FunctionError> {
+        let order = OrderPlaced::from_value(input)
+            .map_err(|e| FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced").with_source(e))?;
+        let email = self
+            .confirmation
+            .render(&order)
+            .map_err(|e| FunctionError::terminal("TemplateError", "the confirmation did not render").with_source(e))?;
+        self.sender.send(&email).await.map_err(|e| match e {
+            SendError::Unavailable(_) => {
+                FunctionError::retryable("ProviderUnavailable", "the email provider is unavailable").with_source(e)
+            }
+            SendError::Rejected(_) => {
+                FunctionError::terminal("EmailRejected", "the email provider refused the message").with_source(e)
+            }
+        })?;
+        tracing::info!(order_id = %order.order_id, "confirmation email sent");
+        Ok(json!({ "sent": true }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(first_name: &str) -> OrderPlaced {
+        OrderPlaced::from_value(json!({
+            "version": 1, "orderId": "0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10", "placedAt": "2026-11-26T10:00:00Z",
+            "ticket": {"id": "conference", "name": "Conference pass"},
+            "amount": {"value": "250.00", "currency": "USD"},
+            "attendee": {"firstName": first_name, "lastName": "Lovelace", "email": "ada@example.org", "organization": "AE & Co"},
+            "newsletter": true, "payment": {"provider": "paypal", "captureId": "CAP"}
+        }))
+        .expect("valid order")
+    }
+
+    #[test]
+    fn renders_both_bodies_naming_the_registration_ticket_and_amount() {
+        let email = Confirmation::new("RustConf").render(&order("Ada")).expect("renders");
+        assert_eq!(email.subject, "You're registered for RustConf: Conference pass");
+        assert_eq!(email.to.as_str(), "ada@example.org");
+        for body in [&email.html, &email.text] {
+            assert!(body.contains("0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10"), "{body}");
+            assert!(body.contains("Conference pass") && body.contains("250.00 USD"), "{body}");
+        }
+        assert_eq!(
+            email.text,
+            "You're registered, Ada!\n\nThank you for registering for RustConf.\n\n\
+             Registration: 0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10\n\
+             Attendee:     Ada Lovelace (AE & Co)\n\
+             Ticket:       Conference pass\n\
+             Amount paid:  250.00 USD\n\n\
+             Keep this email: quote your registration id if you contact the organisers.\n"
+        );
+    }
+
+    #[test]
+    fn html_escapes_what_the_attendee_typed() {
+        let email = Confirmation::new("RustConf").render(&order("<b>Ada</b>")).expect("renders");
+        assert!(email.html.contains("&lt;b&gt;Ada&lt;&#x2F;b&gt;"), "{}", email.html);
+        assert!(!email.html.contains("<b>Ada</b>"));
+        assert!(email.html.contains("AE &amp; Co"));
+        assert!(email.text.contains("<b>Ada</b>"), "plain text is not escaped");
+    }
+}

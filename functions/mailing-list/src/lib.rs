@@ -1,0 +1,82 @@
+//! The mailing-list task: adds the attendee to the organiser's audience, only with their consent.
+//! Without consent it records that it skipped them. The provider's member `PUT` is an upsert, so
+//! a retry adds no one twice.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clients::audience::{Audience, AudienceError, Member};
+use domain::OrderPlaced;
+use function_model::{FunctionError, TaskFunction};
+use serde_json::{Value, json};
+
+pub struct MailingList {
+    audience: Arc<dyn Audience>,
+}
+
+impl MailingList {
+    pub fn new(audience: Arc<dyn Audience>) -> Self {
+        Self { audience }
+    }
+}
+
+#[async_trait]
+impl TaskFunction for MailingList {
+    async fn handle(&self, input: Value) -> Result<Value, FunctionError> {
+        let order = OrderPlaced::from_value(input)
+            .map_err(|e| FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced").with_source(e))?;
+        if !order.newsletter {
+            tracing::info!(order_id = %order.order_id, "no newsletter consent: not added to the audience");
+            return Ok(json!({ "subscribed": false, "skipped": "no consent" }));
+        }
+        let attendee = order.attendee;
+        let member = Member { email: attendee.email, first_name: attendee.first_name, last_name: attendee.last_name };
+        self.audience.upsert_member(&member).await.map_err(|e| match e {
+            AudienceError::Unavailable(_) => {
+                FunctionError::retryable("ProviderUnavailable", "the mailing-list provider is unavailable").with_source(e)
+            }
+            AudienceError::Rejected(_) => {
+                FunctionError::terminal("MemberRejected", "the mailing-list provider refused the member").with_source(e)
+            }
+        })?;
+        tracing::info!(order_id = %order.order_id, "added to the audience");
+        Ok(json!({ "subscribed": true }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Members(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Audience for Members {
+        async fn upsert_member(&self, member: &Member) -> Result<(), AudienceError> {
+            self.0.lock().expect("lock").push(member.email.to_string());
+            Ok(())
+        }
+    }
+
+    fn order(newsletter: bool) -> Value {
+        json!({
+            "version": 1, "orderId": "0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10", "placedAt": "2026-11-26T10:00:00Z",
+            "ticket": {"id": "conference", "name": "Conference pass"},
+            "amount": {"value": "250.00", "currency": "USD"},
+            "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.org"},
+            "newsletter": newsletter, "payment": {"provider": "paypal", "captureId": "CAP"}
+        })
+    }
+
+    #[tokio::test]
+    async fn adds_only_with_consent() {
+        let members = Arc::new(Members::default());
+        let task = MailingList::new(members.clone());
+        assert_eq!(task.handle(order(false)).await.expect("ok")["skipped"], "no consent");
+        assert!(members.0.lock().expect("lock").is_empty());
+        assert_eq!(task.handle(order(true)).await.expect("ok")["subscribed"], true);
+        assert_eq!(*members.0.lock().expect("lock"), ["ada@example.org"]);
+    }
+}

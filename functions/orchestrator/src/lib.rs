@@ -1,0 +1,116 @@
+//! The orchestrator function: turns each `OrderPlaced` message into one run of the registration
+//! workflow, named by the order id.
+//!
+//! Delivery is at-least-once, so the same order may arrive twice; a workflow name is used once,
+//! so the second start starts nothing. A message that is not a valid `OrderPlaced` fails alone
+//! (partial batch failure) and, after the queue's `maxReceiveCount`, lands on its dead-letter queue
+//! for someone to look at: nothing is dropped silently.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
+use domain::OrderPlaced;
+use function_model::{FunctionError, QueueFunction, QueueMessage};
+use serde_json::json;
+
+pub struct Orchestrator {
+    starter: Arc<dyn WorkflowStarter>,
+}
+
+impl Orchestrator {
+    pub fn new(starter: Arc<dyn WorkflowStarter>) -> Self {
+        Self { starter }
+    }
+}
+
+#[async_trait]
+impl QueueFunction for Orchestrator {
+    async fn handle_message(&self, message: &QueueMessage) -> Result<(), FunctionError> {
+        let order = OrderPlaced::from_json(&message.body).map_err(|e| {
+            FunctionError::terminal("InvalidMessage", format!("message {} is not an OrderPlaced", message.message_id))
+                .with_source(e)
+        })?;
+        let name = order.order_id.to_string();
+        let span = tracing::info_span!("orchestrate", order_id = %name);
+        let _entered = span.enter();
+        match self.starter.start(&name, json!({ "order": order })).await {
+            Ok(StartOutcome::Started) => {
+                tracing::info!("registration workflow started");
+                Ok(())
+            }
+            Ok(StartOutcome::AlreadyStarted) => {
+                tracing::info!("duplicate delivery: the workflow for this order was already started");
+                Ok(())
+            }
+            Err(e @ StartError::Unavailable(_)) => {
+                Err(FunctionError::retryable("WorkflowUnavailable", "could not start the workflow").with_source(e))
+            }
+            Err(e @ StartError::Rejected(_)) => {
+                Err(FunctionError::terminal("WorkflowRejected", "the workflow start was refused").with_source(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, HashSet};
+    use std::sync::Mutex;
+
+    /// Names each execution once, as Step Functions does.
+    #[derive(Default)]
+    struct NamedExecutions(Mutex<HashSet<String>>);
+
+    #[async_trait]
+    impl WorkflowStarter for NamedExecutions {
+        async fn start(&self, name: &str, input: serde_json::Value) -> Result<StartOutcome, StartError> {
+            assert!(input["order"]["orderId"].is_string(), "the input carries the order");
+            Ok(if self.0.lock().expect("lock").insert(name.to_owned()) {
+                StartOutcome::Started
+            } else {
+                StartOutcome::AlreadyStarted
+            })
+        }
+    }
+
+    fn message(id: &str, body: String) -> QueueMessage {
+        QueueMessage { message_id: id.into(), body, attributes: BTreeMap::new(), receive_count: 1 }
+    }
+
+    fn order_json() -> String {
+        json!({
+            "version": 1, "orderId": "0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10", "placedAt": "2026-11-26T10:00:00Z",
+            "ticket": {"id": "conference", "name": "Conference pass"},
+            "amount": {"value": "250.00", "currency": "USD"},
+            "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.org"},
+            "newsletter": true, "payment": {"provider": "paypal", "captureId": "CAP"}
+        })
+        .to_string()
+    }
+
+    #[tokio::test]
+    async fn duplicates_start_one_execution_and_bad_messages_fail_alone() {
+        let executions = Arc::new(NamedExecutions::default());
+        let orchestrator = Orchestrator::new(executions.clone());
+        let batch = [message("a", order_json()), message("b", "{not json".into()), message("c", order_json())];
+        let response = function_model::handle_batch(&orchestrator, &batch).await;
+        assert_eq!(response.failed_ids().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(executions.0.lock().expect("lock").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_workflow_service_is_retryable() {
+        struct Down;
+        #[async_trait]
+        impl WorkflowStarter for Down {
+            async fn start(&self, _: &str, _: serde_json::Value) -> Result<StartOutcome, StartError> {
+                Err(StartError::Unavailable("connection refused".into()))
+            }
+        }
+        let error = Orchestrator::new(Arc::new(Down)).handle_message(&message("a", order_json())).await.expect_err("fails");
+        assert_eq!(error.error_type(), "WorkflowUnavailable");
+        assert!(error.is_retryable());
+    }
+}

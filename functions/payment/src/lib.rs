@@ -1,0 +1,195 @@
+//! The payment function: the public HTTP API of a registration.
+//!
+//! `POST /api/registrations` validates the request, prices the ticket from the server's catalogue,
+//! charges the card once per `Idempotency-Key`, publishes `OrderPlaced` (no card data) and answers
+//! the attendee; `GET /api/tickets` lists what is on sale. Every failure is a status and a message
+//! the attendee can act on, never an internal detail.
+//!
+//! Reliability: a request sent again with the same key and body gets the first answer back and is
+//! never charged twice; the order id is derived from the key, and the provider's request id too, so
+//! even a crash between charging and answering heals on retry (the charge replays, the publish
+//! repeats, and the consumers are idempotent by order id).
+//!
+//! Layout: `lib.rs` routes and runs a registration; `idempotency.rs` holds the key store port and
+//! its in-memory implementation; `responses.rs` the answers.
+
+pub mod idempotency;
+mod responses;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use clients::payments::{ChargeRequest, PaymentError, PaymentGateway};
+use clients::publisher::OrderPublisher;
+use domain::{OrderId, OrderPlaced, PaymentReceipt, Registration, TicketCatalogue, TicketRef};
+use function_model::{HttpFunction, HttpRequest, HttpResponse};
+use http::{Method, StatusCode};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use idempotency::{Claim, IdempotencyKey, IdempotencyStore};
+use responses::{error_response, field_errors_response};
+
+/// Request bodies above this size are refused with 413 (a registration is well under 2 KiB).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The payment function and the dependencies it is built with.
+pub struct Payment {
+    catalogue: TicketCatalogue,
+    gateway: Arc<dyn PaymentGateway>,
+    publisher: Arc<dyn OrderPublisher>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    /// Recorded on the order as the payment provider (`paypal`).
+    provider: String,
+}
+
+impl Payment {
+    pub fn new(
+        catalogue: TicketCatalogue,
+        gateway: Arc<dyn PaymentGateway>,
+        publisher: Arc<dyn OrderPublisher>,
+        idempotency: Arc<dyn IdempotencyStore>,
+    ) -> Self {
+        Self { catalogue, gateway, publisher, idempotency, provider: "paypal".to_owned() }
+    }
+
+    fn tickets(&self) -> HttpResponse {
+        HttpResponse::json(StatusCode::OK, &self.catalogue)
+    }
+
+    async fn register(&self, request: &HttpRequest) -> HttpResponse {
+        if request.body.len() > MAX_BODY_BYTES {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("The request body is larger than {} KiB.", MAX_BODY_BYTES / 1024),
+            );
+        }
+        let is_json = request
+            .header("content-type")
+            .is_some_and(|ct| ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+        if !is_json {
+            return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Send the registration as application/json.");
+        }
+        let body: serde_json::Value = match serde_json::from_slice(&request.body) {
+            Ok(body) => body,
+            Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON ({e}).")),
+        };
+        let key = match request.header("idempotency-key").map(IdempotencyKey::parse).transpose() {
+            Ok(key) => key,
+            Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("Idempotency-Key {e}.")),
+        };
+        let registration = match Registration::parse(&body, &self.catalogue, Utc::now().date_naive()) {
+            Ok(registration) => registration,
+            Err(errors) => return field_errors_response(&errors),
+        };
+        let order_id = key.as_ref().map_or_else(OrderId::random, |k| OrderId::for_idempotency_key(k.as_str()));
+        let span = tracing::info_span!("registration", order_id = %order_id);
+        let Some(key) = key else {
+            return self.charge_and_publish(order_id, order_id.to_string(), registration).instrument(span).await;
+        };
+        async {
+            let fingerprint: [u8; 32] = Sha256::digest(&request.body).into();
+            match self.idempotency.claim(&key, fingerprint).await {
+                Claim::New => {}
+                Claim::Replay(response) => {
+                    tracing::info!("replaying the answer to an earlier request with the same Idempotency-Key");
+                    return response;
+                }
+                Claim::Mismatch => {
+                    return error_response(
+                        StatusCode::CONFLICT,
+                        "This Idempotency-Key was already used for a different registration. Submit again with a new key.",
+                    );
+                }
+                Claim::InProgress => {
+                    return error_response(
+                        StatusCode::CONFLICT,
+                        "A registration with this Idempotency-Key is still being processed. Try again in a moment.",
+                    )
+                    .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+                }
+            }
+            let response = self.charge_and_publish(order_id, format!("registration-{}", key.as_str()), registration).await;
+            if response.status.is_server_error() {
+                // Nothing final happened (or the charge will replay): let the same key try again.
+                self.idempotency.release(&key).await;
+            } else {
+                self.idempotency.complete(&key, response.clone()).await;
+            }
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn charge_and_publish(&self, order_id: OrderId, request_id: String, registration: Registration) -> HttpResponse {
+        let Registration { ticket, attendee, card, billing_address, newsletter } = registration;
+        let charge = ChargeRequest {
+            request_id,
+            order_id,
+            amount: ticket.price,
+            description: ticket.name.clone(),
+            card: &card,
+            billing_address: &billing_address,
+        };
+        let capture = match self.gateway.charge(charge).await {
+            Ok(capture) => capture,
+            Err(PaymentError::Declined { code, reason }) => {
+                tracing::info!(code, "card declined");
+                return responses::declined(&reason);
+            }
+            Err(e @ PaymentError::Unavailable(_)) => {
+                tracing::warn!("{e}");
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The payment service is temporarily unavailable. You were not charged twice: please try again in a moment.",
+                )
+                .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+            }
+            Err(e @ PaymentError::Rejected(_)) => {
+                tracing::error!("{e}");
+                return error_response(
+                    StatusCode::BAD_GATEWAY,
+                    "We could not process this payment. Please try again later or contact the organisers.",
+                );
+            }
+        };
+        let order = OrderPlaced {
+            version: OrderPlaced::VERSION,
+            order_id,
+            placed_at: Utc::now(),
+            ticket: TicketRef { id: ticket.id.clone(), name: ticket.name.clone() },
+            amount: ticket.price,
+            attendee,
+            newsletter,
+            payment: PaymentReceipt { provider: self.provider.clone(), capture_id: capture.capture_id },
+        };
+        if let Err(e) = self.publisher.publish(&order).await {
+            tracing::error!(capture_id = %order.payment.capture_id, "paid but not published, the attendee is asked to retry: {e}");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Your payment went through but we could not finish your registration. Please submit again: you will not be charged twice.",
+            )
+            .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("2"));
+        }
+        tracing::info!(ticket = %order.ticket.id, amount = %order.amount, "registration paid and published");
+        responses::registered(&order)
+    }
+}
+
+#[async_trait]
+impl HttpFunction for Payment {
+    async fn handle(&self, request: HttpRequest) -> HttpResponse {
+        match (request.path.trim_end_matches('/'), &request.method) {
+            ("/api/tickets", &Method::GET) => self.tickets(),
+            ("/api/registrations", &Method::POST) => self.register(&request).await,
+            ("/api/tickets", _) => responses::method_not_allowed("GET"),
+            ("/api/registrations", _) => responses::method_not_allowed("POST"),
+            _ => error_response(StatusCode::NOT_FOUND, "No such API route."),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,41 @@
+//! The payment gateway port: charge a card once per request id.
+
+use async_trait::async_trait;
+use domain::{BillingAddress, Card, Money, OrderId};
+
+/// One charge. `request_id` makes it idempotent: the same id never charges twice and returns the
+/// first outcome (PayPal's `PayPal-Request-Id`).
+#[derive(Debug)]
+pub struct ChargeRequest<'a> {
+    pub request_id: String,
+    pub order_id: OrderId,
+    pub amount: Money,
+    pub description: String,
+    pub card: &'a Card,
+    pub billing_address: &'a BillingAddress,
+}
+
+/// A completed capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    pub capture_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// The card was refused; `reason` is written for the attendee, `code` is the provider's issue.
+    #[error("card declined ({code}): {reason}")]
+    Declined { code: String, reason: String },
+    /// The provider could not be reached or is failing; nothing may have been charged, and a retry
+    /// with the same request id is safe.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the request itself: a bug on our side.
+    #[error("payment request rejected by the provider: {0}")]
+    Rejected(String),
+}
+
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    async fn charge(&self, request: ChargeRequest<'_>) -> Result<Capture, PaymentError>;
+}

@@ -1,0 +1,45 @@
+//! HTTP requests and responses as a function sees them, independent of API Gateway's or Azure's
+//! envelopes (the host adapters translate those).
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: Method,
+    /// The path without the query string, e.g. `/api/registrations`.
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl HttpRequest {
+    /// A header's value when it is present and valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// A JSON response.
+    pub fn json(status: StatusCode, body: &impl Serialize) -> Self {
+        let body = serde_json::to_vec(body).expect("response bodies are plain JSON values");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Self { status, headers, body: body.into() }
+    }
+
+    /// The same response with one more header.
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+}
