@@ -30,20 +30,29 @@ impl Confirmation {
             (TEXT, include_str!("../templates/confirmation.txt")),
         ])
         .expect("the confirmation templates parse: checked by the unit tests");
-        Self { tera, conference: conference.into() }
+        Self {
+            tera,
+            conference: conference.into(),
+        }
     }
 
     /// Renders the email for an order.
     pub fn render(&self, order: &OrderPlaced) -> Result<OutgoingEmail, tera::Error> {
         let attendee = &order.attendee;
-        let subject = format!("You're registered for {}: {}", self.conference, order.ticket.name);
+        let subject = format!(
+            "You're registered for {}: {}",
+            self.conference, order.ticket.name
+        );
         let mut context = Context::new();
         context.insert("subject", &subject);
         context.insert("conference", &self.conference);
         context.insert("registration_id", &order.order_id.to_string());
         context.insert("first_name", attendee.first_name.as_str());
         context.insert("last_name", attendee.last_name.as_str());
-        context.insert("organization", &attendee.organization.as_ref().map(|o| o.as_str()));
+        context.insert(
+            "organization",
+            &attendee.organization.as_ref().map(|o| o.as_str()),
+        );
         context.insert("ticket", &order.ticket.name);
         context.insert("amount", &order.amount.to_string());
         Ok(OutgoingEmail {
@@ -64,25 +73,32 @@ pub struct Email {
 
 impl Email {
     pub fn new(confirmation: Confirmation, sender: Arc<dyn EmailSender>) -> Self {
-        Self { confirmation, sender }
+        Self {
+            confirmation,
+            sender,
+        }
     }
 }
 
 #[async_trait]
 impl TaskFunction for Email {
     async fn handle(&self, input: Value) -> Result<Value, FunctionError> {
-        let order = OrderPlaced::from_value(input)
-            .map_err(|e| FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced").with_source(e))?;
-        let email = self
-            .confirmation
-            .render(&order)
-            .map_err(|e| FunctionError::terminal("TemplateError", "the confirmation did not render").with_source(e))?;
+        let order = OrderPlaced::from_value(input).map_err(|e| {
+            FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced")
+                .with_source(e)
+        })?;
+        let email = self.confirmation.render(&order).map_err(|e| {
+            FunctionError::terminal("TemplateError", "the confirmation did not render")
+                .with_source(e)
+        })?;
         self.sender.send(&email).await.map_err(|e| match e {
             SendError::Unavailable(_) => {
-                FunctionError::retryable("ProviderUnavailable", "the email provider is unavailable").with_source(e)
+                FunctionError::retryable("ProviderUnavailable", "the email provider is unavailable")
+                    .with_source(e)
             }
             SendError::Rejected(_) => {
-                FunctionError::terminal("EmailRejected", "the email provider refused the message").with_source(e)
+                FunctionError::terminal("EmailRejected", "the email provider refused the message")
+                    .with_source(e)
             }
         })?;
         tracing::info!(order_id = %order.order_id, "confirmation email sent");
@@ -107,12 +123,23 @@ mod tests {
 
     #[test]
     fn renders_both_bodies_naming_the_registration_ticket_and_amount() {
-        let email = Confirmation::new("RustConf").render(&order("Ada")).expect("renders");
-        assert_eq!(email.subject, "You're registered for RustConf: Conference pass");
+        let email = Confirmation::new("RustConf")
+            .render(&order("Ada"))
+            .expect("renders");
+        assert_eq!(
+            email.subject,
+            "You're registered for RustConf: Conference pass"
+        );
         assert_eq!(email.to.as_str(), "ada@example.org");
         for body in [&email.html, &email.text] {
-            assert!(body.contains("0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10"), "{body}");
-            assert!(body.contains("Conference pass") && body.contains("250.00 USD"), "{body}");
+            assert!(
+                body.contains("0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10"),
+                "{body}"
+            );
+            assert!(
+                body.contains("Conference pass") && body.contains("250.00 USD"),
+                "{body}"
+            );
         }
         assert_eq!(
             email.text,
@@ -127,10 +154,19 @@ mod tests {
 
     #[test]
     fn html_escapes_what_the_attendee_typed() {
-        let email = Confirmation::new("RustConf").render(&order("<b>Ada</b>")).expect("renders");
-        assert!(email.html.contains("&lt;b&gt;Ada&lt;&#x2F;b&gt;"), "{}", email.html);
+        let email = Confirmation::new("RustConf")
+            .render(&order("<b>Ada</b>"))
+            .expect("renders");
+        assert!(
+            email.html.contains("&lt;b&gt;Ada&lt;&#x2F;b&gt;"),
+            "{}",
+            email.html
+        );
         assert!(!email.html.contains("<b>Ada</b>"));
         assert!(email.html.contains("AE &amp; Co"));
-        assert!(email.text.contains("<b>Ada</b>"), "plain text is not escaped");
+        assert!(
+            email.text.contains("<b>Ada</b>"),
+            "plain text is not escaped"
+        );
     }
 }

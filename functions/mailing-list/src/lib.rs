@@ -23,22 +23,35 @@ impl MailingList {
 #[async_trait]
 impl TaskFunction for MailingList {
     async fn handle(&self, input: Value) -> Result<Value, FunctionError> {
-        let order = OrderPlaced::from_value(input)
-            .map_err(|e| FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced").with_source(e))?;
+        let order = OrderPlaced::from_value(input).map_err(|e| {
+            FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced")
+                .with_source(e)
+        })?;
         if !order.newsletter {
             tracing::info!(order_id = %order.order_id, "no newsletter consent: not added to the audience");
             return Ok(json!({ "subscribed": false, "skipped": "no consent" }));
         }
         let attendee = order.attendee;
-        let member = Member { email: attendee.email, first_name: attendee.first_name, last_name: attendee.last_name };
-        self.audience.upsert_member(&member).await.map_err(|e| match e {
-            AudienceError::Unavailable(_) => {
-                FunctionError::retryable("ProviderUnavailable", "the mailing-list provider is unavailable").with_source(e)
-            }
-            AudienceError::Rejected(_) => {
-                FunctionError::terminal("MemberRejected", "the mailing-list provider refused the member").with_source(e)
-            }
-        })?;
+        let member = Member {
+            email: attendee.email,
+            first_name: attendee.first_name,
+            last_name: attendee.last_name,
+        };
+        self.audience
+            .upsert_member(&member)
+            .await
+            .map_err(|e| match e {
+                AudienceError::Unavailable(_) => FunctionError::retryable(
+                    "ProviderUnavailable",
+                    "the mailing-list provider is unavailable",
+                )
+                .with_source(e),
+                AudienceError::Rejected(_) => FunctionError::terminal(
+                    "MemberRejected",
+                    "the mailing-list provider refused the member",
+                )
+                .with_source(e),
+            })?;
         tracing::info!(order_id = %order.order_id, "added to the audience");
         Ok(json!({ "subscribed": true }))
     }
@@ -74,9 +87,15 @@ mod tests {
     async fn adds_only_with_consent() {
         let members = Arc::new(Members::default());
         let task = MailingList::new(members.clone());
-        assert_eq!(task.handle(order(false)).await.expect("ok")["skipped"], "no consent");
+        assert_eq!(
+            task.handle(order(false)).await.expect("ok")["skipped"],
+            "no consent"
+        );
         assert!(members.0.lock().expect("lock").is_empty());
-        assert_eq!(task.handle(order(true)).await.expect("ok")["subscribed"], true);
+        assert_eq!(
+            task.handle(order(true)).await.expect("ok")["subscribed"],
+            true
+        );
         assert_eq!(*members.0.lock().expect("lock"), ["ada@example.org"]);
     }
 }

@@ -28,8 +28,11 @@ impl Orchestrator {
 impl QueueFunction for Orchestrator {
     async fn handle_message(&self, message: &QueueMessage) -> Result<(), FunctionError> {
         let order = OrderPlaced::from_json(&message.body).map_err(|e| {
-            FunctionError::terminal("InvalidMessage", format!("message {} is not an OrderPlaced", message.message_id))
-                .with_source(e)
+            FunctionError::terminal(
+                "InvalidMessage",
+                format!("message {} is not an OrderPlaced", message.message_id),
+            )
+            .with_source(e)
         })?;
         let name = order.order_id.to_string();
         let span = tracing::info_span!("orchestrate", order_id = %name);
@@ -40,15 +43,21 @@ impl QueueFunction for Orchestrator {
                 Ok(())
             }
             Ok(StartOutcome::AlreadyStarted) => {
-                tracing::info!("duplicate delivery: the workflow for this order was already started");
+                tracing::info!(
+                    "duplicate delivery: the workflow for this order was already started"
+                );
                 Ok(())
             }
-            Err(e @ StartError::Unavailable(_)) => {
-                Err(FunctionError::retryable("WorkflowUnavailable", "could not start the workflow").with_source(e))
-            }
-            Err(e @ StartError::Rejected(_)) => {
-                Err(FunctionError::terminal("WorkflowRejected", "the workflow start was refused").with_source(e))
-            }
+            Err(e @ StartError::Unavailable(_)) => Err(FunctionError::retryable(
+                "WorkflowUnavailable",
+                "could not start the workflow",
+            )
+            .with_source(e)),
+            Err(e @ StartError::Rejected(_)) => Err(FunctionError::terminal(
+                "WorkflowRejected",
+                "the workflow start was refused",
+            )
+            .with_source(e)),
         }
     }
 }
@@ -65,8 +74,15 @@ mod tests {
 
     #[async_trait]
     impl WorkflowStarter for NamedExecutions {
-        async fn start(&self, name: &str, input: serde_json::Value) -> Result<StartOutcome, StartError> {
-            assert!(input["order"]["orderId"].is_string(), "the input carries the order");
+        async fn start(
+            &self,
+            name: &str,
+            input: serde_json::Value,
+        ) -> Result<StartOutcome, StartError> {
+            assert!(
+                input["order"]["orderId"].is_string(),
+                "the input carries the order"
+            );
             Ok(if self.0.lock().expect("lock").insert(name.to_owned()) {
                 StartOutcome::Started
             } else {
@@ -76,7 +92,12 @@ mod tests {
     }
 
     fn message(id: &str, body: String) -> QueueMessage {
-        QueueMessage { message_id: id.into(), body, attributes: BTreeMap::new(), receive_count: 1 }
+        QueueMessage {
+            message_id: id.into(),
+            body,
+            attributes: BTreeMap::new(),
+            receive_count: 1,
+        }
     }
 
     fn order_json() -> String {
@@ -94,7 +115,11 @@ mod tests {
     async fn duplicates_start_one_execution_and_bad_messages_fail_alone() {
         let executions = Arc::new(NamedExecutions::default());
         let orchestrator = Orchestrator::new(executions.clone());
-        let batch = [message("a", order_json()), message("b", "{not json".into()), message("c", order_json())];
+        let batch = [
+            message("a", order_json()),
+            message("b", "{not json".into()),
+            message("c", order_json()),
+        ];
         let response = function_model::handle_batch(&orchestrator, &batch).await;
         assert_eq!(response.failed_ids().collect::<Vec<_>>(), ["b"]);
         assert_eq!(executions.0.lock().expect("lock").len(), 1);
@@ -105,11 +130,18 @@ mod tests {
         struct Down;
         #[async_trait]
         impl WorkflowStarter for Down {
-            async fn start(&self, _: &str, _: serde_json::Value) -> Result<StartOutcome, StartError> {
+            async fn start(
+                &self,
+                _: &str,
+                _: serde_json::Value,
+            ) -> Result<StartOutcome, StartError> {
                 Err(StartError::Unavailable("connection refused".into()))
             }
         }
-        let error = Orchestrator::new(Arc::new(Down)).handle_message(&message("a", order_json())).await.expect_err("fails");
+        let error = Orchestrator::new(Arc::new(Down))
+            .handle_message(&message("a", order_json()))
+            .await
+            .expect_err("fails");
         assert_eq!(error.error_type(), "WorkflowUnavailable");
         assert!(error.is_retryable());
     }

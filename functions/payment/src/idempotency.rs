@@ -67,7 +67,9 @@ pub struct InMemoryIdempotencyStore {
 
 impl InMemoryIdempotencyStore {
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<IdempotencyKey, Entry>> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -77,11 +79,20 @@ impl IdempotencyStore for InMemoryIdempotencyStore {
         let mut entries = self.entries();
         match entries.get(key) {
             None => {
-                entries.insert(key.clone(), Entry { fingerprint, response: None });
+                entries.insert(
+                    key.clone(),
+                    Entry {
+                        fingerprint,
+                        response: None,
+                    },
+                );
                 Claim::New
             }
             Some(entry) if entry.fingerprint != fingerprint => Claim::Mismatch,
-            Some(Entry { response: Some(response), .. }) => Claim::Replay(response.clone()),
+            Some(Entry {
+                response: Some(response),
+                ..
+            }) => Claim::Replay(response.clone()),
             Some(Entry { response: None, .. }) => Claim::InProgress,
         }
     }

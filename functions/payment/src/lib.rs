@@ -51,7 +51,13 @@ impl Payment {
         publisher: Arc<dyn OrderPublisher>,
         idempotency: Arc<dyn IdempotencyStore>,
     ) -> Self {
-        Self { catalogue, gateway, publisher, idempotency, provider: "paypal".to_owned() }
+        Self {
+            catalogue,
+            gateway,
+            publisher,
+            idempotency,
+            provider: "paypal".to_owned(),
+        }
     }
 
     fn tickets(&self) -> HttpResponse {
@@ -62,31 +68,56 @@ impl Payment {
         if request.body.len() > MAX_BODY_BYTES {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("The request body is larger than {} KiB.", MAX_BODY_BYTES / 1024),
+                &format!(
+                    "The request body is larger than {} KiB.",
+                    MAX_BODY_BYTES / 1024
+                ),
             );
         }
-        let is_json = request
-            .header("content-type")
-            .is_some_and(|ct| ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+        let is_json = request.header("content-type").is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
         if !is_json {
-            return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Send the registration as application/json.");
+            return error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Send the registration as application/json.",
+            );
         }
         let body: serde_json::Value = match serde_json::from_slice(&request.body) {
             Ok(body) => body,
-            Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON ({e}).")),
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("The request body is not valid JSON ({e})."),
+                );
+            }
         };
-        let key = match request.header("idempotency-key").map(IdempotencyKey::parse).transpose() {
+        let key = match request
+            .header("idempotency-key")
+            .map(IdempotencyKey::parse)
+            .transpose()
+        {
             Ok(key) => key,
-            Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("Idempotency-Key {e}.")),
+            Err(e) => {
+                return error_response(StatusCode::BAD_REQUEST, &format!("Idempotency-Key {e}."));
+            }
         };
-        let registration = match Registration::parse(&body, &self.catalogue, Utc::now().date_naive()) {
-            Ok(registration) => registration,
-            Err(errors) => return field_errors_response(&errors),
-        };
-        let order_id = key.as_ref().map_or_else(OrderId::random, |k| OrderId::for_idempotency_key(k.as_str()));
+        let registration =
+            match Registration::parse(&body, &self.catalogue, Utc::now().date_naive()) {
+                Ok(registration) => registration,
+                Err(errors) => return field_errors_response(&errors),
+            };
+        let order_id = key.as_ref().map_or_else(OrderId::random, |k| {
+            OrderId::for_idempotency_key(k.as_str())
+        });
         let span = tracing::info_span!("registration", order_id = %order_id);
         let Some(key) = key else {
-            return self.charge_and_publish(order_id, order_id.to_string(), registration).instrument(span).await;
+            return self
+                .charge_and_publish(order_id, order_id.to_string(), registration)
+                .instrument(span)
+                .await;
         };
         async {
             let fingerprint: [u8; 32] = Sha256::digest(&request.body).into();
@@ -123,8 +154,19 @@ impl Payment {
         .await
     }
 
-    async fn charge_and_publish(&self, order_id: OrderId, request_id: String, registration: Registration) -> HttpResponse {
-        let Registration { ticket, attendee, card, billing_address, newsletter } = registration;
+    async fn charge_and_publish(
+        &self,
+        order_id: OrderId,
+        request_id: String,
+        registration: Registration,
+    ) -> HttpResponse {
+        let Registration {
+            ticket,
+            attendee,
+            card,
+            billing_address,
+            newsletter,
+        } = registration;
         let charge = ChargeRequest {
             request_id,
             order_id,
@@ -159,11 +201,17 @@ impl Payment {
             version: OrderPlaced::VERSION,
             order_id,
             placed_at: Utc::now(),
-            ticket: TicketRef { id: ticket.id.clone(), name: ticket.name.clone() },
+            ticket: TicketRef {
+                id: ticket.id.clone(),
+                name: ticket.name.clone(),
+            },
             amount: ticket.price,
             attendee,
             newsletter,
-            payment: PaymentReceipt { provider: self.provider.clone(), capture_id: capture.capture_id },
+            payment: PaymentReceipt {
+                provider: self.provider.clone(),
+                capture_id: capture.capture_id,
+            },
         };
         if let Err(e) = self.publisher.publish(&order).await {
             tracing::error!(capture_id = %order.payment.capture_id, "paid but not published, the attendee is asked to retry: {e}");

@@ -28,8 +28,11 @@ pub(crate) fn declined(reason: &str) -> HttpResponse {
 }
 
 pub(crate) fn method_not_allowed(allow: &'static str) -> HttpResponse {
-    error_response(StatusCode::METHOD_NOT_ALLOWED, &format!("Use {allow} on this route."))
-        .with_header(header::ALLOW, HeaderValue::from_static(allow))
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("Use {allow} on this route."),
+    )
+    .with_header(header::ALLOW, HeaderValue::from_static(allow))
 }
 
 pub(crate) fn registered(order: &OrderPlaced) -> HttpResponse {

@@ -29,7 +29,9 @@ impl PaymentGateway for ScriptedGateway {
         if !charges.contains(&request.request_id) {
             charges.push(request.request_id.clone());
         }
-        Ok(Capture { capture_id: format!("CAP-{}", request.request_id) })
+        Ok(Capture {
+            capture_id: format!("CAP-{}", request.request_id),
+        })
     }
 }
 
@@ -65,7 +67,11 @@ fn harness() -> Harness {
         publisher.clone(),
         Arc::new(InMemoryIdempotencyStore::default()),
     );
-    Harness { payment, gateway, publisher }
+    Harness {
+        payment,
+        gateway,
+        publisher,
+    }
 }
 
 fn valid_body() -> Value {
@@ -84,7 +90,12 @@ fn post(body: impl Into<Bytes>, key: Option<&str>) -> HttpRequest {
     if let Some(key) = key {
         headers.insert("idempotency-key", key.parse().expect("header"));
     }
-    HttpRequest { method: Method::POST, path: "/api/registrations".into(), headers, body: body.into() }
+    HttpRequest {
+        method: Method::POST,
+        path: "/api/registrations".into(),
+        headers,
+        body: body.into(),
+    }
 }
 
 fn json_post(body: &Value, key: Option<&str>) -> HttpRequest {
@@ -101,14 +112,26 @@ async fn a_valid_registration_is_charged_published_without_card_data_and_confirm
     let response = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(response.status, StatusCode::CREATED);
     let body = body_of(&response);
-    assert_eq!(body["amount"], json!({"value": "250.00", "currency": "USD"}));
-    assert_eq!(body["registrationId"], json!(OrderId::for_idempotency_key("k1").to_string()));
-    assert_eq!(*h.gateway.charges.lock().expect("lock"), ["registration-k1"]);
+    assert_eq!(
+        body["amount"],
+        json!({"value": "250.00", "currency": "USD"})
+    );
+    assert_eq!(
+        body["registrationId"],
+        json!(OrderId::for_idempotency_key("k1").to_string())
+    );
+    assert_eq!(
+        *h.gateway.charges.lock().expect("lock"),
+        ["registration-k1"]
+    );
     let published = h.publisher.published.lock().expect("lock");
     assert_eq!(published.len(), 1);
     assert!(!published[0].contains("4012888888881881") && !published[0].contains("securityCode"));
     let order = OrderPlaced::from_json(&published[0]).expect("a valid OrderPlaced");
-    assert_eq!(order.order_id.to_string(), body["registrationId"].as_str().expect("id"));
+    assert_eq!(
+        order.order_id.to_string(),
+        body["registrationId"].as_str().expect("id")
+    );
     assert!(!String::from_utf8_lossy(&response.body).contains("4012888888881881"));
 }
 
@@ -137,8 +160,10 @@ async fn the_same_key_with_another_body_is_a_conflict() {
 #[tokio::test]
 async fn a_decline_is_402_with_the_reason_and_publishes_nothing() {
     let h = harness();
-    *h.gateway.outcome.lock().expect("lock") =
-        Some(PaymentError::Declined { code: "CARD_REFUSED".into(), reason: "The card was refused.".into() });
+    *h.gateway.outcome.lock().expect("lock") = Some(PaymentError::Declined {
+        code: "CARD_REFUSED".into(),
+        reason: "The card was refused.".into(),
+    });
     let response = h.payment.handle(json_post(&valid_body(), None)).await;
     assert_eq!(response.status, StatusCode::PAYMENT_REQUIRED);
     assert_eq!(body_of(&response)["reason"], "The card was refused.");
@@ -152,7 +177,13 @@ async fn a_provider_outage_is_503_and_the_key_can_be_retried() {
     let response = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers.contains_key(http::header::RETRY_AFTER));
-    assert!(!body_of(&response)["error"].as_str().expect("message").contains("timeout"), "no internals");
+    assert!(
+        !body_of(&response)["error"]
+            .as_str()
+            .expect("message")
+            .contains("timeout"),
+        "no internals"
+    );
     *h.gateway.outcome.lock().expect("lock") = None;
     let retried = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(retried.status, StatusCode::CREATED);
@@ -167,7 +198,11 @@ async fn a_failed_publish_heals_on_retry_without_a_second_charge() {
     *h.publisher.fail.lock().expect("lock") = false;
     let retried = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(retried.status, StatusCode::CREATED);
-    assert_eq!(*h.gateway.charges.lock().expect("lock"), ["registration-k1"], "the charge replayed, not repeated");
+    assert_eq!(
+        *h.gateway.charges.lock().expect("lock"),
+        ["registration-k1"],
+        "the charge replayed, not repeated"
+    );
     assert_eq!(h.publisher.published.lock().expect("lock").len(), 1);
 }
 
@@ -180,32 +215,70 @@ async fn invalid_input_gets_per_field_errors_and_no_charge() {
     let response = h.payment.handle(json_post(&body, None)).await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     let fields = &body_of(&response)["fields"];
-    assert!(fields["attendee.email"].is_string() && fields["card.number"].is_string(), "{fields}");
-    assert!(!String::from_utf8_lossy(&response.body).contains("1234"), "the number is not echoed");
+    assert!(
+        fields["attendee.email"].is_string() && fields["card.number"].is_string(),
+        "{fields}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&response.body).contains("1234"),
+        "the number is not echoed"
+    );
     assert!(h.gateway.charges.lock().expect("lock").is_empty());
 }
 
 #[tokio::test]
 async fn malformed_requests_get_a_clear_4xx() {
     let h = harness();
-    assert_eq!(h.payment.handle(post("this is not json", None)).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        h.payment
+            .handle(post("this is not json", None))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
     let big = vec![b' '; MAX_BODY_BYTES + 1];
-    assert_eq!(h.payment.handle(post(big, None)).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        h.payment.handle(post(big, None)).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     let mut form = json_post(&valid_body(), None);
-    form.headers.insert("content-type", "application/x-www-form-urlencoded".parse().expect("header"));
-    assert_eq!(h.payment.handle(form).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    form.headers.insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().expect("header"),
+    );
+    assert_eq!(
+        h.payment.handle(form).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
     let bad_key = json_post(&valid_body(), Some(&"k".repeat(101)));
-    assert_eq!(h.payment.handle(bad_key).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        h.payment.handle(bad_key).await.status,
+        StatusCode::BAD_REQUEST
+    );
     assert!(h.gateway.charges.lock().expect("lock").is_empty());
 }
 
 #[tokio::test]
 async fn lists_tickets_and_routes_other_requests() {
     let h = harness();
-    let get = |path: &str, method: Method| HttpRequest { method, path: path.into(), headers: HeaderMap::new(), body: Bytes::new() };
+    let get = |path: &str, method: Method| HttpRequest {
+        method,
+        path: path.into(),
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+    };
     let tickets = h.payment.handle(get("/api/tickets", Method::GET)).await;
     assert_eq!(tickets.status, StatusCode::OK);
     assert!(body_of(&tickets)["tickets"].as_array().expect("list").len() >= 2);
-    assert_eq!(h.payment.handle(get("/api/registrations", Method::GET)).await.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(h.payment.handle(get("/api/nope", Method::GET)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.payment
+            .handle(get("/api/registrations", Method::GET))
+            .await
+            .status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        h.payment.handle(get("/api/nope", Method::GET)).await.status,
+        StatusCode::NOT_FOUND
+    );
 }

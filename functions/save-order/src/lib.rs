@@ -22,13 +22,17 @@ impl SaveOrder {
 #[async_trait]
 impl TaskFunction for SaveOrder {
     async fn handle(&self, input: Value) -> Result<Value, FunctionError> {
-        let order = OrderPlaced::from_value(input)
-            .map_err(|e| FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced").with_source(e))?;
+        let order = OrderPlaced::from_value(input).map_err(|e| {
+            FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced")
+                .with_source(e)
+        })?;
         let saved = self.store.save(&order).await.map_err(|e| match e {
             StoreError::Query(_) | StoreError::Connect(_) => {
-                FunctionError::retryable("StoreUnavailable", "the order store is unavailable").with_source(e)
+                FunctionError::retryable("StoreUnavailable", "the order store is unavailable")
+                    .with_source(e)
             }
-            other => FunctionError::terminal("StoreError", "the order could not be stored").with_source(other),
+            other => FunctionError::terminal("StoreError", "the order could not be stored")
+                .with_source(other),
         })?;
         tracing::info!(order_id = %order.order_id, ?saved, "order stored");
         Ok(json!({ "orderId": order.order_id, "saved": saved }))
@@ -42,7 +46,9 @@ mod tests {
     #[tokio::test]
     async fn stores_once_and_rejects_what_is_not_an_order() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = order_store::connect(&format!("sqlite://{}/o.db", dir.path().display())).await.expect("store");
+        let store = order_store::connect(&format!("sqlite://{}/o.db", dir.path().display()))
+            .await
+            .expect("store");
         let task = SaveOrder::new(store.clone());
         let order = json!({
             "version": 1, "orderId": "0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10", "placedAt": "2026-11-26T10:00:00Z",
@@ -51,10 +57,19 @@ mod tests {
             "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.org"},
             "newsletter": true, "payment": {"provider": "paypal", "captureId": "CAP"}
         });
-        assert_eq!(task.handle(order.clone()).await.expect("saved")["saved"], "inserted");
-        assert_eq!(task.handle(order).await.expect("saved")["saved"], "alreadyStored");
+        assert_eq!(
+            task.handle(order.clone()).await.expect("saved")["saved"],
+            "inserted"
+        );
+        assert_eq!(
+            task.handle(order).await.expect("saved")["saved"],
+            "alreadyStored"
+        );
         assert_eq!(store.orders().await.expect("orders").len(), 1);
-        let error = task.handle(json!({"orderId": 1})).await.expect_err("invalid");
+        let error = task
+            .handle(json!({"orderId": 1}))
+            .await
+            .expect_err("invalid");
         assert_eq!(error.error_type(), "InvalidInput");
         assert!(!error.is_retryable());
     }

@@ -20,5 +20,9 @@ pub enum StartError {
 
 #[async_trait]
 pub trait WorkflowStarter: Send + Sync {
-    async fn start(&self, execution_name: &str, input: serde_json::Value) -> Result<StartOutcome, StartError>;
+    async fn start(
+        &self,
+        execution_name: &str,
+        input: serde_json::Value,
+    ) -> Result<StartOutcome, StartError>;
 }

@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// An ISO 3166-1 alpha-2 country code, upper-cased (`GB`, `US`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -62,7 +61,10 @@ mod tests {
 
     #[test]
     fn country_codes_are_two_letters_upper_cased() {
-        assert_eq!(CountryCode::parse("gb").map(|c| c.as_str().to_owned()), Ok("GB".into()));
+        assert_eq!(
+            CountryCode::parse("gb").map(|c| c.as_str().to_owned()),
+            Ok("GB".into())
+        );
         for bad in ["GBR", "G", "", "1A", "G B"] {
             assert_eq!(CountryCode::parse(bad), Err(CountryCodeError), "{bad}");
         }
@@ -72,7 +74,13 @@ mod tests {
     fn address_parts_are_checked() {
         assert_eq!(plain_text("  12 Square ", LINE_MAX), Ok("12 Square".into()));
         assert_eq!(plain_text(" ", LINE_MAX), Err(TextError::Empty));
-        assert_eq!(plain_text(&"x".repeat(17), POSTAL_CODE_MAX), Err(TextError::TooLong { max: 16 }));
-        assert_eq!(plain_text("a\tb", CITY_MAX), Err(TextError::ControlCharacter));
+        assert_eq!(
+            plain_text(&"x".repeat(17), POSTAL_CODE_MAX),
+            Err(TextError::TooLong { max: 16 })
+        );
+        assert_eq!(
+            plain_text("a\tb", CITY_MAX),
+            Err(TextError::ControlCharacter)
+        );
     }
 }

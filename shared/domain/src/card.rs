@@ -66,8 +66,18 @@ pub struct Card {
 impl Card {
     /// Builds a card from parts that have each been checked ([`Card::parse_number`],
     /// [`Card::parse_security_code`], [`CardExpiry::parse`]); the name is checked as any text.
-    pub fn new(name: String, number: SecretString, expiry: CardExpiry, security_code: SecretString) -> Self {
-        Self { name, number, expiry, security_code }
+    pub fn new(
+        name: String,
+        number: SecretString,
+        expiry: CardExpiry,
+        security_code: SecretString,
+    ) -> Self {
+        Self {
+            name,
+            number,
+            expiry,
+            security_code,
+        }
     }
 
     /// Removes spaces and dashes, then checks length (12–19 digits) and the Luhn checksum.
@@ -131,7 +141,12 @@ impl Card {
 
 impl fmt::Debug for Card {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Card({} ending {}, [REDACTED])", self.brand(), self.last_digits())
+        write!(
+            f,
+            "Card({} ending {}, [REDACTED])",
+            self.brand(),
+            self.last_digits()
+        )
     }
 }
 
@@ -175,18 +190,42 @@ mod tests {
         let n = Card::parse_number("4012 8888 8888 1881").expect("valid");
         assert_eq!(n.expose_secret(), "4012888888881881");
         assert!(Card::parse_number("4012-8888-8888-1881").is_ok());
-        assert_eq!(Card::parse_number("4012888888881882").err(), Some(CardError::NumberChecksum));
-        assert_eq!(Card::parse_number("40128888").err(), Some(CardError::NumberLength));
-        assert_eq!(Card::parse_number(&"4".repeat(20)).err(), Some(CardError::NumberLength));
-        assert_eq!(Card::parse_number("4012x88888881881").err(), Some(CardError::NumberLength));
+        assert_eq!(
+            Card::parse_number("4012888888881882").err(),
+            Some(CardError::NumberChecksum)
+        );
+        assert_eq!(
+            Card::parse_number("40128888").err(),
+            Some(CardError::NumberLength)
+        );
+        assert_eq!(
+            Card::parse_number(&"4".repeat(20)).err(),
+            Some(CardError::NumberLength)
+        );
+        assert_eq!(
+            Card::parse_number("4012x88888881881").err(),
+            Some(CardError::NumberLength)
+        );
     }
 
     #[test]
     fn expiry_is_a_month_not_in_the_past() {
-        assert_eq!(CardExpiry::parse("2026-11", today()).map(|e| e.as_year_month()), Ok("2026-11".into()));
-        assert_eq!(CardExpiry::parse("2026-10", today()), Err(CardError::Expired));
-        for bad in ["2030-13", "2030-00", "30-12", "2030/12", "2030-1", "december"] {
-            assert_eq!(CardExpiry::parse(bad, today()), Err(CardError::ExpiryFormat), "{bad}");
+        assert_eq!(
+            CardExpiry::parse("2026-11", today()).map(|e| e.as_year_month()),
+            Ok("2026-11".into())
+        );
+        assert_eq!(
+            CardExpiry::parse("2026-10", today()),
+            Err(CardError::Expired)
+        );
+        for bad in [
+            "2030-13", "2030-00", "30-12", "2030/12", "2030-1", "december",
+        ] {
+            assert_eq!(
+                CardExpiry::parse(bad, today()),
+                Err(CardError::ExpiryFormat),
+                "{bad}"
+            );
         }
     }
 
@@ -195,7 +234,11 @@ mod tests {
         assert!(Card::parse_security_code("123").is_ok());
         assert!(Card::parse_security_code("1234").is_ok());
         for bad in ["12", "12345", "12a", ""] {
-            assert_eq!(Card::parse_security_code(bad).err(), Some(CardError::SecurityCode), "{bad}");
+            assert_eq!(
+                Card::parse_security_code(bad).err(),
+                Some(CardError::SecurityCode),
+                "{bad}"
+            );
         }
     }
 

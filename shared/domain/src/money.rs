@@ -96,27 +96,45 @@ struct MoneyWire {
 
 impl Money {
     pub fn from_minor_units(minor_units: u64, currency: Currency) -> Self {
-        Self { minor_units, currency }
+        Self {
+            minor_units,
+            currency,
+        }
     }
 
     /// Parses a decimal string that has exactly the currency's number of decimals.
     pub fn parse(value: &str, currency: Currency) -> Result<Self, MoneyError> {
         let decimals = currency.decimals();
-        let invalid = || MoneyError::InvalidAmount { value: value.to_owned(), decimals };
+        let invalid = || MoneyError::InvalidAmount {
+            value: value.to_owned(),
+            decimals,
+        };
         let (units, fraction) = match value.split_once('.') {
             Some((units, fraction)) if decimals > 0 => (units, fraction),
             None if decimals == 0 => (value, ""),
             _ => return Err(invalid()),
         };
         let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !all_digits(units) || (decimals > 0 && (fraction.len() != decimals as usize || !all_digits(fraction))) {
+        if !all_digits(units)
+            || (decimals > 0 && (fraction.len() != decimals as usize || !all_digits(fraction)))
+        {
             return Err(invalid());
         }
         let scale = 10u64.pow(decimals);
         let units: u64 = units.parse().map_err(|_| invalid())?;
-        let fraction: u64 = if fraction.is_empty() { 0 } else { fraction.parse().map_err(|_| invalid())? };
-        let minor_units = units.checked_mul(scale).and_then(|u| u.checked_add(fraction)).ok_or_else(invalid)?;
-        Ok(Self { minor_units, currency })
+        let fraction: u64 = if fraction.is_empty() {
+            0
+        } else {
+            fraction.parse().map_err(|_| invalid())?
+        };
+        let minor_units = units
+            .checked_mul(scale)
+            .and_then(|u| u.checked_add(fraction))
+            .ok_or_else(invalid)?;
+        Ok(Self {
+            minor_units,
+            currency,
+        })
     }
 
     pub fn minor_units(&self) -> u64 {
@@ -152,7 +170,10 @@ impl TryFrom<MoneyWire> for Money {
 
 impl From<Money> for MoneyWire {
     fn from(m: Money) -> MoneyWire {
-        MoneyWire { value: m.value(), currency: m.currency }
+        MoneyWire {
+            value: m.value(),
+            currency: m.currency,
+        }
     }
 }
 
@@ -168,21 +189,41 @@ mod tests {
 
     #[test]
     fn formats_with_the_currency_decimals() {
-        assert_eq!(Money::from_minor_units(25000, Currency::Usd).value(), "250.00");
+        assert_eq!(
+            Money::from_minor_units(25000, Currency::Usd).value(),
+            "250.00"
+        );
         assert_eq!(Money::from_minor_units(5, Currency::Eur).value(), "0.05");
-        assert_eq!(Money::from_minor_units(25000, Currency::Jpy).value(), "25000");
-        assert_eq!(Money::from_minor_units(25000, Currency::Usd).to_string(), "250.00 USD");
+        assert_eq!(
+            Money::from_minor_units(25000, Currency::Jpy).value(),
+            "25000"
+        );
+        assert_eq!(
+            Money::from_minor_units(25000, Currency::Usd).to_string(),
+            "250.00 USD"
+        );
     }
 
     #[test]
     fn parses_exact_decimals_only() {
-        assert_eq!(Money::parse("250.00", Currency::Usd).map(|m| m.minor_units()), Ok(25000));
-        assert_eq!(Money::parse("25000", Currency::Jpy).map(|m| m.minor_units()), Ok(25000));
-        for bad in ["250", "250.0", "250.000", "-1.00", "1,00", "", ".50", "1.5a", "1e3"] {
+        assert_eq!(
+            Money::parse("250.00", Currency::Usd).map(|m| m.minor_units()),
+            Ok(25000)
+        );
+        assert_eq!(
+            Money::parse("25000", Currency::Jpy).map(|m| m.minor_units()),
+            Ok(25000)
+        );
+        for bad in [
+            "250", "250.0", "250.000", "-1.00", "1,00", "", ".50", "1.5a", "1e3",
+        ] {
             assert!(Money::parse(bad, Currency::Usd).is_err(), "{bad}");
         }
         assert!(Money::parse("250.00", Currency::Jpy).is_err());
-        assert!(Money::parse("99999999999999999999.00", Currency::Usd).is_err(), "overflow");
+        assert!(
+            Money::parse("99999999999999999999.00", Currency::Usd).is_err(),
+            "overflow"
+        );
     }
 
     #[test]
@@ -196,8 +237,14 @@ mod tests {
     fn wire_shape_round_trips() {
         let m = Money::from_minor_units(45000, Currency::Usd);
         let json = serde_json::to_value(m).expect("serializes");
-        assert_eq!(json, serde_json::json!({"value": "450.00", "currency": "USD"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"value": "450.00", "currency": "USD"})
+        );
         assert_eq!(serde_json::from_value::<Money>(json).expect("parses"), m);
-        assert!(serde_json::from_value::<Money>(serde_json::json!({"value": "4.5", "currency": "USD"})).is_err());
+        assert!(
+            serde_json::from_value::<Money>(serde_json::json!({"value": "4.5", "currency": "USD"}))
+                .is_err()
+        );
     }
 }

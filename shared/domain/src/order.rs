@@ -141,7 +141,10 @@ mod tests {
         let order = OrderPlaced::from_value(sample()).expect("valid");
         assert_eq!(order.attendee.email.as_str(), "ada@example.org");
         assert_eq!(serde_json::to_value(&order).expect("serializes"), sample());
-        assert_eq!(OrderPlaced::from_json(&order.to_json()).expect("round trip"), order);
+        assert_eq!(
+            OrderPlaced::from_json(&order.to_json()).expect("round trip"),
+            order
+        );
     }
 
     #[test]
@@ -151,10 +154,16 @@ mod tests {
         assert!(OrderPlaced::from_value(bad_email).is_err());
         let mut v2 = sample();
         v2["version"] = json!(2);
-        assert!(matches!(OrderPlaced::from_value(v2), Err(OrderPlacedError::UnsupportedVersion(2))));
+        assert!(matches!(
+            OrderPlaced::from_value(v2),
+            Err(OrderPlacedError::UnsupportedVersion(2))
+        ));
         let mut with_card = sample();
         with_card["card"] = json!({"number": "4012888888881881"});
-        assert!(OrderPlaced::from_value(with_card).is_err(), "no field may carry card data");
+        assert!(
+            OrderPlaced::from_value(with_card).is_err(),
+            "no field may carry card data"
+        );
         assert!(OrderPlaced::from_json("not json").is_err());
     }
 

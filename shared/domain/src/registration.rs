@@ -41,7 +41,9 @@ impl FieldErrors {
     }
 
     fn add(&mut self, field: &str, message: impl ToString) {
-        self.0.entry(field.to_owned()).or_insert_with(|| message.to_string());
+        self.0
+            .entry(field.to_owned())
+            .or_insert_with(|| message.to_string());
     }
 }
 
@@ -53,11 +55,17 @@ struct Fields<'a> {
 
 impl Fields<'_> {
     fn value(&self, path: &str) -> Option<&Value> {
-        path.split('.').try_fold(self.body, |v, key| v.get(key)).filter(|v| !v.is_null())
+        path.split('.')
+            .try_fold(self.body, |v, key| v.get(key))
+            .filter(|v| !v.is_null())
     }
 
     /// A required string field, then `parse` on it; records the error and returns `None` on failure.
-    fn parse<T, E: ToString>(&mut self, path: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+    fn parse<T, E: ToString>(
+        &mut self,
+        path: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
         match self.value(path) {
             None => self.errors.add(path, "is required"),
             Some(Value::String(s)) => match parse(s) {
@@ -70,7 +78,11 @@ impl Fields<'_> {
     }
 
     /// An optional string field: absent, null or blank means `None`.
-    fn parse_optional<T, E: ToString>(&mut self, path: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+    fn parse_optional<T, E: ToString>(
+        &mut self,
+        path: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
         match self.value(path) {
             Some(Value::String(s)) if s.trim().is_empty() => None,
             None => None,
@@ -95,8 +107,15 @@ impl Fields<'_> {
 
 impl Registration {
     /// Parses a request body. `today` decides whether the card has expired.
-    pub fn parse(body: &Value, catalogue: &TicketCatalogue, today: NaiveDate) -> Result<Self, FieldErrors> {
-        let mut f = Fields { body, errors: FieldErrors::default() };
+    pub fn parse(
+        body: &Value,
+        catalogue: &TicketCatalogue,
+        today: NaiveDate,
+    ) -> Result<Self, FieldErrors> {
+        let mut f = Fields {
+            body,
+            errors: FieldErrors::default(),
+        };
         if !body.is_object() {
             f.errors.add("body", "must be a JSON object");
             return Err(f.errors);
@@ -112,13 +131,26 @@ impl Registration {
         let security_code = f.parse("card.securityCode", Card::parse_security_code);
         let line1 = f.parse("billingAddress.line1", |s| plain_text(s, LINE_MAX));
         let city = f.parse("billingAddress.city", |s| plain_text(s, CITY_MAX));
-        let postal_code = f.parse("billingAddress.postalCode", |s| plain_text(s, POSTAL_CODE_MAX));
+        let postal_code = f.parse("billingAddress.postalCode", |s| {
+            plain_text(s, POSTAL_CODE_MAX)
+        });
         let country_code = f.parse("billingAddress.countryCode", CountryCode::parse);
         let newsletter = f.boolean("newsletter");
 
         match (
-            ticket, first_name, last_name, email, card_name, number, expiry, security_code, line1, city,
-            postal_code, country_code, newsletter,
+            ticket,
+            first_name,
+            last_name,
+            email,
+            card_name,
+            number,
+            expiry,
+            security_code,
+            line1,
+            city,
+            postal_code,
+            country_code,
+            newsletter,
         ) {
             (
                 Some(ticket),
@@ -136,9 +168,19 @@ impl Registration {
                 Some(newsletter),
             ) if f.errors.is_empty() => Ok(Registration {
                 ticket,
-                attendee: Attendee { first_name, last_name, email, organization },
+                attendee: Attendee {
+                    first_name,
+                    last_name,
+                    email,
+                    organization,
+                },
                 card: Card::new(card_name, number, expiry, security_code),
-                billing_address: BillingAddress { line1, city, postal_code, country_code },
+                billing_address: BillingAddress {
+                    line1,
+                    city,
+                    postal_code,
+                    country_code,
+                },
                 newsletter,
             }),
             _ => Err(f.errors),
@@ -173,7 +215,10 @@ mod tests {
     fn a_valid_request_is_priced_from_the_catalogue() {
         let r = Registration::parse(&valid(), &TicketCatalogue::builtin(), today()).expect("valid");
         assert_eq!(r.ticket.price.value(), "250.00");
-        assert_eq!(r.attendee.organization.as_ref().map(|o| o.as_str()), Some("Analytical Engines"));
+        assert_eq!(
+            r.attendee.organization.as_ref().map(|o| o.as_str()),
+            Some("Analytical Engines")
+        );
         assert_eq!(r.card.last_digits(), "1881");
         assert_eq!(r.billing_address.country_code.as_str(), "GB");
         assert!(r.newsletter);
@@ -190,7 +235,10 @@ mod tests {
     #[test]
     fn organization_is_optional() {
         let mut body = valid();
-        body["attendee"].as_object_mut().expect("object").remove("organization");
+        body["attendee"]
+            .as_object_mut()
+            .expect("object")
+            .remove("organization");
         assert!(Registration::parse(&body, &TicketCatalogue::builtin(), today()).is_ok());
         body["attendee"]["organization"] = json!("  ");
         assert!(Registration::parse(&body, &TicketCatalogue::builtin(), today()).is_ok());
@@ -202,16 +250,44 @@ mod tests {
             ("ticket", json!("nope"), "is not a ticket on sale"),
             ("attendee.firstName", json!(""), "is required"),
             ("attendee.lastName", json!(42), "must be a string"),
-            ("attendee.email", json!("not-an-email"), "must be a valid email address, like name@example.org"),
-            ("attendee.organization", json!("x".repeat(201)), "must be at most 200 characters"),
+            (
+                "attendee.email",
+                json!("not-an-email"),
+                "must be a valid email address, like name@example.org",
+            ),
+            (
+                "attendee.organization",
+                json!("x".repeat(201)),
+                "must be at most 200 characters",
+            ),
             ("card.name", json!(" "), "is required"),
-            ("card.number", json!("4012888888881882"), "is not a valid card number (check the digits)"),
+            (
+                "card.number",
+                json!("4012888888881882"),
+                "is not a valid card number (check the digits)",
+            ),
             ("card.expiry", json!("2020-01"), "has expired"),
-            ("card.securityCode", json!("12"), "must be the 3 or 4 digits on the card"),
+            (
+                "card.securityCode",
+                json!("12"),
+                "must be the 3 or 4 digits on the card",
+            ),
             ("billingAddress.line1", json!(""), "is required"),
-            ("billingAddress.city", json!("a\u{7}b"), "must not contain control characters"),
-            ("billingAddress.postalCode", json!("x".repeat(17)), "must be at most 16 characters"),
-            ("billingAddress.countryCode", json!("GBR"), "must be a two-letter country code, like GB or US"),
+            (
+                "billingAddress.city",
+                json!("a\u{7}b"),
+                "must not contain control characters",
+            ),
+            (
+                "billingAddress.postalCode",
+                json!("x".repeat(17)),
+                "must be at most 16 characters",
+            ),
+            (
+                "billingAddress.countryCode",
+                json!("GBR"),
+                "must be a two-letter country code, like GB or US",
+            ),
             ("newsletter", json!("yes"), "must be true or false"),
         ];
         for (path, value, message) in cases {
@@ -227,7 +303,11 @@ mod tests {
             }
             let errors = errors(body);
             assert_eq!(errors.get(path), Some(*message), "{path}");
-            assert_eq!(errors.fields().count(), 1, "{path}: only that field is wrong, got {errors:?}");
+            assert_eq!(
+                errors.fields().count(),
+                1,
+                "{path}: only that field is wrong, got {errors:?}"
+            );
         }
     }
 
@@ -257,6 +337,9 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_an_object_is_rejected() {
-        assert_eq!(errors(json!([1, 2])).get("body"), Some("must be a JSON object"));
+        assert_eq!(
+            errors(json!([1, 2])).get("body"),
+            Some("must be a JSON object")
+        );
     }
 }

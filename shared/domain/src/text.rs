@@ -101,7 +101,10 @@ impl EmailAddress {
             && !domain.ends_with('.')
             && !domain.contains("..")
             && !domain.contains('@');
-        if local.is_empty() || local.len() > 64 || !domain_ok || address.contains(char::is_whitespace)
+        if local.is_empty()
+            || local.len() > 64
+            || !domain_ok
+            || address.contains(char::is_whitespace)
         {
             return Err(TextError::InvalidEmail);
         }
@@ -164,19 +167,37 @@ mod tests {
     fn names_reject_empty_long_and_control_characters() {
         assert_eq!(PersonName::parse(""), Err(TextError::Empty));
         assert_eq!(PersonName::parse("   "), Err(TextError::Empty));
-        assert_eq!(PersonName::parse(&"a".repeat(101)), Err(TextError::TooLong { max: 100 }));
-        assert!(PersonName::parse(&"é".repeat(100)).is_ok(), "length counts characters");
-        assert_eq!(PersonName::parse("Ada\nLovelace"), Err(TextError::ControlCharacter));
-        assert_eq!(PersonName::parse("Ada\u{0}"), Err(TextError::ControlCharacter));
+        assert_eq!(
+            PersonName::parse(&"a".repeat(101)),
+            Err(TextError::TooLong { max: 100 })
+        );
+        assert!(
+            PersonName::parse(&"é".repeat(100)).is_ok(),
+            "length counts characters"
+        );
+        assert_eq!(
+            PersonName::parse("Ada\nLovelace"),
+            Err(TextError::ControlCharacter)
+        );
+        assert_eq!(
+            PersonName::parse("Ada\u{0}"),
+            Err(TextError::ControlCharacter)
+        );
     }
 
     #[test]
     fn emails_accept_ordinary_addresses() {
-        for raw in ["ada@example.org", "a.b+tag@sub.example.co.uk", " Ada@Example.org "] {
+        for raw in [
+            "ada@example.org",
+            "a.b+tag@sub.example.co.uk",
+            " Ada@Example.org ",
+        ] {
             assert!(EmailAddress::parse(raw).is_ok(), "{raw}");
         }
         assert_eq!(
-            EmailAddress::parse("Ada@Example.ORG").expect("valid").normalized(),
+            EmailAddress::parse("Ada@Example.ORG")
+                .expect("valid")
+                .normalized(),
             "ada@example.org"
         );
     }
@@ -194,12 +215,22 @@ mod tests {
             "ada@b@example.org",
             "a da@example.org",
         ] {
-            assert_eq!(EmailAddress::parse(raw), Err(TextError::InvalidEmail), "{raw}");
+            assert_eq!(
+                EmailAddress::parse(raw),
+                Err(TextError::InvalidEmail),
+                "{raw}"
+            );
         }
         let long_local = format!("{}@example.org", "a".repeat(65));
-        assert_eq!(EmailAddress::parse(&long_local), Err(TextError::InvalidEmail));
+        assert_eq!(
+            EmailAddress::parse(&long_local),
+            Err(TextError::InvalidEmail)
+        );
         let too_long = format!("a@{}.org", "b".repeat(250));
-        assert_eq!(EmailAddress::parse(&too_long), Err(TextError::TooLong { max: 254 }));
+        assert_eq!(
+            EmailAddress::parse(&too_long),
+            Err(TextError::TooLong { max: 254 })
+        );
         assert_eq!(EmailAddress::parse(""), Err(TextError::Empty));
     }
 

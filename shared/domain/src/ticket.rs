@@ -21,8 +21,14 @@ pub enum TicketError {
 impl TicketId {
     pub fn parse(raw: &str) -> Result<Self, TicketError> {
         let ok = (1..=64).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok { Ok(Self(raw.to_owned())) } else { Err(TicketError::InvalidId) }
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(TicketError::InvalidId)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -98,7 +104,10 @@ impl TicketCatalogue {
     /// The ticket a request names, or why it cannot be sold.
     pub fn price(&self, raw_id: &str) -> Result<&Ticket, TicketError> {
         let id = TicketId::parse(raw_id).map_err(|_| TicketError::Unknown)?;
-        self.tickets.iter().find(|t| t.id == id).ok_or(TicketError::Unknown)
+        self.tickets
+            .iter()
+            .find(|t| t.id == id)
+            .ok_or(TicketError::Unknown)
     }
 }
 
@@ -124,11 +133,21 @@ mod tests {
 
     #[test]
     fn catalogue_rejects_empty_duplicate_and_malformed_files() {
-        assert!(matches!(TicketCatalogue::from_json(r#"{"conference":"c","tickets":[]}"#), Err(CatalogueError::Empty)));
-        let t = r#"{"id":"a","name":"A","description":"","price":{"value":"1.00","currency":"USD"}}"#;
+        assert!(matches!(
+            TicketCatalogue::from_json(r#"{"conference":"c","tickets":[]}"#),
+            Err(CatalogueError::Empty)
+        ));
+        let t =
+            r#"{"id":"a","name":"A","description":"","price":{"value":"1.00","currency":"USD"}}"#;
         let dup = format!(r#"{{"conference":"c","tickets":[{t},{t}]}}"#);
-        assert!(matches!(TicketCatalogue::from_json(&dup), Err(CatalogueError::Duplicate(_))));
+        assert!(matches!(
+            TicketCatalogue::from_json(&dup),
+            Err(CatalogueError::Duplicate(_))
+        ));
         let bad_price = r#"{"conference":"c","tickets":[{"id":"a","name":"A","description":"","price":{"value":"1","currency":"USD"}}]}"#;
-        assert!(matches!(TicketCatalogue::from_json(bad_price), Err(CatalogueError::Malformed(_))));
+        assert!(matches!(
+            TicketCatalogue::from_json(bad_price),
+            Err(CatalogueError::Malformed(_))
+        ));
     }
 }

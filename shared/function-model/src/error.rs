@@ -21,12 +21,22 @@ pub struct FunctionError {
 impl FunctionError {
     /// A failure that may pass if tried again later (a provider or store is down, a timeout).
     pub fn retryable(error_type: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { error_type: error_type.into(), message: message.into(), retryable: true, source: None }
+        Self {
+            error_type: error_type.into(),
+            message: message.into(),
+            retryable: true,
+            source: None,
+        }
     }
 
     /// A failure that will happen again on every retry (bad input, a rejected request).
     pub fn terminal(error_type: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { error_type: error_type.into(), message: message.into(), retryable: false, source: None }
+        Self {
+            error_type: error_type.into(),
+            message: message.into(),
+            retryable: false,
+            source: None,
+        }
     }
 
     /// Keeps the underlying error for the logs.
@@ -50,7 +60,10 @@ impl FunctionError {
     /// The message followed by each source, for a log line: `message: cause: cause`.
     pub fn chain(&self) -> String {
         let mut out = self.message.clone();
-        let mut next = self.source.as_deref().map(|e| e as &(dyn StdError + 'static));
+        let mut next = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static));
         while let Some(e) = next {
             out.push_str(": ");
             out.push_str(&e.to_string());
@@ -68,7 +81,9 @@ impl fmt::Display for FunctionError {
 
 impl StdError for FunctionError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -87,10 +102,14 @@ mod tests {
 
     #[test]
     fn keeps_type_retryability_and_chain() {
-        let e = FunctionError::retryable("ProviderUnavailable", "SendGrid did not answer").with_source(Inner);
+        let e = FunctionError::retryable("ProviderUnavailable", "SendGrid did not answer")
+            .with_source(Inner);
         assert_eq!(e.error_type(), "ProviderUnavailable");
         assert!(e.is_retryable());
-        assert_eq!(e.to_string(), "ProviderUnavailable: SendGrid did not answer");
+        assert_eq!(
+            e.to_string(),
+            "ProviderUnavailable: SendGrid did not answer"
+        );
         assert_eq!(e.chain(), "SendGrid did not answer: connection refused");
         assert!(!FunctionError::terminal("InvalidInput", "bad").is_retryable());
     }

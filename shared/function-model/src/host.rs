@@ -67,7 +67,10 @@ pub fn run() -> Result<(), HostError> {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 #[cfg(test)]
@@ -76,11 +79,27 @@ mod tests {
 
     #[test]
     fn detects_each_platform_and_neither() {
-        let aws = Host::from_env(|n| (n == "AWS_LAMBDA_RUNTIME_API").then(|| "127.0.0.1:9001".into()));
-        assert_eq!(aws, Ok(Host::AwsLambda { runtime_api: "127.0.0.1:9001".into() }));
-        let azure = Host::from_env(|n| (n == "FUNCTIONS_CUSTOMHANDLER_PORT").then(|| "7071".into()));
-        assert_eq!(azure, Ok(Host::AzureCustomHandler { port: "7071".into() }));
+        let aws =
+            Host::from_env(|n| (n == "AWS_LAMBDA_RUNTIME_API").then(|| "127.0.0.1:9001".into()));
+        assert_eq!(
+            aws,
+            Ok(Host::AwsLambda {
+                runtime_api: "127.0.0.1:9001".into()
+            })
+        );
+        let azure =
+            Host::from_env(|n| (n == "FUNCTIONS_CUSTOMHANDLER_PORT").then(|| "7071".into()));
+        assert_eq!(
+            azure,
+            Ok(Host::AzureCustomHandler {
+                port: "7071".into()
+            })
+        );
         assert_eq!(Host::from_env(|_| None), Err(HostError::NotDetected));
-        assert!(HostError::NotDetected.to_string().contains("cargo run -p emulator"));
+        assert!(
+            HostError::NotDetected
+                .to_string()
+                .contains("cargo run -p emulator")
+        );
     }
 }

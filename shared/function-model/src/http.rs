@@ -33,8 +33,15 @@ impl HttpResponse {
     pub fn json(status: StatusCode, body: &impl Serialize) -> Self {
         let body = serde_json::to_vec(body).expect("response bodies are plain JSON values");
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        Self { status, headers, body: body.into() }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Self {
+            status,
+            headers,
+            body: body.into(),
+        }
     }
 
     /// The same response with one more header.

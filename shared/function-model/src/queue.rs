@@ -36,13 +36,16 @@ pub struct BatchItemFailure {
 
 impl BatchResponse {
     pub fn failed_ids(&self) -> impl Iterator<Item = &str> {
-        self.batch_item_failures.iter().map(|f| f.item_identifier.as_str())
+        self.batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
     }
 }
 
 /// Handles every message of a batch concurrently and reports those that failed.
 pub async fn handle_batch(function: &dyn QueueFunction, batch: &[QueueMessage]) -> BatchResponse {
-    let results = futures_util::future::join_all(batch.iter().map(|m| function.handle_message(m))).await;
+    let results =
+        futures_util::future::join_all(batch.iter().map(|m| function.handle_message(m))).await;
     let batch_item_failures = batch
         .iter()
         .zip(results)
@@ -55,10 +58,14 @@ pub async fn handle_batch(function: &dyn QueueFunction, batch: &[QueueMessage]) 
                 "message failed, left for redelivery: {}",
                 error.chain()
             );
-            Some(BatchItemFailure { item_identifier: message.message_id.clone() })
+            Some(BatchItemFailure {
+                item_identifier: message.message_id.clone(),
+            })
         })
         .collect();
-    BatchResponse { batch_item_failures }
+    BatchResponse {
+        batch_item_failures,
+    }
 }
 
 #[cfg(test)]
@@ -72,18 +79,35 @@ mod tests {
     #[async_trait]
     impl QueueFunction for FailsOnOdd {
         async fn handle_message(&self, message: &QueueMessage) -> Result<(), FunctionError> {
-            let n: u32 = message.body.parse().map_err(|_| FunctionError::terminal("InvalidMessage", "not a number"))?;
-            if n % 2 == 1 { Err(FunctionError::retryable("Odd", "odd")) } else { Ok(()) }
+            let n: u32 = message
+                .body
+                .parse()
+                .map_err(|_| FunctionError::terminal("InvalidMessage", "not a number"))?;
+            if n % 2 == 1 {
+                Err(FunctionError::retryable("Odd", "odd"))
+            } else {
+                Ok(())
+            }
         }
     }
 
     fn message(id: &str, body: &str) -> QueueMessage {
-        QueueMessage { message_id: id.into(), body: body.into(), attributes: BTreeMap::new(), receive_count: 1 }
+        QueueMessage {
+            message_id: id.into(),
+            body: body.into(),
+            attributes: BTreeMap::new(),
+            receive_count: 1,
+        }
     }
 
     #[tokio::test]
     async fn reports_only_the_failed_messages() {
-        let batch = [message("a", "2"), message("b", "3"), message("c", "x"), message("d", "4")];
+        let batch = [
+            message("a", "2"),
+            message("b", "3"),
+            message("c", "x"),
+            message("d", "4"),
+        ];
         let response = handle_batch(&FailsOnOdd, &batch).await;
         assert_eq!(response.failed_ids().collect::<Vec<_>>(), ["b", "c"]);
         assert_eq!(

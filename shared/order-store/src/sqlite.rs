@@ -5,9 +5,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Attendee, Currency, EmailAddress, Money, Organization, OrderId, OrderPlaced, PaymentReceipt, PersonName, TicketId, TicketRef};
+use domain::{
+    Attendee, Currency, EmailAddress, Money, OrderId, OrderPlaced, Organization, PaymentReceipt,
+    PersonName, TicketId, TicketRef,
+};
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
 
 use crate::{OrderStore, Saved, StoreError, StoredOrder};
 
@@ -29,7 +34,10 @@ impl SqliteOrderStore {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(StoreError::Migrate)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migrate)?;
         Ok(Self { pool })
     }
 }
@@ -58,11 +66,17 @@ impl OrderStore for SqliteOrderStore {
         .bind(Utc::now().to_rfc3339())
         .execute(&self.pool)
         .await?;
-        Ok(if result.rows_affected() == 1 { Saved::Inserted } else { Saved::AlreadyStored })
+        Ok(if result.rows_affected() == 1 {
+            Saved::Inserted
+        } else {
+            Saved::AlreadyStored
+        })
     }
 
     async fn orders(&self) -> Result<Vec<StoredOrder>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM orders ORDER BY stored_at, order_id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM orders ORDER BY stored_at, order_id")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(order_from_row).collect()
     }
 }
@@ -70,13 +84,15 @@ impl OrderStore for SqliteOrderStore {
 /// Rebuilds an order from its row, through the domain's parsers.
 fn order_from_row(row: &SqliteRow) -> Result<StoredOrder, StoreError> {
     let text = |column: &str| row.try_get::<String, _>(column).map_err(StoreError::Query);
-    let corrupt = |column: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{column}: {e}"));
+    let corrupt =
+        |column: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{column}: {e}"));
     let time = |column: &str| {
         DateTime::parse_from_rfc3339(&text(column)?)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| corrupt(column, &e))
     };
-    let currency = Currency::parse(&text("amount_currency")?).map_err(|e| corrupt("amount_currency", &e))?;
+    let currency =
+        Currency::parse(&text("amount_currency")?).map_err(|e| corrupt("amount_currency", &e))?;
     let organization: Option<String> = row.try_get("organization")?;
     let order = OrderPlaced {
         version: OrderPlaced::VERSION,
@@ -86,19 +102,28 @@ fn order_from_row(row: &SqliteRow) -> Result<StoredOrder, StoreError> {
             id: TicketId::parse(&text("ticket_id")?).map_err(|e| corrupt("ticket_id", &e))?,
             name: text("ticket_name")?,
         },
-        amount: Money::parse(&text("amount_value")?, currency).map_err(|e| corrupt("amount_value", &e))?,
+        amount: Money::parse(&text("amount_value")?, currency)
+            .map_err(|e| corrupt("amount_value", &e))?,
         attendee: Attendee {
-            first_name: PersonName::parse(&text("first_name")?).map_err(|e| corrupt("first_name", &e))?,
-            last_name: PersonName::parse(&text("last_name")?).map_err(|e| corrupt("last_name", &e))?,
+            first_name: PersonName::parse(&text("first_name")?)
+                .map_err(|e| corrupt("first_name", &e))?,
+            last_name: PersonName::parse(&text("last_name")?)
+                .map_err(|e| corrupt("last_name", &e))?,
             email: EmailAddress::parse(&text("email")?).map_err(|e| corrupt("email", &e))?,
             organization: organization
                 .map(|o| Organization::parse(&o).map_err(|e| corrupt("organization", &e)))
                 .transpose()?,
         },
         newsletter: row.try_get("newsletter")?,
-        payment: PaymentReceipt { provider: text("payment_provider")?, capture_id: text("capture_id")? },
+        payment: PaymentReceipt {
+            provider: text("payment_provider")?,
+            capture_id: text("capture_id")?,
+        },
     };
-    Ok(StoredOrder { order, stored_at: time("stored_at")? })
+    Ok(StoredOrder {
+        order,
+        stored_at: time("stored_at")?,
+    })
 }
 
 #[cfg(test)]
@@ -127,7 +152,10 @@ mod tests {
         let store = crate::connect(&url).await.expect("connects and migrates");
         let first = order("0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10", "ada@example.org");
         assert_eq!(store.save(&first).await.expect("saves"), Saved::Inserted);
-        assert_eq!(store.save(&first).await.expect("saves"), Saved::AlreadyStored);
+        assert_eq!(
+            store.save(&first).await.expect("saves"),
+            Saved::AlreadyStored
+        );
         let second = order("1b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10", "bob@example.org");
         assert_eq!(store.save(&second).await.expect("saves"), Saved::Inserted);
         let stored = store.orders().await.expect("lists");
@@ -141,7 +169,10 @@ mod tests {
 
     #[tokio::test]
     async fn rejects_unknown_schemes() {
-        let err = crate::connect("mysql://localhost/x").await.err().expect("rejected");
+        let err = crate::connect("mysql://localhost/x")
+            .await
+            .err()
+            .expect("rejected");
         assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{err}");
     }
 }

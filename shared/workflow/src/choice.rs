@@ -50,9 +50,16 @@ enum Glob {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Test {
-    Compare { kind: Kind, op: Op, operand: Operand },
+    Compare {
+        kind: Kind,
+        op: Op,
+        operand: Operand,
+    },
     Matches(Vec<Glob>),
-    Is { test: TypeTest, expected: bool },
+    Is {
+        test: TypeTest,
+        expected: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +81,10 @@ impl Condition {
 }
 
 /// Parses one entry of `Choices`: a rule with its `Next`.
-pub(crate) fn parse_choice(value: &Value, at: &str) -> Result<(Condition, String), DefinitionError> {
+pub(crate) fn parse_choice(
+    value: &Value,
+    at: &str,
+) -> Result<(Condition, String), DefinitionError> {
     let map = as_object(value, at)?;
     let next = match map.get("Next") {
         Some(Value::String(next)) => next.clone(),
@@ -212,11 +222,13 @@ fn parse_test(operator: &str, operand: &Value, at: &str) -> Result<Test, Definit
         let text = operand
             .as_str()
             .ok_or_else(|| bad(at, format!("\"{operator}\" must be a path string")))?;
-        Operand::Path(Path::parse(text).map_err(|source| DefinitionError::BadPath {
-            at: at.into(),
-            field: operator.into(),
-            source,
-        })?)
+        Operand::Path(
+            Path::parse(text).map_err(|source| DefinitionError::BadPath {
+                at: at.into(),
+                field: operator.into(),
+                source,
+            })?,
+        )
     } else {
         let valid = match kind {
             Kind::String => operand.is_string(),
@@ -287,16 +299,15 @@ fn timestamp(value: &Value) -> Option<DateTime<FixedOffset>> {
 
 fn compare(kind: Kind, op: Op, left: &Value, right: &Value) -> bool {
     let ordering = match kind {
-        Kind::String => left
-            .as_str()
-            .zip(right.as_str())
-            .map(|(l, r)| l.cmp(r)),
+        Kind::String => left.as_str().zip(right.as_str()).map(|(l, r)| l.cmp(r)),
         Kind::Numeric => left
             .as_f64()
             .zip(right.as_f64())
             .and_then(|(l, r)| l.partial_cmp(&r)),
         Kind::Boolean => left.as_bool().zip(right.as_bool()).map(|(l, r)| l.cmp(&r)),
-        Kind::Timestamp => timestamp(left).zip(timestamp(right)).map(|(l, r)| l.cmp(&r)),
+        Kind::Timestamp => timestamp(left)
+            .zip(timestamp(right))
+            .map(|(l, r)| l.cmp(&r)),
     };
     ordering.is_some_and(|ordering| match op {
         Op::Equals => ordering.is_eq(),
@@ -379,32 +390,77 @@ mod tests {
             (json!({"Variable": "$.s", "StringEquals": "world"}), false),
             (json!({"Variable": "$.n", "StringEquals": "5"}), false),
             (json!({"Variable": "$.s", "StringLessThan": "world"}), true),
-            (json!({"Variable": "$.s", "StringGreaterThan": "world"}), false),
-            (json!({"Variable": "$.s", "StringLessThanEquals": "hello"}), true),
-            (json!({"Variable": "$.s", "StringGreaterThanEquals": "hellp"}), false),
+            (
+                json!({"Variable": "$.s", "StringGreaterThan": "world"}),
+                false,
+            ),
+            (
+                json!({"Variable": "$.s", "StringLessThanEquals": "hello"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.s", "StringGreaterThanEquals": "hellp"}),
+                false,
+            ),
             (json!({"Variable": "$.s", "StringEqualsPath": "$.s"}), true),
-            (json!({"Variable": "$.file", "StringMatches": "log-*.txt"}), true),
-            (json!({"Variable": "$.file", "StringMatches": "*.csv"}), false),
+            (
+                json!({"Variable": "$.file", "StringMatches": "log-*.txt"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.file", "StringMatches": "*.csv"}),
+                false,
+            ),
             (json!({"Variable": "$.file", "StringMatches": "*-*"}), true),
-            (json!({"Variable": "$.star", "StringMatches": "a\\*b"}), true),
-            (json!({"Variable": "$.file", "StringMatches": "a\\*b"}), false),
+            (
+                json!({"Variable": "$.star", "StringMatches": "a\\*b"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.file", "StringMatches": "a\\*b"}),
+                false,
+            ),
             (json!({"Variable": "$.n", "NumericEquals": 5}), true),
             (json!({"Variable": "$.n", "NumericEquals": 5.0}), true),
-            (json!({"Variable": "$.n", "NumericEqualsPath": "$.other"}), true),
+            (
+                json!({"Variable": "$.n", "NumericEqualsPath": "$.other"}),
+                true,
+            ),
             (json!({"Variable": "$.n", "NumericLessThan": 5}), false),
             (json!({"Variable": "$.n", "NumericLessThanEquals": 5}), true),
             (json!({"Variable": "$.f", "NumericGreaterThan": 2}), true),
-            (json!({"Variable": "$.f", "NumericGreaterThanEquals": 3}), false),
-            (json!({"Variable": "$.n", "NumericLessThanPath": "$.f"}), false),
+            (
+                json!({"Variable": "$.f", "NumericGreaterThanEquals": 3}),
+                false,
+            ),
+            (
+                json!({"Variable": "$.n", "NumericLessThanPath": "$.f"}),
+                false,
+            ),
             (json!({"Variable": "$.s", "NumericEquals": 5}), false),
             (json!({"Variable": "$.b", "BooleanEquals": true}), true),
             (json!({"Variable": "$.b", "BooleanEqualsPath": "$.b"}), true),
             (json!({"Variable": "$.n", "BooleanEquals": false}), false),
-            (json!({"Variable": "$.t", "TimestampEquals": "2024-01-02T04:04:05+01:00"}), true),
-            (json!({"Variable": "$.t", "TimestampLessThan": "2024-01-02T03:04:06Z"}), true),
-            (json!({"Variable": "$.t", "TimestampGreaterThan": "2024-01-02T03:04:06Z"}), false),
-            (json!({"Variable": "$.t", "TimestampLessThanPath": "$.later"}), true),
-            (json!({"Variable": "$.s", "TimestampEquals": "2024-01-02T03:04:05Z"}), false),
+            (
+                json!({"Variable": "$.t", "TimestampEquals": "2024-01-02T04:04:05+01:00"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.t", "TimestampLessThan": "2024-01-02T03:04:06Z"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.t", "TimestampGreaterThan": "2024-01-02T03:04:06Z"}),
+                false,
+            ),
+            (
+                json!({"Variable": "$.t", "TimestampLessThanPath": "$.later"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.s", "TimestampEquals": "2024-01-02T03:04:05Z"}),
+                false,
+            ),
             (json!({"Variable": "$.s", "IsPresent": true}), true),
             (json!({"Variable": "$.missing", "IsPresent": true}), false),
             (json!({"Variable": "$.missing", "IsPresent": false}), true),
@@ -419,10 +475,22 @@ mod tests {
             (json!({"Variable": "$.t", "IsTimestamp": true}), true),
             (json!({"Variable": "$.s", "IsTimestamp": true}), false),
             (json!({"Variable": "$.missing", "StringEquals": "x"}), false),
-            (json!({"Variable": "$.missing", "NumericLessThan": 1}), false),
-            (json!({"Variable": "$.n", "NumericEqualsPath": "$.missing"}), false),
-            (json!({"Variable": "$$.State.Name", "StringEquals": "C"}), true),
-            (json!({"Variable": "$$.Execution.Name", "StringEquals": "exec"}), true),
+            (
+                json!({"Variable": "$.missing", "NumericLessThan": 1}),
+                false,
+            ),
+            (
+                json!({"Variable": "$.n", "NumericEqualsPath": "$.missing"}),
+                false,
+            ),
+            (
+                json!({"Variable": "$$.State.Name", "StringEquals": "C"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$$.Execution.Name", "StringEquals": "exec"}),
+                true,
+            ),
             (
                 json!({"And": [
                     {"Variable": "$.n", "NumericGreaterThan": 1},
@@ -444,7 +512,10 @@ mod tests {
                 ]}),
                 true,
             ),
-            (json!({"Not": {"Variable": "$.missing", "IsPresent": true}}), true),
+            (
+                json!({"Not": {"Variable": "$.missing", "IsPresent": true}}),
+                true,
+            ),
         ];
         for (rule, expected) in cases {
             assert_eq!(eval(rule.clone(), &input), expected, "{rule}");
@@ -459,30 +530,65 @@ mod tests {
                 json!({"Variable": "$.a", "StringEquals": "x", "NumericEquals": 1, "Next": "X"}),
                 "exactly one",
             ),
-            (json!({"Variable": "$.a", "StringEquals": 1, "Next": "X"}), "must be a string"),
-            (json!({"Variable": "$.a", "NumericEquals": "1", "Next": "X"}), "must be a number"),
-            (json!({"Variable": "$.a", "TimestampEquals": "yesterday", "Next": "X"}), "RFC 3339"),
-            (json!({"Variable": "$.a", "BooleanLessThan": true, "Next": "X"}), "unknown comparison"),
-            (json!({"Variable": "$.a", "StringSortsBefore": "x", "Next": "X"}), "unknown comparison"),
-            (json!({"Variable": "$.a", "IsNull": "yes", "Next": "X"}), "true or false"),
-            (json!({"StringEquals": "x", "Next": "X"}), "needs a \"Variable\""),
-            (json!({"Variable": "$.a", "StringEquals": "x"}), "needs \"Next\""),
+            (
+                json!({"Variable": "$.a", "StringEquals": 1, "Next": "X"}),
+                "must be a string",
+            ),
+            (
+                json!({"Variable": "$.a", "NumericEquals": "1", "Next": "X"}),
+                "must be a number",
+            ),
+            (
+                json!({"Variable": "$.a", "TimestampEquals": "yesterday", "Next": "X"}),
+                "RFC 3339",
+            ),
+            (
+                json!({"Variable": "$.a", "BooleanLessThan": true, "Next": "X"}),
+                "unknown comparison",
+            ),
+            (
+                json!({"Variable": "$.a", "StringSortsBefore": "x", "Next": "X"}),
+                "unknown comparison",
+            ),
+            (
+                json!({"Variable": "$.a", "IsNull": "yes", "Next": "X"}),
+                "true or false",
+            ),
+            (
+                json!({"StringEquals": "x", "Next": "X"}),
+                "needs a \"Variable\"",
+            ),
+            (
+                json!({"Variable": "$.a", "StringEquals": "x"}),
+                "needs \"Next\"",
+            ),
             (json!({"And": [], "Next": "X"}), "non-empty array"),
             (
                 json!({"And": [{"Variable": "$.a", "IsNull": true, "Next": "Y"}], "Next": "X"}),
                 "cannot have \"Next\"",
             ),
-            (json!({"Variable": "$.a", "Not": {"Variable": "$.a", "IsNull": true}, "Next": "X"}), "cannot be combined"),
+            (
+                json!({"Variable": "$.a", "Not": {"Variable": "$.a", "IsNull": true}, "Next": "X"}),
+                "cannot be combined",
+            ),
         ];
         for (rule, expected) in cases {
             let err = parse_choice(&rule, "/States/C/Choices/0").unwrap_err();
             assert!(err.to_string().contains(expected), "{rule}: {err}");
         }
-        let err = parse_choice(&json!({"Variable": "$.a[*]", "IsNull": true, "Next": "X"}), "/C")
-            .unwrap_err();
+        let err = parse_choice(
+            &json!({"Variable": "$.a[*]", "IsNull": true, "Next": "X"}),
+            "/C",
+        )
+        .unwrap_err();
         assert!(matches!(err, DefinitionError::BadPath { field, .. } if field == "Variable"));
-        let err = parse_choice(&json!({"Variable": "$.a", "StringEqualsPath": "nope", "Next": "X"}), "/C")
-            .unwrap_err();
-        assert!(matches!(err, DefinitionError::BadPath { field, .. } if field == "StringEqualsPath"));
+        let err = parse_choice(
+            &json!({"Variable": "$.a", "StringEqualsPath": "nope", "Next": "X"}),
+            "/C",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DefinitionError::BadPath { field, .. } if field == "StringEqualsPath")
+        );
     }
 }

@@ -140,17 +140,11 @@ impl StateMachine {
     /// Parses and validates an ASL definition that is already JSON.
     pub fn from_value(definition: &Value) -> Result<Self, DefinitionError> {
         let at = "/";
-        let top = object(definition, at)?;
+        let top = as_object(definition, at)?;
         check_fields(
             top,
             at,
-            &[
-                "Comment",
-                "StartAt",
-                "States",
-                "TimeoutSeconds",
-                "Version",
-            ],
+            &["Comment", "StartAt", "States", "TimeoutSeconds", "Version"],
         )?;
         Ok(Self {
             comment: optional_string(top, at, "Comment")?,
@@ -196,7 +190,7 @@ impl StateMachine {
     }
 }
 
-fn object<'v>(value: &'v Value, at: &str) -> Result<&'v Object, DefinitionError> {
+fn as_object<'v>(value: &'v Value, at: &str) -> Result<&'v Object, DefinitionError> {
     value
         .as_object()
         .ok_or_else(|| DefinitionError::NotAnObject { at: at.into() })
@@ -271,7 +265,11 @@ fn required_string(
     })
 }
 
-fn positive_integer(object: &Object, at: &str, field: &str) -> Result<Option<u64>, DefinitionError> {
+fn positive_integer(
+    object: &Object,
+    at: &str,
+    field: &str,
+) -> Result<Option<u64>, DefinitionError> {
     object
         .get(field)
         .map(|value| {
@@ -334,13 +332,15 @@ impl Io {
         let result_path = match object.get("ResultPath") {
             None => Some(ResultPath::whole()),
             Some(Value::Null) => None,
-            Some(Value::String(text)) => Some(ResultPath::parse(text).map_err(|source| {
-                DefinitionError::BadPath {
-                    at: at.into(),
-                    field: "ResultPath".into(),
-                    source,
-                }
-            })?),
+            Some(Value::String(text)) => {
+                Some(
+                    ResultPath::parse(text).map_err(|source| DefinitionError::BadPath {
+                        at: at.into(),
+                        field: "ResultPath".into(),
+                        source,
+                    })?,
+                )
+            }
             Some(_) => return Err(invalid(at, "ResultPath", "must be a path string or null")),
         };
         Ok(Self {
@@ -451,7 +451,7 @@ fn parse_state(
     at: &str,
     names: &mut HashSet<String>,
 ) -> Result<State, DefinitionError> {
-    let object = object(value, at)?;
+    let object = as_object(value, at)?;
     let kind = required_string(object, at, "Type")?;
     let fields = match kind.as_str() {
         "Task" => [
@@ -461,11 +461,22 @@ fn parse_state(
         ]
         .concat(),
         "Parallel" => [IO_FIELDS, RESULT_FIELDS, &["Branches"]].concat(),
-        "Pass" => [IO_FIELDS, &["Parameters", "ResultPath", "Result", "Next", "End"]].concat(),
+        "Pass" => [
+            IO_FIELDS,
+            &["Parameters", "ResultPath", "Result", "Next", "End"],
+        ]
+        .concat(),
         "Choice" => [IO_FIELDS, &["Choices", "Default"]].concat(),
         "Wait" => [
             IO_FIELDS,
-            &["Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Next", "End"],
+            &[
+                "Seconds",
+                "SecondsPath",
+                "Timestamp",
+                "TimestampPath",
+                "Next",
+                "End",
+            ],
         ]
         .concat(),
         "Succeed" => IO_FIELDS.to_vec(),
@@ -509,7 +520,7 @@ fn parse_state(
                 .enumerate()
                 .map(|(i, branch)| {
                     let branch_at = format!("{at}/Branches/{i}");
-                    let branch = object(branch, &branch_at)?;
+                    let branch = as_object(branch, &branch_at)?;
                     check_fields(branch, &branch_at, &["StartAt", "States"])?;
                     parse_machine(branch, &branch_at, names)
                 })
@@ -562,7 +573,10 @@ fn parse_state(
 
 fn wait_for(object: &Object, at: &str) -> Result<WaitFor, DefinitionError> {
     const FIELDS: [&str; 4] = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"];
-    let present: Vec<_> = FIELDS.into_iter().filter(|f| object.contains_key(*f)).collect();
+    let present: Vec<_> = FIELDS
+        .into_iter()
+        .filter(|f| object.contains_key(*f))
+        .collect();
     let [field] = present.as_slice() else {
         return Err(invalid(
             at,
@@ -609,13 +623,13 @@ fn fail_text(
 impl State {
     /// The states this one can go to, each with the field that names it.
     fn targets(&self) -> Vec<(String, &str)> {
-        let from = |transition: &'_ Transition| {
+        fn from(transition: &Transition) -> Vec<(String, &str)> {
             transition
                 .next()
                 .map(|next| ("Next".to_string(), next))
                 .into_iter()
-                .collect::<Vec<_>>()
-        };
+                .collect()
+        }
         match self {
             Self::Task(Task {
                 transition,

@@ -254,7 +254,9 @@ fn parse_catcher(value: &Value, at: &str) -> Result<Catcher, DefinitionError> {
         at: at.into(),
         reason,
     };
-    let entry = value.as_object().ok_or_else(|| bad("expected a JSON object".into()))?;
+    let entry = value
+        .as_object()
+        .ok_or_else(|| bad("expected a JSON object".into()))?;
     check_keys(entry, &["ErrorEquals", "Next", "ResultPath", "Comment"]).map_err(bad)?;
     let errors = parse_error_equals(entry).map_err(bad)?;
     let next = match entry.get("Next") {
@@ -308,7 +310,9 @@ mod tests {
         assert_eq!(index("Lambda.ServiceException"), Some(1));
         assert_eq!(index(names::TIMEOUT), Some(2));
         assert_eq!(index(names::RUNTIME), None);
-        let exact = parse(json!({"Catch": [{"ErrorEquals": ["States.Runtime", "A"], "Next": "X"}]})).unwrap();
+        let exact =
+            parse(json!({"Catch": [{"ErrorEquals": ["States.Runtime", "A"], "Next": "X"}]}))
+                .unwrap();
         assert!(exact.catcher_for(names::RUNTIME).is_none());
         assert!(exact.catcher_for("B").is_none());
         assert_eq!(exact.catcher_for("A").unwrap().next, "X");
@@ -322,7 +326,9 @@ mod tests {
             {"ErrorEquals": ["C"], "IntervalSeconds": 10, "JitterStrategy": "FULL"}
         ]}))
         .unwrap();
-        let delays: Vec<_> = (0..4).map(|n| handling.retriers[0].delay(n).as_secs()).collect();
+        let delays: Vec<_> = (0..4)
+            .map(|n| handling.retriers[0].delay(n).as_secs())
+            .collect();
         assert_eq!(delays, [2, 6, 18, 30]);
         let defaults = &handling.retriers[1];
         assert_eq!(defaults.max_attempts, 3);
@@ -342,22 +348,41 @@ mod tests {
         assert!(retry(json!({})).contains("ErrorEquals"));
         assert!(retry(json!({"ErrorEquals": []})).contains("non-empty"));
         assert!(retry(json!({"ErrorEquals": ["States.ALL", "A"]})).contains("alone"));
-        assert!(retry(json!({"ErrorEquals": ["A"], "IntervalSeconds": 0})).contains("IntervalSeconds"));
+        assert!(
+            retry(json!({"ErrorEquals": ["A"], "IntervalSeconds": 0})).contains("IntervalSeconds")
+        );
         assert!(retry(json!({"ErrorEquals": ["A"], "MaxAttempts": -1})).contains("MaxAttempts"));
         assert!(retry(json!({"ErrorEquals": ["A"], "BackoffRate": 0.5})).contains("BackoffRate"));
-        assert!(retry(json!({"ErrorEquals": ["A"], "MaxDelaySeconds": 1.5})).contains("MaxDelaySeconds"));
-        assert!(retry(json!({"ErrorEquals": ["A"], "JitterStrategy": "HALF"})).contains("JitterStrategy"));
-        assert!(retry(json!({"ErrorEquals": ["A"], "Retries": 2})).contains("unknown field \"Retries\""));
+        assert!(
+            retry(json!({"ErrorEquals": ["A"], "MaxDelaySeconds": 1.5}))
+                .contains("MaxDelaySeconds")
+        );
+        assert!(
+            retry(json!({"ErrorEquals": ["A"], "JitterStrategy": "HALF"}))
+                .contains("JitterStrategy")
+        );
+        assert!(
+            retry(json!({"ErrorEquals": ["A"], "Retries": 2}))
+                .contains("unknown field \"Retries\"")
+        );
 
-        let err = parse(json!({"Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["A"]}]})).unwrap_err();
-        assert!(matches!(&err, DefinitionError::BadRetry { at, .. } if at == "/States/T/Retry/0"), "{err}");
+        let err =
+            parse(json!({"Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["A"]}]}))
+                .unwrap_err();
+        assert!(
+            matches!(&err, DefinitionError::BadRetry { at, .. } if at == "/States/T/Retry/0"),
+            "{err}"
+        );
 
         let catch = |entry: Value| match parse(json!({"Catch": [entry]})) {
             Err(DefinitionError::BadCatch { reason, .. }) => reason,
             other => panic!("unexpected {other:?}"),
         };
         assert!(catch(json!({"ErrorEquals": ["A"]})).contains("missing \"Next\""));
-        assert!(catch(json!({"ErrorEquals": ["A"], "Next": "X", "ResultPath": 1})).contains("ResultPath"));
+        assert!(
+            catch(json!({"ErrorEquals": ["A"], "Next": "X", "ResultPath": 1}))
+                .contains("ResultPath")
+        );
         assert!(catch(json!({"ErrorEquals": "A", "Next": "X"})).contains("ErrorEquals"));
         assert!(matches!(
             parse(json!({"Catch": [{"ErrorEquals": ["A"], "Next": "X", "ResultPath": "$$.x"}]})),

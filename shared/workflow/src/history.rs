@@ -104,7 +104,11 @@ mod tests {
         let history = History::new();
         let observer = history.clone();
         history.record(EventKind::ExecutionStarted, None, json!({"input": 1}));
-        history.record(EventKind::TaskRetryScheduled, Some("Save"), json!({"delayMs": 1000}));
+        history.record(
+            EventKind::TaskRetryScheduled,
+            Some("Save"),
+            json!({"delayMs": 1000}),
+        );
         let events = observer.events();
         assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2]);
         let json = serde_json::to_value(&events[1]).expect("serializable");

@@ -212,7 +212,9 @@ impl Parser<'_> {
                     ',' | ')' => depth > 0,
                     c => !c.is_whitespace() || depth > 0,
                 });
-                Path::parse(text).map(Arg::Path).map_err(IntrinsicError::Path)
+                Path::parse(text)
+                    .map(Arg::Path)
+                    .map_err(IntrinsicError::Path)
             }
             Some(c) if c == '-' || c.is_ascii_digit() => {
                 let start = self.pos;
@@ -305,13 +307,20 @@ fn failure(function: Function, cause: impl std::fmt::Display) -> ExecutionFailur
 }
 
 impl Arg {
-    fn evaluate(&self, input: &Value, context: &ContextObject<'_>) -> Result<Value, ExecutionFailure> {
+    fn evaluate(
+        &self,
+        input: &Value,
+        context: &ContextObject<'_>,
+    ) -> Result<Value, ExecutionFailure> {
         match self {
             Self::Str(raw) => Ok(Value::String(decode(raw))),
             Self::Literal(value) => Ok(value.clone()),
-            Self::Path(path) => path.resolve(input, context).map(Cow::into_owned).map_err(|e| {
-                ExecutionFailure::runtime(format!("an intrinsic function argument: {e}"))
-            }),
+            Self::Path(path) => path
+                .resolve(input, context)
+                .map(Cow::into_owned)
+                .map_err(|e| {
+                    ExecutionFailure::runtime(format!("an intrinsic function argument: {e}"))
+                }),
             Self::Call(call) => call.evaluate(input, context),
         }
     }
@@ -335,7 +344,10 @@ impl Call {
                     (Arg::Str(raw), _) => raw.as_str(),
                     (_, Value::String(text)) => text.as_str(),
                     (_, other) => {
-                        return Err(failure(function, format!("template {other} is not a string")));
+                        return Err(failure(
+                            function,
+                            format!("template {other} is not a string"),
+                        ));
                     }
                 };
                 let parts = format_parts(template);

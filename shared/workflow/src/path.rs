@@ -239,7 +239,9 @@ impl ResultPath {
             };
             slot = next.ok_or_else(|| NoMatch {
                 path: self.text.clone(),
-                reason: format!("cannot set {segment}: the value in the way is not a container that holds it"),
+                reason: format!(
+                    "cannot set {segment}: the value in the way is not a container that holds it"
+                ),
             })?;
         }
         *slot = result;
@@ -299,7 +301,15 @@ mod tests {
     #[test]
     fn rejects_unsupported_syntax() {
         for bad in [
-            "$..a", "$.a.", "$.*", "$[*]", "$.a[-1]", "$[0:2]", "$.a[", "$a", "$[?(@.x)]",
+            "$..a",
+            "$.a.",
+            "$.*",
+            "$[*]",
+            "$.a[-1]",
+            "$[0:2]",
+            "$.a[",
+            "$a",
+            "$[?(@.x)]",
         ] {
             assert!(
                 matches!(Path::parse(bad), Err(PathError::Syntax { .. })),
@@ -321,7 +331,11 @@ mod tests {
     #[test]
     fn result_path_sets_replaces_and_creates() {
         let input = json!({"a": 1, "list": [1, 2]});
-        let set = |path: &str| ResultPath::parse(path).unwrap().apply(input.clone(), json!("r"));
+        let set = |path: &str| {
+            ResultPath::parse(path)
+                .unwrap()
+                .apply(input.clone(), json!("r"))
+        };
         assert_eq!(set("$").unwrap(), json!("r"));
         assert_eq!(
             set("$.x.y").unwrap(),

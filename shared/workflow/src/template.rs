@@ -77,10 +77,11 @@ fn parse_node(value: &Value) -> Result<Node, TemplateError> {
                     })?;
                     Node::Path(name.into(), path)
                 } else {
-                    let call = intrinsic::parse(text).map_err(|source| TemplateError::Intrinsic {
-                        key: key.clone(),
-                        source,
-                    })?;
+                    let call =
+                        intrinsic::parse(text).map_err(|source| TemplateError::Intrinsic {
+                            key: key.clone(),
+                            source,
+                        })?;
                     Node::Intrinsic(call)
                 };
                 Ok((name.into(), node))
@@ -133,7 +134,9 @@ mod tests {
         let execution = json!({"Name": "exec-7", "Id": "arn:exec-7"});
         let entered = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
         let context = ContextObject::new(&execution, "Save", entered, 1);
-        Template::parse(&template).unwrap().evaluate(&input, &context)
+        Template::parse(&template)
+            .unwrap()
+            .evaluate(&input, &context)
     }
 
     #[test]
@@ -167,19 +170,32 @@ mod tests {
     fn missing_path_is_a_runtime_error() {
         let err = run(json!({"x.$": "$.missing"}), json!({})).unwrap_err();
         assert_eq!(err.error, names::RUNTIME);
-        assert!(err.cause.contains("x.$") && err.cause.contains("$.missing"), "{}", err.cause);
+        assert!(
+            err.cause.contains("x.$") && err.cause.contains("$.missing"),
+            "{}",
+            err.cause
+        );
     }
 
     #[test]
     fn intrinsic_functions() {
         let input = json!({"name": "Ada", "n": 3, "list": [1, 2], "doc": "{\"a\":1}"});
         let cases = [
-            ("States.Format('Hello {}, you are {}', $.name, $.n)", json!("Hello Ada, you are 3")),
-            ("States.Format('\\{}} {} it\\'s', $.name)", json!("{}} Ada it's")),
+            (
+                "States.Format('Hello {}, you are {}', $.name, $.n)",
+                json!("Hello Ada, you are 3"),
+            ),
+            (
+                "States.Format('\\{}} {} it\\'s', $.name)",
+                json!("{}} Ada it's"),
+            ),
             ("States.Format('{}', $$.Execution.Name)", json!("exec-7")),
             ("States.StringToJson($.doc)", json!({"a": 1})),
             ("States.JsonToString($.list)", json!("[1,2]")),
-            ("States.Array($.name, 1, true, null, 'x')", json!(["Ada", 1, true, null, "x"])),
+            (
+                "States.Array($.name, 1, true, null, 'x')",
+                json!(["Ada", 1, true, null, "x"]),
+            ),
             ("States.ArrayLength($.list)", json!(2)),
             ("States.MathAdd($.n, -1)", json!(2)),
             ("States.ArrayLength(States.Array($.n, $.n))", json!(2)),
@@ -208,27 +224,47 @@ mod tests {
     #[test]
     fn rejects_bad_templates() {
         let parse = |v: Value| Template::parse(&v).unwrap_err();
-        assert!(matches!(parse(json!({"a.$": 3})), TemplateError::NotAString { key } if key == "a.$"));
-        assert!(matches!(parse(json!({"a": {"b.$": "$..x"}})), TemplateError::Path { .. }));
+        assert!(
+            matches!(parse(json!({"a.$": 3})), TemplateError::NotAString { key } if key == "a.$")
+        );
+        assert!(matches!(
+            parse(json!({"a": {"b.$": "$..x"}})),
+            TemplateError::Path { .. }
+        ));
         let intrinsic = |v: Value| match parse(v) {
             TemplateError::Intrinsic { source, .. } => source,
             other => panic!("unexpected {other:?}"),
         };
         assert_eq!(
             intrinsic(json!({"a.$": "States.Nope($.x)"})),
-            IntrinsicError::UnknownFunction { name: "States.Nope".into() }
+            IntrinsicError::UnknownFunction {
+                name: "States.Nope".into()
+            }
         );
         assert!(matches!(
             intrinsic(json!({"a.$": "States.MathAdd(1)"})),
-            IntrinsicError::Arity { function: "States.MathAdd", got: 1, .. }
+            IntrinsicError::Arity {
+                function: "States.MathAdd",
+                got: 1,
+                ..
+            }
         ));
         assert_eq!(
             intrinsic(json!({"a.$": "States.Format('{} {}', $.x)"})),
             IntrinsicError::FormatArity { holes: 2, args: 1 }
         );
-        for bad in ["States.Format('x'", "States.Array('x) ", "States.Array(1 2)", "States.UUID() x", "plain"] {
+        for bad in [
+            "States.Format('x'",
+            "States.Array('x) ",
+            "States.Array(1 2)",
+            "States.UUID() x",
+            "plain",
+        ] {
             let err = parse(json!({"a.$": bad}));
-            assert!(matches!(err, TemplateError::Intrinsic { .. }), "{bad}: {err:?}");
+            assert!(
+                matches!(err, TemplateError::Intrinsic { .. }),
+                "{bad}: {err:?}"
+            );
         }
     }
 }

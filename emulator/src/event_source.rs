@@ -1,0 +1,81 @@
+//! The event source mapping: polls a queue and invokes a queue function with batches, as Lambda's
+//! SQS poller does with `ReportBatchItemFailures` on.
+//!
+//! Messages the function reports as failed are left alone: they reappear when their visibility
+//! timeout ends, and the queue's redrive policy moves them to its dead-letter queue after
+//! `maxReceiveCount` receives. If the invocation itself fails (an injected fault), the whole batch
+//! is left for redelivery, as when a Lambda function errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use function_model::{QueueFunction, QueueMessage, handle_batch};
+use tokio::sync::watch;
+
+use crate::faults::{Fault, Faults};
+use crate::queue::{Queue, ReceivedMessage};
+
+/// How a queue is wired to its function.
+#[derive(Clone)]
+pub struct EventSourceMapping {
+    pub queue: Arc<Queue>,
+    pub function_name: &'static str,
+    pub function: Arc<dyn QueueFunction>,
+    pub batch_size: usize,
+    pub faults: Arc<Faults>,
+}
+
+/// Long-poll wait per receive (SQS's maximum is 20 s; shorter keeps shutdown prompt).
+const WAIT: Duration = Duration::from_secs(1);
+
+impl EventSourceMapping {
+    /// Polls until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let batch = tokio::select! {
+                batch = self.queue.receive_wait(self.batch_size, None, WAIT) => batch,
+                _ = shutdown.changed() => return,
+            };
+            if !batch.is_empty() {
+                self.deliver(batch).await;
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
+    async fn deliver(&self, batch: Vec<ReceivedMessage>) {
+        match self.faults.next(self.function_name) {
+            Some(Fault::Fail | Fault::Timeout) => {
+                tracing::warn!(
+                    function = self.function_name,
+                    size = batch.len(),
+                    "invocation failed (injected fault): batch left for redelivery"
+                );
+                return;
+            }
+            Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+            None => {}
+        }
+        let messages: Vec<QueueMessage> = batch
+            .iter()
+            .map(|m| QueueMessage {
+                message_id: m.message_id.clone(),
+                body: m.body.clone(),
+                attributes: m.attributes.clone(),
+                receive_count: m.receive_count,
+            })
+            .collect();
+        let response = handle_batch(self.function.as_ref(), &messages).await;
+        let failed: Vec<&str> = response.failed_ids().collect();
+        for message in batch
+            .iter()
+            .filter(|m| !failed.contains(&m.message_id.as_str()))
+        {
+            if let Err(e) = self.queue.delete(&message.receipt_handle) {
+                tracing::warn!(message_id = %message.message_id, "could not delete a handled message: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Fault injection: make a named function or provider fail, time out or be slow, N times or until
+//! cleared, so that retries, timeouts and dead-letter queues can be exercised on a laptop.
+//!
+//! Targets are the function names (`payment`, `orchestrator`, `save-order`, `email`,
+//! `mailing-list`) and the providers (`paypal`, `sendgrid`, `mailchimp`). Each place that runs a
+//! target asks [`Faults::next`] before running it; what a fault means there is decided by that
+//! place (a failed function invocation, a provider answering 503, ...).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Every name a fault may target.
+pub const TARGETS: [&str; 8] = [
+    "payment",
+    "orchestrator",
+    "save-order",
+    "email",
+    "mailing-list",
+    "paypal",
+    "sendgrid",
+    "mailchimp",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FaultMode {
+    /// The invocation or request fails (a retryable failure).
+    Fail,
+    /// It never answers; the caller's timeout decides what happens.
+    Timeout,
+    /// It answers normally after `delayMs`.
+    Slow,
+}
+
+/// A fault as posted to `/_emulator/api/faults`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultSpec {
+    pub target: String,
+    pub mode: FaultMode,
+    /// How many invocations it affects; absent means every one until cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// For `slow`: the added latency (default 1000 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+}
+
+/// What one invocation must suffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Fail,
+    Timeout,
+    Slow(Duration),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FaultError {
+    #[error("unknown fault target {0:?}; expected one of: {targets}", targets = TARGETS.join(", "))]
+    UnknownTarget(String),
+    #[error("times must be at least 1 (omit it for a fault that lasts until cleared)")]
+    ZeroTimes,
+}
+
+/// The active faults, by target.
+#[derive(Debug, Default)]
+pub struct Faults {
+    active: Mutex<BTreeMap<String, FaultSpec>>,
+}
+
+impl Faults {
+    pub fn inject(&self, spec: FaultSpec) -> Result<(), FaultError> {
+        if !TARGETS.contains(&spec.target.as_str()) {
+            return Err(FaultError::UnknownTarget(spec.target));
+        }
+        if spec.times == Some(0) {
+            return Err(FaultError::ZeroTimes);
+        }
+        self.lock().insert(spec.target.clone(), spec);
+        Ok(())
+    }
+
+    /// Clears one target's fault, or all of them.
+    pub fn clear(&self, target: Option<&str>) {
+        match target {
+            Some(target) => {
+                self.lock().remove(target);
+            }
+            None => self.lock().clear(),
+        }
+    }
+
+    pub fn list(&self) -> Vec<FaultSpec> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// The fault the next invocation of `target` suffers, counting it down.
+    pub fn next(&self, target: &str) -> Option<Fault> {
+        let mut active = self.lock();
+        let spec = active.get_mut(target)?;
+        let fault = match spec.mode {
+            FaultMode::Fail => Fault::Fail,
+            FaultMode::Timeout => Fault::Timeout,
+            FaultMode::Slow => Fault::Slow(Duration::from_millis(spec.delay_ms.unwrap_or(1000))),
+        };
+        match &mut spec.times {
+            Some(1) => {
+                active.remove(target);
+            }
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        tracing::warn!(target, ?fault, "injected fault");
+        Some(fault)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, FaultSpec>> {
+        self.active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(target: &str, mode: FaultMode, times: Option<u32>) -> FaultSpec {
+        FaultSpec {
+            target: target.into(),
+            mode,
+            times,
+            delay_ms: None,
+        }
+    }
+
+    #[test]
+    fn counts_down_then_disappears() {
+        let faults = Faults::default();
+        faults
+            .inject(spec("email", FaultMode::Fail, Some(2)))
+            .expect("valid");
+        assert_eq!(faults.next("email"), Some(Fault::Fail));
+        assert_eq!(faults.next("email"), Some(Fault::Fail));
+        assert_eq!(faults.next("email"), None);
+        assert_eq!(faults.next("paypal"), None);
+    }
+
+    #[test]
+    fn lasts_until_cleared_without_times() {
+        let faults = Faults::default();
+        faults
+            .inject(FaultSpec {
+                delay_ms: Some(5),
+                ..spec("paypal", FaultMode::Slow, None)
+            })
+            .expect("valid");
+        for _ in 0..5 {
+            assert_eq!(
+                faults.next("paypal"),
+                Some(Fault::Slow(Duration::from_millis(5)))
+            );
+        }
+        faults.clear(Some("paypal"));
+        assert_eq!(faults.next("paypal"), None);
+    }
+
+    #[test]
+    fn rejects_unknown_targets_and_zero_times() {
+        let faults = Faults::default();
+        assert!(matches!(
+            faults.inject(spec("nope", FaultMode::Fail, None)),
+            Err(FaultError::UnknownTarget(_))
+        ));
+        assert_eq!(
+            faults.inject(spec("email", FaultMode::Fail, Some(0))),
+            Err(FaultError::ZeroTimes)
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! The emulator's HTTP face: the static site at `/`, the API gateway at `/api/*` (what API Gateway
+//! HTTP API does in front of the payment function), and the inspector at `/_emulator/api/*`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use function_model::HttpRequest;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::Services;
+use crate::faults::{Fault, FaultSpec};
+
+type Shared = State<Arc<Services>>;
+
+/// The most a request body may hold before the gateway refuses it (the function's own limit is
+/// lower and answers with its own message).
+const GATEWAY_BODY_LIMIT: usize = 1024 * 1024;
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    services: Arc<Services>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| {
+                static_file(
+                    "text/html; charset=utf-8",
+                    include_str!("../../web/index.html"),
+                )
+            }),
+        )
+        .route(
+            "/app.js",
+            get(|| {
+                static_file(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/app.js"),
+                )
+            }),
+        )
+        .route(
+            "/style.css",
+            get(|| {
+                static_file(
+                    "text/css; charset=utf-8",
+                    include_str!("../../web/style.css"),
+                )
+            }),
+        )
+        .route("/api/{*route}", any(gateway))
+        .route(
+            "/_emulator/api/health",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
+        .route("/_emulator/api/queues", get(queues))
+        .route("/_emulator/api/executions", get(executions))
+        .route(
+            "/_emulator/api/outbox",
+            get(|State(s): Shared| async move { Json(s.sendgrid.outbox()) }),
+        )
+        .route(
+            "/_emulator/api/audience",
+            get(|State(s): Shared| async move { Json(s.mailchimp.members()) }),
+        )
+        .route(
+            "/_emulator/api/payments",
+            get(|State(s): Shared| async move { Json(s.paypal.captures()) }),
+        )
+        .route("/_emulator/api/orders", get(orders))
+        .route(
+            "/_emulator/api/faults",
+            get(list_faults).post(inject_fault).delete(clear_faults),
+        )
+        .layer(DefaultBodyLimit::max(GATEWAY_BODY_LIMIT))
+        .with_state(services);
+    let stop = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!("the emulator's HTTP server stopped: {e}");
+    }
+}
+
+async fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn gateway_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "message": message }))).into_response()
+}
+
+/// Hands the request to the payment function, as API Gateway's Lambda proxy integration does.
+async fn gateway(State(services): Shared, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, GATEWAY_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+    };
+    match services.faults.next("payment") {
+        Some(Fault::Fail) => {
+            return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        }
+        Some(Fault::Timeout) => {
+            tokio::time::sleep(services.function_timeout).await;
+            return gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        }
+        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+        None => {}
+    }
+    let request = HttpRequest {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        headers: parts.headers,
+        body,
+    };
+    match tokio::time::timeout(services.function_timeout, services.payment.handle(request)).await {
+        Ok(response) => {
+            let mut out = Response::new(Body::from(response.body));
+            *out.status_mut() = response.status;
+            *out.headers_mut() = response.headers;
+            out
+        }
+        Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+    }
+}
+
+async fn queues(State(services): Shared) -> Json<Value> {
+    let queues: Vec<Value> = services
+        .queues
+        .iter()
+        .map(|q| {
+            let mut view = serde_json::to_value(q.stats()).unwrap_or_default();
+            view["messages"] = serde_json::to_value(q.messages()).unwrap_or_default();
+            view
+        })
+        .collect();
+    Json(json!(queues))
+}
+
+async fn executions(State(services): Shared) -> Json<Value> {
+    Json(serde_json::to_value(services.step_functions.executions()).unwrap_or_default())
+}
+
+async fn orders(State(services): Shared) -> Response {
+    match services.store.orders().await {
+        Ok(orders) => Json(orders).into_response(),
+        Err(e) => {
+            tracing::error!("could not list orders: {e}");
+            gateway_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the order store is unavailable",
+            )
+        }
+    }
+}
+
+async fn list_faults(State(services): Shared) -> Json<Vec<FaultSpec>> {
+    Json(services.faults.list())
+}
+
+async fn inject_fault(State(services): Shared, body: Bytes) -> Response {
+    let spec: FaultSpec = match serde_json::from_slice(&body) {
+        Ok(spec) => spec,
+        Err(e) => {
+            return gateway_error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "expected {{\"target\", \"mode\": \"fail\"|\"timeout\"|\"slow\", \"times\"?, \"delayMs\"?}}: {e}"
+                ),
+            );
+        }
+    };
+    match services.faults.inject(spec.clone()) {
+        Ok(()) => (StatusCode::CREATED, Json(spec)).into_response(),
+        Err(e) => gateway_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ClearFaults {
+    target: Option<String>,
+}
+
+async fn clear_faults(State(services): Shared, Query(query): Query<ClearFaults>) -> StatusCode {
+    services.faults.clear(query.target.as_deref());
+    StatusCode::NO_CONTENT
+}
