@@ -6,10 +6,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::Path;
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use function_model::HttpRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -64,6 +65,7 @@ pub(crate) async fn serve(
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .route("/_emulator/api/queues", get(queues))
+        .route("/_emulator/api/queues/{name}/messages", post(send_message))
         .route("/_emulator/api/executions", get(executions))
         .route(
             "/_emulator/api/outbox",
@@ -156,6 +158,22 @@ async fn queues(State(services): Shared) -> Json<Value> {
         })
         .collect();
     Json(json!(queues))
+}
+
+/// Sends the request body, as is, to a queue: to replay a message by hand, or to test consumers
+/// with duplicates and malformed messages.
+async fn send_message(State(services): Shared, Path(name): Path<String>, body: String) -> Response {
+    match services.queues.iter().find(|q| q.name() == name) {
+        Some(queue) => {
+            let message_id = queue.send(body, Default::default(), None);
+            (
+                StatusCode::CREATED,
+                Json(json!({ "messageId": message_id })),
+            )
+                .into_response()
+        }
+        None => gateway_error(StatusCode::NOT_FOUND, &format!("no queue named {name:?}")),
+    }
 }
 
 async fn executions(State(services): Shared) -> Json<Value> {

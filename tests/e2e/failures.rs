@@ -1,0 +1,128 @@
+use end_to_end::{registration, spawn_app, unique_email};
+use serde_json::{Value, json};
+
+fn events_of<'a>(execution: &'a Value, kind: &str, state: &str) -> Vec<&'a Value> {
+    execution["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == kind && e["state"] == state)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_task_failing_twice_is_retried_and_sends_one_email() {
+    let app = spawn_app().await;
+    app.inject_fault(json!({"target": "email", "mode": "fail", "times": 2}))
+        .await;
+    let email = unique_email("ada");
+    let (status, body) = app
+        .register(&registration(&email, "Ada Lovelace", true), None)
+        .await;
+    assert_eq!(status, 201);
+    let execution = app
+        .finished_execution(body["registrationId"].as_str().expect("id"))
+        .await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    assert_eq!(
+        events_of(&execution, "TaskFailed", "SendConfirmation").len(),
+        2
+    );
+    assert_eq!(
+        events_of(&execution, "TaskRetryScheduled", "SendConfirmation").len(),
+        2
+    );
+    assert_eq!(
+        events_of(&execution, "TaskSucceeded", "SendConfirmation").len(),
+        1
+    );
+    let outbox = app.inspect("outbox").await;
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0]["to"], json!([email]));
+    app.assert_no_card_data().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_always_fails_parks_the_order_on_the_follow_up_dead_letter_queue() {
+    let app = spawn_app().await;
+    app.inject_fault(json!({"target": "sendgrid", "mode": "fail"}))
+        .await;
+    let (status, body) = app
+        .register(
+            &registration(&unique_email("ada"), "Ada Lovelace", true),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = body["registrationId"].as_str().expect("id");
+    let execution = app.finished_execution(id).await;
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    assert_eq!(execution["error"], "RegistrationIncomplete");
+    assert_eq!(
+        events_of(&execution, "TaskFailed", "SendConfirmation").len(),
+        4,
+        "one try and three retries"
+    );
+    let caught = events_of(&execution, "CaughtError", "SendConfirmation");
+    assert_eq!(caught.len(), 1);
+    assert_eq!(caught[0]["detail"]["error"], "ProviderUnavailable");
+    assert_eq!(
+        events_of(&execution, "TaskSucceeded", "SendConfirmationFailed").len(),
+        1
+    );
+
+    let follow_up = app.queue("registration-followup-dlq").await;
+    assert_eq!(follow_up["visible"], 1, "{follow_up}");
+    let message: Value =
+        serde_json::from_str(follow_up["messages"][0]["body"].as_str().expect("body"))
+            .expect("JSON body");
+    assert_eq!(message["step"], "email");
+    assert_eq!(message["order"]["orderId"], id);
+    assert_eq!(message["failure"]["Error"], "ProviderUnavailable");
+
+    assert_eq!(
+        app.inspect("orders").await.len(),
+        1,
+        "the other steps still ran"
+    );
+    assert!(app.inspect("outbox").await.is_empty());
+    app.assert_no_card_data().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_message_is_dead_lettered_after_max_receive_count() {
+    let app = spawn_app().await;
+    app.send_to_queue("registrations", "{\"not\": \"an order\"}")
+        .await;
+    let dead = app
+        .eventually(10, || async {
+            let dlq = app.queue("registrations-dlq").await;
+            (dlq["visible"] == 1).then_some(dlq)
+        })
+        .await
+        .expect("dead-lettered within 10 s");
+    assert_eq!(dead["messages"][0]["body"], "{\"not\": \"an order\"}");
+    let source = app.queue("registrations").await;
+    assert_eq!(source["deadLettered"], 1);
+    assert_eq!(
+        (source["visible"].as_u64(), source["inFlight"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(app.inspect("executions").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_provider_outage_is_503_and_the_retry_with_the_same_key_succeeds_once() {
+    let app = spawn_app().await;
+    app.inject_fault(json!({"target": "paypal", "mode": "fail", "times": 1}))
+        .await;
+    let key = uuid::Uuid::new_v4().to_string();
+    let body = registration(&unique_email("ada"), "Ada Lovelace", true);
+    let (status, response) = app.register(&body, Some(&key)).await;
+    assert_eq!(status, 503, "{response}");
+    assert!(app.inspect("payments").await.is_empty());
+    let (status, response) = app.register(&body, Some(&key)).await;
+    assert_eq!(status, 201, "{response}");
+    assert_eq!(app.inspect("payments").await.len(), 1);
+    app.assert_no_card_data().await;
+}

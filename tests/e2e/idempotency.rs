@@ -1,0 +1,66 @@
+use end_to_end::{registration, spawn_app, unique_email};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_sent_twice_charges_stores_and_emails_once() {
+    let app = spawn_app().await;
+    let email = unique_email("ada");
+    let key = uuid::Uuid::new_v4().to_string();
+    let body = registration(&email, "Ada Lovelace", true);
+    let (first_status, first) = app.register(&body, Some(&key)).await;
+    let (second_status, second) = app.register(&body, Some(&key)).await;
+    assert_eq!((first_status, second_status), (201, 201));
+    assert_eq!(first, second, "the first answer, again");
+    let id = first["registrationId"].as_str().expect("id");
+    assert_eq!(app.finished_execution(id).await["status"], "SUCCEEDED");
+
+    let payments = app.inspect("payments").await;
+    assert_eq!(payments.len(), 1);
+    assert!(
+        payments[0]["requestId"]
+            .as_str()
+            .is_some_and(|r| r.contains(&key)),
+        "the key reaches PayPal"
+    );
+    assert_eq!(app.inspect("orders").await.len(), 1);
+    assert_eq!(app.inspect("executions").await.len(), 1);
+    // Give a (wrong) second email time to arrive before counting.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.inspect("outbox").await.len(), 1);
+
+    let mut other = body.clone();
+    other["ticket"] = json!("student");
+    let (status, response) = app.register(&other, Some(&key)).await;
+    assert_eq!(status, 409, "{response}");
+    assert_eq!(app.inspect("payments").await.len(), 1);
+    app.assert_no_card_data().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_order_delivered_twice_starts_one_execution() {
+    let app = spawn_app().await;
+    let order = json!({
+        "version": 1, "orderId": "7d0c9a52-32a5-4c59-9d43-0d3c1d0f6a11", "placedAt": "2026-11-26T10:00:00Z",
+        "ticket": {"id": "conference", "name": "Conference pass"},
+        "amount": {"value": "250.00", "currency": "USD"},
+        "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada.twice@example.org"},
+        "newsletter": true, "payment": {"provider": "paypal", "captureId": "CAPTURE1"}
+    })
+    .to_string();
+    app.send_to_queue("registrations", &order).await;
+    app.send_to_queue("registrations", &order).await;
+    let execution = app
+        .finished_execution("7d0c9a52-32a5-4c59-9d43-0d3c1d0f6a11")
+        .await;
+    assert_eq!(execution["status"], "SUCCEEDED");
+    let drained = app
+        .eventually(5, || async {
+            let q = app.queue("registrations").await;
+            (q["visible"] == 0 && q["inFlight"] == 0).then_some(())
+        })
+        .await;
+    assert!(drained.is_some(), "both deliveries were consumed");
+    assert_eq!(app.inspect("executions").await.len(), 1);
+    assert_eq!(app.inspect("orders").await.len(), 1);
+    assert_eq!(app.inspect("outbox").await.len(), 1);
+}

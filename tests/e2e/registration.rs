@@ -1,0 +1,211 @@
+use end_to_end::{registration, spawn_app, unique_email};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_registration_is_paid_stored_confirmed_and_subscribed() {
+    let app = spawn_app().await;
+    let email = unique_email("ada");
+    let (status, body) = app
+        .register(
+            &registration(&email, "Ada Lovelace", true),
+            Some(&uuid::Uuid::new_v4().to_string()),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["amount"],
+        json!({"value": "250.00", "currency": "USD"})
+    );
+    let id = body["registrationId"]
+        .as_str()
+        .expect("registration id")
+        .to_owned();
+
+    let execution = app.finished_execution(&id).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    let entered: Vec<&str> = execution["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "StateEntered")
+        .filter_map(|e| e["state"].as_str())
+        .collect();
+    for state in [
+        "Register",
+        "SaveOrder",
+        "SendConfirmation",
+        "AddToMailingList",
+        "Registered",
+    ] {
+        assert!(entered.contains(&state), "{state} not entered: {entered:?}");
+    }
+
+    let orders = app.inspect("orders").await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["orderId"], id.as_str());
+    assert_eq!(orders[0]["attendee"]["email"], email.as_str());
+    assert_eq!(orders[0]["amount"]["value"], "250.00");
+
+    let outbox = app.inspect("outbox").await;
+    assert_eq!(outbox.len(), 1, "one confirmation");
+    assert_eq!(outbox[0]["to"], json!([email]));
+    for body in ["html", "text"] {
+        let text = outbox[0][body].as_str().expect("email body");
+        assert!(
+            text.contains(&id) && text.contains("Conference pass"),
+            "{body}: {text}"
+        );
+    }
+
+    let audience = app.inspect("audience").await;
+    assert_eq!(audience.len(), 1);
+    assert_eq!(audience[0]["emailAddress"], email.as_str());
+
+    let payments = app.inspect("payments").await;
+    assert_eq!(payments.len(), 1);
+    assert_eq!(
+        payments[0]["card"],
+        json!({"brand": "VISA", "lastDigits": "1881"})
+    );
+    app.assert_no_card_data().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_consent_the_attendee_is_not_added_to_the_audience() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .register(
+            &registration(&unique_email("bob"), "Bob Babbage", false),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let execution = app
+        .finished_execution(body["registrationId"].as_str().expect("id"))
+        .await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    assert_eq!(
+        execution["output"]["steps"][2],
+        json!({"subscribed": false, "skipped": "no consent"})
+    );
+    assert!(app.inspect("audience").await.is_empty());
+    assert_eq!(
+        app.inspect("outbox").await.len(),
+        1,
+        "the confirmation is still sent"
+    );
+    app.assert_no_card_data().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_card_is_402_and_nothing_happens_after_it() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .register(
+            &registration(&unique_email("carol"), "CCREJECT-REFUSED", true),
+            None,
+        )
+        .await;
+    assert_eq!(status, 402, "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("another card")),
+        "{body}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let queue = app.queue("registrations").await;
+    assert_eq!(
+        (queue["visible"].as_u64(), queue["inFlight"].as_u64()),
+        (Some(0), Some(0)),
+        "{queue}"
+    );
+    assert!(app.inspect("executions").await.is_empty());
+    assert!(app.inspect("orders").await.is_empty());
+    assert!(app.inspect("payments").await.is_empty());
+    app.assert_no_card_data().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_precise_errors_and_charges_nothing() {
+    let app = spawn_app().await;
+    let mut body = registration("not-an-email", "Ada", true);
+    body["ticket"] = json!("nope");
+    body["attendee"]["firstName"] = json!("");
+    body["card"]["number"] = json!("4012888888881882");
+    let (status, response) = app.register(&body, None).await;
+    assert_eq!(status, 422, "{response}");
+    let fields = response["fields"].as_object().expect("per-field errors");
+    let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "attendee.email",
+            "attendee.firstName",
+            "card.number",
+            "ticket"
+        ]
+    );
+
+    let (status, response) = app
+        .post_raw("this is not json", "application/json", None)
+        .await;
+    assert_eq!(status, 400, "{response}");
+    assert!(
+        response["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not valid JSON"))
+    );
+
+    let (status, _) = app
+        .post_raw(vec![b'{'; 64 * 1024], "application/json", None)
+        .await;
+    assert_eq!(status, 413);
+    let (status, _) = app
+        .post_raw(vec![b'{'; 2 * 1024 * 1024], "application/json", None)
+        .await;
+    assert_eq!(status, 413, "the gateway refuses huge bodies too");
+
+    let (status, _) = app
+        .post_raw(
+            registration("a@example.org", "Ada", true).to_string(),
+            "text/plain",
+            None,
+        )
+        .await;
+    assert_eq!(status, 415);
+
+    assert!(app.inspect("payments").await.is_empty());
+    app.assert_no_card_data().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_site_and_the_ticket_list_are_served() {
+    let app = spawn_app().await;
+    let tickets = app.get("/api/tickets").await;
+    let tickets = tickets["tickets"].as_array().expect("tickets");
+    assert!(tickets.len() >= 2);
+    assert!(
+        tickets
+            .iter()
+            .all(|t| t["price"]["value"].is_string() && t["id"].is_string())
+    );
+    let page = reqwest::get(format!("{}/", app.url))
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("<form") && page.contains("app.js"),
+        "the registration page"
+    );
+    for asset in ["app.js", "style.css"] {
+        let response = reqwest::get(format!("{}/{asset}", app.url))
+            .await
+            .expect("asset");
+        assert_eq!(response.status().as_u16(), 200, "{asset}");
+    }
+    assert_eq!(app.get("/_emulator/api/health").await["status"], "ok");
+}
