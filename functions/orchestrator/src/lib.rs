@@ -13,6 +13,7 @@ use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
 use domain::OrderPlaced;
 use function_model::{FunctionError, QueueFunction, QueueMessage};
 use serde_json::json;
+use tracing::Instrument;
 
 pub struct Orchestrator {
     starter: Arc<dyn WorkflowStarter>,
@@ -36,8 +37,9 @@ impl QueueFunction for Orchestrator {
         })?;
         let name = order.order_id.to_string();
         let span = tracing::info_span!("orchestrate", order_id = %name);
+        let started = self.starter.start(&name, json!({ "order": order })).instrument(span.clone()).await;
         let _entered = span.enter();
-        match self.starter.start(&name, json!({ "order": order })).await {
+        match started {
             Ok(StartOutcome::Started) => {
                 tracing::info!("registration workflow started");
                 Ok(())
