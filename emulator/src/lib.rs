@@ -212,3 +212,37 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         tasks: vec![server, poller],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = include_str!("../../template.yaml");
+
+    /// What runs locally is what deploys: the same workflow file, substitutions and queue settings.
+    #[test]
+    fn the_emulator_matches_the_sam_template() {
+        assert!(TEMPLATE.contains("DefinitionUri: infra/statemachine/registration.asl.json"));
+        for placeholder in REGISTRATION_WORKFLOW
+            .split("${")
+            .skip(1)
+            .filter_map(|s| s.split('}').next())
+        {
+            assert!(
+                TEMPLATE.contains(&format!("        {placeholder}: ")),
+                "{placeholder} is substituted by template.yaml"
+            );
+        }
+        let defaults = Config::new("sqlite://unused");
+        assert!(TEMPLATE.contains(&format!(
+            "VisibilityTimeout: {}",
+            defaults.visibility_timeout.as_secs()
+        )));
+        assert!(TEMPLATE.contains(&format!("maxReceiveCount: {}", defaults.max_receive_count)));
+        assert!(TEMPLATE.contains(&format!(
+            "    Timeout: {}",
+            defaults.function_timeout.as_secs()
+        )));
+        assert!(TEMPLATE.contains("BatchSize: 10") && TEMPLATE.contains("ReportBatchItemFailures"));
+    }
+}

@@ -37,7 +37,11 @@ impl QueueFunction for Orchestrator {
         })?;
         let name = order.order_id.to_string();
         let span = tracing::info_span!("orchestrate", order_id = %name);
-        let started = self.starter.start(&name, json!({ "order": order })).instrument(span.clone()).await;
+        let started = self
+            .starter
+            .start(&name, json!({ "order": order }))
+            .instrument(span.clone())
+            .await;
         let _entered = span.enter();
         match started {
             Ok(StartOutcome::Started) => {
