@@ -106,6 +106,7 @@ impl TaskInvoker for LocalTasks {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(e)) => {
                 tracing::warn!(
+                    order_id = %task.execution_name,
                     function = name,
                     attempt = task.attempt,
                     error_type = e.error_type(),
@@ -217,17 +218,19 @@ impl WorkflowStarter for LocalStarter {
             execution
         };
         let service = self.0.clone();
-        let span = tracing::info_span!("execution", order_id = %execution_name);
+        // A root span: the execution outlives the delivery that started it. The functions' own log
+        // lines name the order, so the span does not repeat it.
+        let span = tracing::info_span!(parent: None, "execution");
         tokio::spawn(
             async move {
                 let result = service.machine.run(&execution.name, input, &service.tasks, &execution.history).await;
                 let status = match result {
                     Ok(output) => {
-                        tracing::info!("execution succeeded");
+                        tracing::info!(order_id = %execution.name, "execution succeeded");
                         ExecutionStatus::Succeeded { output }
                     }
                     Err(failure) => {
-                        tracing::warn!(error = %failure.error, "execution failed: {}", failure.cause);
+                        tracing::warn!(order_id = %execution.name, error = %failure.error, "execution failed: {}", failure.cause);
                         ExecutionStatus::Failed { error: failure.error, cause: failure.cause }
                     }
                 };

@@ -39,14 +39,12 @@ async fn one_key_sent_twice_charges_stores_and_emails_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_order_delivered_twice_starts_one_execution() {
     let app = spawn_app().await;
-    let order = json!({
-        "version": 1, "orderId": "7d0c9a52-32a5-4c59-9d43-0d3c1d0f6a11", "placedAt": "2026-11-26T10:00:00Z",
-        "ticket": {"id": "conference", "name": "Conference pass"},
-        "amount": {"value": "250.00", "currency": "USD"},
-        "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada.twice@example.org"},
-        "newsletter": true, "payment": {"provider": "paypal", "captureId": "CAPTURE1"}
-    })
-    .to_string();
+    let mut order: serde_json::Value = serde_json::from_str(include_str!(
+        "../../shared/domain/data/order-placed.example.json"
+    ))
+    .expect("JSON");
+    order["orderId"] = json!("7d0c9a52-32a5-4c59-9d43-0d3c1d0f6a11");
+    let order = order.to_string();
     app.send_to_queue("registrations", &order).await;
     app.send_to_queue("registrations", &order).await;
     let execution = app

@@ -111,14 +111,13 @@ mod tests {
     use super::*;
 
     fn order(first_name: &str) -> OrderPlaced {
-        OrderPlaced::from_value(json!({
-            "version": 1, "orderId": "0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10", "placedAt": "2026-11-26T10:00:00Z",
-            "ticket": {"id": "conference", "name": "Conference pass"},
-            "amount": {"value": "250.00", "currency": "USD"},
-            "attendee": {"firstName": first_name, "lastName": "Lovelace", "email": "ada@example.org", "organization": "AE & Co"},
-            "newsletter": true, "payment": {"provider": "paypal", "captureId": "CAP"}
-        }))
-        .expect("valid order")
+        let mut order: Value = serde_json::from_str(include_str!(
+            "../../../shared/domain/data/order-placed.example.json"
+        ))
+        .expect("JSON");
+        order["attendee"]["firstName"] = json!(first_name);
+        order["attendee"]["organization"] = json!("AE & Co");
+        OrderPlaced::from_value(order).expect("valid order")
     }
 
     #[test]

@@ -107,14 +107,7 @@ mod tests {
     }
 
     fn order_json() -> String {
-        json!({
-            "version": 1, "orderId": "0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10", "placedAt": "2026-11-26T10:00:00Z",
-            "ticket": {"id": "conference", "name": "Conference pass"},
-            "amount": {"value": "250.00", "currency": "USD"},
-            "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.org"},
-            "newsletter": true, "payment": {"provider": "paypal", "captureId": "CAP"}
-        })
-        .to_string()
+        include_str!("../../../shared/domain/data/order-placed.example.json").to_owned()
     }
 
     #[tokio::test]

@@ -50,13 +50,10 @@ mod tests {
             .await
             .expect("store");
         let task = SaveOrder::new(store.clone());
-        let order = json!({
-            "version": 1, "orderId": "0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10", "placedAt": "2026-11-26T10:00:00Z",
-            "ticket": {"id": "conference", "name": "Conference pass"},
-            "amount": {"value": "250.00", "currency": "USD"},
-            "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.org"},
-            "newsletter": true, "payment": {"provider": "paypal", "captureId": "CAP"}
-        });
+        let order: Value = serde_json::from_str(include_str!(
+            "../../../shared/domain/data/order-placed.example.json"
+        ))
+        .expect("JSON");
         assert_eq!(
             task.handle(order.clone()).await.expect("saved")["saved"],
             "inserted"

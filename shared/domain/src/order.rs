@@ -123,17 +123,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    pub(crate) fn sample() -> serde_json::Value {
-        json!({
-            "version": 1,
-            "orderId": "0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10",
-            "placedAt": "2026-11-26T10:00:00Z",
-            "ticket": {"id": "conference", "name": "Conference pass"},
-            "amount": {"value": "250.00", "currency": "USD"},
-            "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.org"},
-            "newsletter": true,
-            "payment": {"provider": "paypal", "captureId": "3C679366HH908993F"}
-        })
+    /// The documented example message (`data/order-placed.example.json`).
+    fn sample() -> serde_json::Value {
+        serde_json::from_str(include_str!("../data/order-placed.example.json"))
+            .expect("the example is JSON")
     }
 
     #[test]

@@ -132,17 +132,13 @@ mod tests {
     use serde_json::json;
 
     fn order(id: &str, email: &str) -> OrderPlaced {
-        OrderPlaced::from_value(json!({
-            "version": 1,
-            "orderId": id,
-            "placedAt": "2026-11-26T10:00:00Z",
-            "ticket": {"id": "conference", "name": "Conference pass"},
-            "amount": {"value": "250.00", "currency": "USD"},
-            "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": email, "organization": "AE"},
-            "newsletter": false,
-            "payment": {"provider": "paypal", "captureId": "CAP-1"}
-        }))
-        .expect("valid order")
+        let mut order: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../shared/domain/data/order-placed.example.json"
+        ))
+        .expect("JSON");
+        order["orderId"] = json!(id);
+        order["attendee"]["email"] = json!(email);
+        OrderPlaced::from_value(order).expect("valid order")
     }
 
     #[tokio::test]
