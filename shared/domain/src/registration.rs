@@ -257,8 +257,8 @@ mod tests {
             ),
             (
                 "attendee.organization",
-                json!("x".repeat(201)),
-                "must be at most 200 characters",
+                json!("x".repeat(101)),
+                "must be at most 100 characters",
             ),
             ("card.name", json!(" "), "is required"),
             (

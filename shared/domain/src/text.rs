@@ -83,7 +83,7 @@ text_newtype!(
 text_newtype!(
     /// The attendee's company or organization, when given.
     Organization,
-    max = 200
+    max = 100
 );
 
 /// An email address: one `@`, a non-empty local part of at most 64 characters, a domain with a dot,
