@@ -1,7 +1,7 @@
 //! `cargo run -p emulator`: the whole registration system on this machine.
 //!
 //! Serves on 127.0.0.1:3000 by default (`--port 0` picks a free port and prints it), stores orders
-//! in `DATABASE_URL` (default: a SQLite file under `.emulator/`), and stops cleanly on Ctrl-C.
+//! in `DATABASE_URL` (default: a SQLite file under `.emulator/`), and stops cleanly on Ctrl-C or SIGTERM.
 
 use std::path::Path;
 
@@ -65,10 +65,26 @@ async fn main() -> anyhow::Result<()> {
          \x20 database    {database_url}\n\
          Press Ctrl-C to stop.\n"
     );
-    tokio::signal::ctrl_c()
-        .await
-        .context("could not listen for Ctrl-C")?;
+    wait_for_stop().await?;
     tracing::info!("shutting down");
     emulator.shutdown().await;
     Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM (what process managers send).
+async fn wait_for_stop() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("could not listen for SIGTERM")?;
+        tokio::select! {
+            signal = tokio::signal::ctrl_c() => signal.context("could not listen for Ctrl-C"),
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("could not listen for Ctrl-C")
 }
