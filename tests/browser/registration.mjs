@@ -1,0 +1,103 @@
+// The registration site in a real browser (headless Chromium via playwright-core), against the
+// emulator: what an attendee sees for invalid input, a declined card, a provider outage retried
+// with the same Idempotency-Key, and a successful registration.
+//
+//   node tests/browser/registration.mjs            # starts `cargo run -q -p emulator -- --port 0`
+//   EMULATOR_URL=http://127.0.0.1:3000 node tests/browser/registration.mjs
+//
+// Chromium comes from Debian (`apt-get install chromium`); CHROMIUM overrides its path.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+async function startEmulator() {
+  if (process.env.EMULATOR_URL) return { url: process.env.EMULATOR_URL, stop() {} };
+  const child = spawn('cargo', ['run', '-q', '-p', 'emulator', '--', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, DATABASE_URL: `sqlite:///tmp/browser-walk-${process.pid}.db` },
+  });
+  for await (const line of createInterface({ input: child.stdout })) {
+    const match = line.match(/ready on (http:\/\/\S+)/);
+    if (match) return { url: match[1], stop: () => child.kill('SIGTERM') };
+  }
+  throw new Error('the emulator exited before it was ready');
+}
+
+const emulator = await startEmulator();
+const api = async (path, init) => {
+  const response = await fetch(emulator.url + path, init);
+  return response.status === 204 ? null : response.json();
+};
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--no-first-run', '--disable-sync'],
+});
+
+try {
+  const page = await browser.newPage();
+  await page.goto(emulator.url + '/');
+  const tickets = page.locator('#ticket-options input[type=radio]');
+  await tickets.first().waitFor();
+  assert.equal(await tickets.count(), (await api('/api/tickets')).tickets.length, 'one choice per ticket');
+  assert.match(await page.textContent('#ticket-options'), /\$250\.00/, 'prices from the server');
+  assert.equal(await page.isChecked('#newsletter'), false, 'consent is unchecked by default');
+
+  // Invalid input: errors next to the fields, nothing sent.
+  await page.fill('#email', 'not-an-email');
+  await page.fill('#card-number', '4012 8888 8888 1882');
+  await page.click('#submit-button');
+  for (const field of ['email', 'card-number', 'first-name']) {
+    assert.equal(await page.getAttribute(`#${field}`, 'aria-invalid'), 'true', `${field} marked invalid`);
+    assert.ok((await page.textContent(`#${field}-error`)).trim().length > 0, `${field} error shown`);
+  }
+  assert.equal((await api('/_emulator/api/payments')).length, 0, 'nothing charged');
+
+  const fill = async (cardName, email) => {
+    await tickets.first().check();
+    await page.fill('#first-name', 'Ada');
+    await page.fill('#last-name', 'Lovelace');
+    await page.fill('#email', email);
+    await page.fill('#card-name', cardName);
+    await page.fill('#card-number', '4012 8888 8888 1881');
+    await page.fill('#card-expiry', '2030-12');
+    await page.fill('#card-cvc', '123');
+    await page.fill('#address-line1', '12 St James Square');
+    await page.fill('#address-city', 'London');
+    await page.fill('#address-postal', 'SW1Y 4JH');
+    await page.selectOption('#address-country', 'GB');
+  };
+
+  // A declined card: the reason, and the card fields cleared.
+  await fill('CCREJECT-REFUSED', 'carol@example.org');
+  await page.click('#submit-button');
+  await page.getByText('Your bank refused the payment').waitFor();
+  assert.equal(await page.inputValue('#card-number'), '', 'card number cleared after a decline');
+
+  // The payment provider is down once: a try-again message, then the retry succeeds with the same key.
+  await api('/_emulator/api/faults', { method: 'POST', body: JSON.stringify({ target: 'paypal', mode: 'fail', times: 1 }) });
+  await fill('Ada Lovelace', 'ada@example.org');
+  await page.check('#newsletter');
+  await page.click('#submit-button');
+  await page.getByText('temporarily unavailable').waitFor();
+  const retry = page.getByRole('button', { name: 'Try again', exact: true });
+  await retry.waitFor({ timeout: 15000 });
+  await retry.click();
+  await page.locator('#confirmation').waitFor({ state: 'visible' });
+  const id = (await page.textContent('#confirmation-id')).trim();
+  assert.match(await page.textContent('#confirmation'), /Conference pass/);
+
+  // What the attendee was told is what happened: one charge, the order stored.
+  const payments = await api('/_emulator/api/payments');
+  assert.equal(payments.length, 1, 'charged once');
+  assert.equal(payments[0].orderId, id);
+  for (let i = 0; i < 100 && !(await api('/_emulator/api/orders')).some((o) => o.orderId === id); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok((await api('/_emulator/api/orders')).some((o) => o.orderId === id), 'the order is stored');
+  console.log(`ok: browser walk (registration ${id})`);
+} finally {
+  await browser.close();
+  emulator.stop();
+}
