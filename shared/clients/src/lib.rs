@@ -11,6 +11,7 @@
 //! beside their ports.
 
 pub mod audience;
+pub mod config;
 pub mod email;
 pub mod payments;
 pub mod publisher;
