@@ -47,7 +47,7 @@ impl EventSourceMapping {
 
     async fn deliver(&self, batch: Vec<ReceivedMessage>) {
         match self.faults.next(self.function_name) {
-            Some(Fault::Fail | Fault::Timeout) => {
+            Some(Fault::Fail { .. } | Fault::Timeout) => {
                 tracing::warn!(
                     function = self.function_name,
                     size = batch.len(),

@@ -47,12 +47,18 @@ pub struct FaultSpec {
     /// For `slow`: the added latency (default 1000 ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// For `fail` on a provider: the HTTP status it answers with (default 503; 429, 500, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 /// What one invocation must suffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    Fail,
+    /// Fail; a provider answers with this HTTP status.
+    Fail {
+        status: u16,
+    },
     Timeout,
     Slow(Duration),
 }
@@ -63,6 +69,8 @@ pub enum FaultError {
     UnknownTarget(String),
     #[error("times must be at least 1 (omit it for a fault that lasts until cleared)")]
     ZeroTimes,
+    #[error("status must be an HTTP error status (400 to 599)")]
+    InvalidStatus,
 }
 
 /// The active faults, by target.
@@ -78,6 +86,9 @@ impl Faults {
         }
         if spec.times == Some(0) {
             return Err(FaultError::ZeroTimes);
+        }
+        if spec.status.is_some_and(|s| !(400..=599).contains(&s)) {
+            return Err(FaultError::InvalidStatus);
         }
         self.lock().insert(spec.target.clone(), spec);
         Ok(())
@@ -102,7 +113,9 @@ impl Faults {
         let mut active = self.lock();
         let spec = active.get_mut(target)?;
         let fault = match spec.mode {
-            FaultMode::Fail => Fault::Fail,
+            FaultMode::Fail => Fault::Fail {
+                status: spec.status.unwrap_or(503),
+            },
             FaultMode::Timeout => Fault::Timeout,
             FaultMode::Slow => Fault::Slow(Duration::from_millis(spec.delay_ms.unwrap_or(1000))),
         };
@@ -143,8 +156,8 @@ mod tests {
         faults
             .inject(spec("email", FaultMode::Fail, Some(2)))
             .expect("valid");
-        assert_eq!(faults.next("email"), Some(Fault::Fail));
-        assert_eq!(faults.next("email"), Some(Fault::Fail));
+        assert_eq!(faults.next("email"), Some(Fault::Fail { status: 503 }));
+        assert_eq!(faults.next("email"), Some(Fault::Fail { status: 503 }));
         assert_eq!(faults.next("email"), None);
         assert_eq!(faults.next("paypal"), None);
     }

@@ -120,7 +120,7 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
         Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
     };
     match services.faults.next("payment") {
-        Some(Fault::Fail) => {
+        Some(Fault::Fail { .. }) => {
             return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
         Some(Fault::Timeout) => {
@@ -204,7 +204,7 @@ async fn inject_fault(State(services): Shared, body: Bytes) -> Response {
             return gateway_error(
                 StatusCode::BAD_REQUEST,
                 &format!(
-                    "expected {{\"target\", \"mode\": \"fail\"|\"timeout\"|\"slow\", \"times\"?, \"delayMs\"?}}: {e}"
+                    "expected {{\"target\", \"mode\": \"fail\"|\"timeout\"|\"slow\", \"times\"?, \"delayMs\"?, \"status\"?}}: {e}"
                 ),
             );
         }

@@ -14,6 +14,7 @@
 //! SendGrid and Mailchimp; `faults.rs` is the fault injector.
 
 pub mod event_source;
+pub mod fakes;
 pub mod faults;
 mod http;
 pub mod providers;

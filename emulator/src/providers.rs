@@ -37,7 +37,7 @@ async fn suffer(faults: &Faults, provider: &str) -> Result<(), String> {
             tokio::time::sleep(delay).await;
             Ok(())
         }
-        Some(Fault::Fail) => Err(format!(
+        Some(Fault::Fail { .. }) => Err(format!(
             "{provider} answered 503 Service Unavailable (injected fault)"
         )),
         Some(Fault::Timeout) => {

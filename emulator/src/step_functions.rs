@@ -88,7 +88,7 @@ impl TaskInvoker for LocalTasks {
             )
         };
         match self.faults.next(name) {
-            Some(Fault::Fail) => {
+            Some(Fault::Fail { .. }) => {
                 return Err(TaskFailure::new(
                     "Lambda.ServiceException",
                     format!("{name} invocation failed (injected fault)"),

@@ -11,7 +11,10 @@ pub enum ConfigError {
     #[error("{0} is not set")]
     Missing(&'static str),
     #[error("{variable} is not valid: {reason}")]
-    Invalid { variable: &'static str, reason: String },
+    Invalid {
+        variable: &'static str,
+        reason: String,
+    },
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -31,7 +34,9 @@ impl Env for ProcessEnv {
 
 impl<const N: usize> Env for [(&str, &str); N] {
     fn var(&self, name: &str) -> Option<String> {
-        self.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        self.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
     }
 }
 
@@ -50,20 +55,31 @@ pub(crate) fn base_url(env: &dyn Env, name: &'static str) -> Result<Option<Strin
             if url.starts_with("http://") || url.starts_with("https://") {
                 Ok(url.trim_end_matches('/').to_owned())
             } else {
-                Err(ConfigError::Invalid { variable: name, reason: "must start with http:// or https://".into() })
+                Err(ConfigError::Invalid {
+                    variable: name,
+                    reason: "must start with http:// or https://".into(),
+                })
             }
         })
         .transpose()
 }
 
 /// A duration in milliseconds, or `default` when unset.
-pub(crate) fn millis(env: &dyn Env, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+pub(crate) fn millis(
+    env: &dyn Env,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     match env.var(name) {
         None => Ok(default),
-        Some(raw) => raw.parse::<u64>().map(Duration::from_millis).map_err(|_| ConfigError::Invalid {
-            variable: name,
-            reason: "must be a whole number of milliseconds".into(),
-        }),
+        Some(raw) => {
+            raw.parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| ConfigError::Invalid {
+                    variable: name,
+                    reason: "must be a whole number of milliseconds".into(),
+                })
+        }
     }
 }
 
@@ -75,11 +91,29 @@ mod tests {
     fn names_missing_and_invalid_variables() {
         let env = [("URL", "ftp://x"), ("MS", "soon")];
         assert_eq!(required(&env, "NOPE"), Err(ConfigError::Missing("NOPE")));
-        assert_eq!(required(&env, "NOPE").expect_err("missing").to_string(), "NOPE is not set");
-        assert!(matches!(base_url(&env, "URL"), Err(ConfigError::Invalid { variable: "URL", .. })));
-        assert!(matches!(millis(&env, "MS", Duration::ZERO), Err(ConfigError::Invalid { variable: "MS", .. })));
-        assert_eq!(millis(&env, "UNSET", Duration::from_secs(1)), Ok(Duration::from_secs(1)));
+        assert_eq!(
+            required(&env, "NOPE").expect_err("missing").to_string(),
+            "NOPE is not set"
+        );
+        assert!(matches!(
+            base_url(&env, "URL"),
+            Err(ConfigError::Invalid {
+                variable: "URL",
+                ..
+            })
+        ));
+        assert!(matches!(
+            millis(&env, "MS", Duration::ZERO),
+            Err(ConfigError::Invalid { variable: "MS", .. })
+        ));
+        assert_eq!(
+            millis(&env, "UNSET", Duration::from_secs(1)),
+            Ok(Duration::from_secs(1))
+        );
         let env = [("URL", "https://api-m.sandbox.paypal.com/")];
-        assert_eq!(base_url(&env, "URL"), Ok(Some("https://api-m.sandbox.paypal.com".into())));
+        assert_eq!(
+            base_url(&env, "URL"),
+            Ok(Some("https://api-m.sandbox.paypal.com".into()))
+        );
     }
 }
