@@ -147,6 +147,7 @@ mod tests {
             mode,
             times,
             delay_ms: None,
+            status: None,
         }
     }
 

@@ -115,11 +115,18 @@ impl RunningEmulator {
     }
 
     /// Stops accepting requests, lets in-flight ones finish, and stops the pollers.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        for task in self.tasks {
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
+    }
+}
+
+impl Drop for RunningEmulator {
+    /// Dropped without `shutdown`: signal the server and the pollers to stop anyway.
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
     }
 }
 

@@ -1,1 +1,274 @@
-//! Local servers that speak the providers' real wire formats (being written).
+//! Local servers that speak PayPal's, SendGrid's and Mailchimp's real HTTP APIs.
+//!
+//! Why they exist: the functions' real provider clients (PayPal Orders v2, SendGrid v3 mail send,
+//! Mailchimp 3.0 members) run end to end on a laptop, pointed at these servers instead of the
+//! providers. A fake that accepted anything would hide client bugs until production, so each one
+//! rejects what the real API rejects (a missing header, an amount with the wrong decimals, HTML
+//! before text, a wrong subscriber hash), with the real status code and the provider's own error
+//! body. What they accept is what the emulator's inspector shows (`payments`, `outbox`,
+//! `audience`).
+//!
+//! Each fake is an `axum::Router` that uses the provider's own paths (`/v2/checkout/orders`, ...),
+//! so it can be nested under any prefix. Before handling a request, each consults the fault
+//! injector ([`Faults`]) under its provider's name: `fail` answers the injected status with the
+//! provider's error body (and `Retry-After` for 429), `slow` answers late, `timeout` never answers
+//! and leaves the decision to the client's timeout.
+//!
+//! Layout: `paypal.rs`, `sendgrid.rs` and `mailchimp.rs`, one fake each with the records it keeps;
+//! this module holds what they share: fault injection, HTTP authentication headers, email address
+//! checks, random ids.
+
+pub mod mailchimp;
+pub mod paypal;
+pub mod sendgrid;
+
+pub use mailchimp::{AudienceMember, MailchimpFake};
+pub use paypal::{
+    Amount, CaptureRecord, CaptureStatus, CardSummary, PayPalCredentials, PayPalFake,
+};
+pub use sendgrid::{SendGridFake, SentEmail};
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+
+use crate::faults::{Fault, Faults};
+
+/// How long a client is told to wait after an injected 429.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Where a provider consults the fault injector, and how it words a failure.
+#[derive(Clone)]
+struct FaultPoint {
+    faults: Arc<Faults>,
+    target: &'static str,
+    failure: fn(StatusCode) -> Response,
+}
+
+/// Wraps a fake's routes so that every request, whichever route, first suffers `target`'s fault.
+/// `failure` writes the provider's error body for an injected status.
+fn with_faults(
+    routes: Router,
+    faults: Arc<Faults>,
+    target: &'static str,
+    failure: fn(StatusCode) -> Response,
+) -> Router {
+    let point = FaultPoint {
+        faults,
+        target,
+        failure,
+    };
+    routes.layer(middleware::from_fn_with_state(point, suffer_fault))
+}
+
+async fn suffer_fault(State(point): State<FaultPoint>, request: Request, next: Next) -> Response {
+    match point.faults.next(point.target) {
+        None => {}
+        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+        // The connection stays open and silent until the client gives up and closes it.
+        Some(Fault::Timeout) => return std::future::pending().await,
+        Some(Fault::Fail { status }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut response = (point.failure)(status);
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+            }
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The credentials of an `Authorization: <scheme> <credentials>` header, if it uses `scheme`
+/// (compared without case, as RFC 9110 asks).
+fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+    let (given, credentials) = headers.get(AUTHORIZATION)?.to_str().ok()?.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then(|| credentials.trim())
+        .filter(|credentials| !credentials.is_empty())
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    authorization(headers, "Bearer")
+}
+
+/// The user and password of `Authorization: Basic base64(user:password)`.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let decoded = String::from_utf8(base64_decode(authorization(headers, "Basic")?)?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// Decodes standard base64 (RFC 4648 §4), padded or not.
+fn base64_decode(encoded: &str) -> Option<Vec<u8>> {
+    let encoded = encoded.trim_end_matches('=');
+    if encoded.len() % 4 == 1 {
+        return None;
+    }
+    let mut decoded = Vec::with_capacity(encoded.len() * 3 / 4);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for byte in encoded.bytes() {
+        let sextet = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(sextet);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            decoded.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    Some(decoded)
+}
+
+/// Whether the providers would take `address` as an email address (the domain's own rule: one
+/// `@`, a dotted domain, no spaces).
+fn is_email(address: &str) -> bool {
+    domain::EmailAddress::parse(address).is_ok()
+}
+
+/// `len` random lower-case hexadecimal digits.
+fn random_hex(len: usize) -> String {
+    let mut hex = String::with_capacity(len + 32);
+    while hex.len() < len {
+        hex.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    hex.truncate(len);
+    hex
+}
+
+/// A JSON value's type, as validation messages name it.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod testing {
+    use std::time::{Duration, Instant};
+
+    use axum::Router;
+    use reqwest::{RequestBuilder, Response};
+
+    use crate::faults::{FaultMode, FaultSpec, Faults};
+
+    /// Serves `router` on a free port of 127.0.0.1 and returns its base URL.
+    pub(super) async fn serve(router: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let addr = listener.local_addr().expect("a bound address");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{addr}")
+    }
+
+    pub(super) fn inject(faults: &Faults, target: &str, mode: FaultMode, status: Option<u16>) {
+        faults
+            .inject(FaultSpec {
+                target: target.into(),
+                mode,
+                times: Some(1),
+                delay_ms: Some(SLOW.as_millis() as u64),
+                status,
+            })
+            .expect("a valid fault");
+    }
+
+    const SLOW: Duration = Duration::from_millis(300);
+
+    /// A one-time `fail` fault with status 429: the next request, whichever it is, answers 429
+    /// with `Retry-After`. The caller checks the provider's error body.
+    pub(super) async fn rate_limited(
+        faults: &Faults,
+        target: &str,
+        request: impl Fn() -> RequestBuilder,
+    ) -> Response {
+        inject(faults, target, FaultMode::Fail, Some(429));
+        let response = request().send().await.expect("an answer");
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["retry-after"], "1");
+        response
+    }
+
+    /// `slow` delays the next answer; `timeout` leaves the next request unanswered until the
+    /// client gives up; then the provider answers again.
+    pub(super) async fn slow_then_timeout(
+        faults: &Faults,
+        target: &str,
+        request: impl Fn() -> RequestBuilder,
+    ) {
+        inject(faults, target, FaultMode::Slow, None);
+        let started = Instant::now();
+        let response = request().send().await.expect("a late answer");
+        assert!(started.elapsed() >= SLOW, "answered after the delay");
+        assert!(response.status().is_success(), "then handled normally");
+
+        inject(faults, target, FaultMode::Timeout, None);
+        let outcome = request().timeout(SLOW).send().await;
+        assert!(
+            outcome.expect_err("no answer").is_timeout(),
+            "the client's timeout decides"
+        );
+
+        let response = request().send().await.expect("an answer");
+        assert!(response.status().is_success(), "the fault was used up");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_base64_as_http_basic_sends_it() {
+        assert_eq!(
+            base64_decode("QWxhZGRpbjpvcGVuIHNlc2FtZQ==").as_deref(),
+            Some(&b"Aladdin:open sesame"[..])
+        );
+        assert_eq!(base64_decode("YQ").as_deref(), Some(&b"a"[..]));
+        assert_eq!(base64_decode("not base64!"), None);
+        assert_eq!(base64_decode("Y"), None);
+    }
+
+    #[test]
+    fn reads_authorization_schemes_without_case() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("basic dXNlcjpwYTpzcw=="),
+        );
+        assert_eq!(
+            basic_credentials(&headers),
+            Some(("user".into(), "pa:ss".into()))
+        );
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer  "));
+        assert_eq!(bearer_token(&headers), None, "an empty token is no token");
+    }
+}

@@ -6,13 +6,20 @@
 //! in the cloud and against the emulator's local providers on a laptop. Each port's error says
 //! whether a retry can help (`Unavailable`) or not (`Rejected`, `Declined`).
 //!
-//! Layout: one module per port: `payments.rs`, `email.rs`, `audience.rs`, `publisher.rs`,
-//! `workflow.rs`. The wire-level clients (PayPal Orders v2, SendGrid v3, Mailchimp 3.0) will live
-//! beside their ports.
+//! Layout: one module per port (`payments.rs`, `email.rs`, `audience.rs`, `publisher.rs`,
+//! `workflow.rs`); the wire-level clients beside them (`paypal/` for Orders v2, `sendgrid.rs` for
+//! Mail Send v3, `mailchimp.rs` for the Marketing API's member upsert), with what they share:
+//! `exchange.rs` (one HTTP attempt and its retryable/terminal verdict), `retry.rs` (backoff with
+//! jitter within a deadline) and `config.rs` (settings from the environment).
 
 pub mod audience;
 pub mod config;
 pub mod email;
+mod exchange;
+pub mod mailchimp;
 pub mod payments;
+pub mod paypal;
 pub mod publisher;
+pub mod retry;
+pub mod sendgrid;
 pub mod workflow;

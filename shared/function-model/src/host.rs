@@ -7,6 +7,8 @@
 //! and exits with an error instead of pretending to run.
 
 use std::fmt;
+use std::future::Future;
+use std::process::ExitCode;
 
 /// Where a function binary was started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +59,40 @@ impl Host {
     }
 }
 
-/// Runs a function under the detected host. Today every platform host is still to be written, so
-/// this returns the reason it cannot run; the binaries exit with it.
-pub fn run() -> Result<(), HostError> {
+/// The shape of every function binary's `main`: set up logging, build the dependencies once from
+/// the environment (a missing setting fails here, at start, naming the variable), then run them
+/// under the detected host. Today every platform host is still to be written, so after the
+/// dependencies are built this reports why it cannot run and exits with a failure.
+pub fn main<T, F>(function: &'static str, build: impl FnOnce() -> F) -> ExitCode
+where
+    F: Future<Output = anyhow::Result<T>>,
+{
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(function, "could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dependencies = match runtime.block_on(build()) {
+        Ok(dependencies) => dependencies,
+        Err(e) => {
+            tracing::error!(function, "could not start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(dependencies) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(function, "{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a function's dependencies under the detected host; no host adapter exists yet.
+fn run<T>(_dependencies: T) -> Result<(), HostError> {
     Err(HostError::NotSupportedYet(Host::detect()?))
 }
 

@@ -4,11 +4,24 @@
 //! at-least-once delivery of the workflow's save-order task stores exactly one row per order.
 //! Migrations are compiled in and applied when the store connects.
 //!
-//! SQLite is the embedded default (`sqlite://path/to/file.db`); the store is a trait so that the
-//! PostgreSQL implementation can stand beside it, chosen by `DATABASE_URL`'s scheme in [`connect`].
+//! Two stores implement the [`OrderStore`] port, chosen by `DATABASE_URL`'s scheme in [`connect`]:
+//! SQLite, the embedded default for the emulator and tests (`sqlite://path/to/file.db`), and
+//! PostgreSQL, for a deployment whose functions share one database server
+//! (`postgres://user@host:5432/database`). Both have the same columns and behave alike: the
+//! crate's tests run one set of scenarios against each.
 //!
-//! Layout: this file holds the port and the row type; `sqlite.rs` the SQLite implementation.
+//! [`create_database`] and [`drop_database`] are PostgreSQL administration helpers. They are public,
+//! not test-only, because every crate whose tests use PostgreSQL (this one, the end-to-end tests)
+//! needs a fresh database per test and must drop it afterwards, and operators and the emulator
+//! can use them to prepare a server.
+//!
+//! Layout: this file holds the port, the stored order and [`connect`]; `row.rs` the one mapping
+//! between an order and its row, shared by both stores; `sqlite.rs` and `postgres.rs` the stores
+//! (and, in `postgres.rs`, the administration helpers). Migrations live in `migrations/sqlite` and
+//! `migrations/postgres`, one directory per database.
 
+mod postgres;
+mod row;
 mod sqlite;
 
 use std::sync::Arc;
@@ -18,6 +31,7 @@ use chrono::{DateTime, Utc};
 use domain::OrderPlaced;
 use serde::Serialize;
 
+pub use postgres::{PostgresOrderStore, create_database, drop_database};
 pub use sqlite::SqliteOrderStore;
 
 /// What `save` did.
@@ -29,6 +43,9 @@ pub enum Saved {
 }
 
 /// An order as stored, with when it was first stored.
+///
+/// Times (`placed_at`, `stored_at`) are kept to the microsecond, PostgreSQL's resolution, in every
+/// store; everything else reads back exactly as saved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredOrder {
@@ -39,8 +56,13 @@ pub struct StoredOrder {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported DATABASE_URL scheme in {0:?}: expected sqlite://…")]
+    #[error("unsupported DATABASE_URL scheme in {0:?}: expected sqlite://… or postgres://…")]
     UnsupportedUrl(String),
+    #[error(
+        "{0:?} is not a plain database name: lower-case ASCII letters, digits and _, \
+         not starting with a digit, at most 63 bytes"
+    )]
+    InvalidDatabaseName(String),
     #[error("could not open the database")]
     Connect(#[source] sqlx::Error),
     #[error("could not apply the database migrations")]
@@ -60,11 +82,37 @@ pub trait OrderStore: Send + Sync {
 }
 
 /// Opens the store `database_url` names and applies the migrations.
+///
+/// - `sqlite:…` (`sqlite://path/to/file.db`, `sqlite::memory:`): SQLite, creating the file if
+///   needed;
+/// - `postgres://…` or `postgresql://…`: PostgreSQL; the database must exist (see
+///   [`create_database`]), and a server that does not answer within a few seconds is
+///   [`StoreError::Connect`].
+///
+/// Any other scheme is [`StoreError::UnsupportedUrl`].
 pub async fn connect(database_url: &str) -> Result<Arc<dyn OrderStore>, StoreError> {
     if database_url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteOrderStore::connect(database_url).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresOrderStore::connect(database_url).await?))
     } else {
-        let scheme = database_url.split(':').next().unwrap_or_default();
-        Err(StoreError::UnsupportedUrl(format!("{scheme}:…")))
+        Err(unsupported_url(database_url))
     }
+}
+
+/// The error for a URL of another scheme; it names only the scheme, never credentials.
+fn unsupported_url(url: &str) -> StoreError {
+    let scheme = url
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        .filter(|scheme| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        });
+    StoreError::UnsupportedUrl(match scheme {
+        Some(scheme) => format!("{scheme}:…"),
+        None => "…".to_owned(),
+    })
 }
