@@ -61,6 +61,7 @@ pub async fn spawn_app() -> TestApp {
     let mut config = emulator::Config::new(format!("sqlite://{}", database.display()));
     config.visibility_timeout = Duration::from_millis(300);
     config.max_receive_count = 3;
+    config.paypal_deadline = Duration::from_secs(1);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("free port");
@@ -167,6 +168,25 @@ impl TestApp {
             .await
             .expect("request sent");
         assert_eq!(response.status().as_u16(), 201, "fault {fault} accepted");
+    }
+
+    /// The captures the local PayPal completed (declined ones are listed too, with their status).
+    pub async fn completed_payments(&self) -> Vec<Value> {
+        self.inspect("payments")
+            .await
+            .into_iter()
+            .filter(|p| p["status"] == "COMPLETED")
+            .collect()
+    }
+
+    pub async fn clear_faults(&self) {
+        let response = self
+            .client
+            .delete(format!("{}/_emulator/api/faults", self.url))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status().as_u16(), 204);
     }
 
     pub async fn send_to_queue(&self, queue: &str, body: &str) {

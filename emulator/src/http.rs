@@ -1,5 +1,6 @@
 //! The emulator's HTTP face: the static site at `/`, the API gateway at `/api/*` (what API Gateway
-//! HTTP API does in front of the payment function), and the inspector at `/_emulator/api/*`.
+//! HTTP API does in front of the payment function), the inspector at `/_emulator/api/*`, and the
+//! local providers at `/_providers/{paypal,sendgrid,mailchimp}`.
 
 use std::sync::Arc;
 
@@ -85,7 +86,10 @@ pub(crate) async fn serve(
             get(list_faults).post(inject_fault).delete(clear_faults),
         )
         .layer(DefaultBodyLimit::max(GATEWAY_BODY_LIMIT))
-        .with_state(services);
+        .with_state(services.clone())
+        .nest("/_providers/paypal", services.paypal.router())
+        .nest("/_providers/sendgrid", services.sendgrid.router())
+        .nest("/_providers/mailchimp", services.mailchimp.router());
     let stop = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
     };
@@ -124,7 +128,7 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
             return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
         Some(Fault::Timeout) => {
-            tokio::time::sleep(services.function_timeout).await;
+            tokio::time::sleep(services.payment_timeout).await;
             return gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
         Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
@@ -136,7 +140,7 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
         headers: parts.headers,
         body,
     };
-    match tokio::time::timeout(services.function_timeout, services.payment.handle(request)).await {
+    match tokio::time::timeout(services.payment_timeout, services.payment.handle(request)).await {
         Ok(response) => {
             let mut out = Response::new(Body::from(response.body));
             *out.status_mut() = response.status;

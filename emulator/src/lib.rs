@@ -4,20 +4,21 @@
 //! It wires the five functions as they are deployed (see `template.yaml`): an HTTP gateway in front
 //! of `payment`, a queue with a dead-letter queue feeding `orchestrator` through an event source
 //! mapping, a local Step Functions running the registration state machine (the very ASL file that
-//! deploys) whose tasks call `save-order`, `email` and `mailing-list`, local stand-ins for PayPal,
-//! SendGrid and Mailchimp, and the order store (SQLite by default). An inspector API shows what
-//! happened and injects faults.
+//! deploys) whose tasks call `save-order`, `email` and `mailing-list`, and the order store (SQLite
+//! by default, PostgreSQL by `DATABASE_URL`). The functions use the real PayPal, SendGrid and
+//! Mailchimp clients, pointed at local servers that speak those providers' wire formats
+//! (`/_providers/*`), or at the real services when their settings are given ([`Providers`]). An
+//! inspector API shows what happened and injects faults.
 //!
 //! Layout: `lib.rs` builds the topology and starts it; `http.rs` serves the site, the gateway and
 //! the inspector; `queue.rs` is the SQS-like queue; `event_source.rs` polls it into the
-//! orchestrator; `step_functions.rs` runs the workflow; `providers.rs` stands in for PayPal,
-//! SendGrid and Mailchimp; `faults.rs` is the fault injector.
+//! orchestrator; `step_functions.rs` runs the workflow; `fakes/` holds the local PayPal, SendGrid
+//! and Mailchimp servers; `faults.rs` is the fault injector.
 
 pub mod event_source;
 pub mod fakes;
 pub mod faults;
 mod http;
-pub mod providers;
 pub mod queue;
 pub mod step_functions;
 
@@ -35,9 +36,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use clients::config::{ConfigError, Env};
+use clients::mailchimp::{MailchimpClient, MailchimpConfig, StatusIfNew};
+use clients::paypal::{PayPalClient, PayPalConfig};
+use clients::sendgrid::{SendGridClient, SendGridConfig};
 use event_source::EventSourceMapping;
+use fakes::{MailchimpFake, PayPalCredentials, PayPalFake, SendGridFake};
 use faults::Faults;
-use providers::{LocalMailchimp, LocalPayPal, LocalSendGrid};
 use queue::{Queue, QueueConfig, Redrive};
 use step_functions::{LocalStarter, LocalStepFunctions, LocalTasks, function_arn, queue_url};
 
@@ -53,14 +58,20 @@ pub const FOLLOW_UP_DLQ: &str = "registration-followup-dlq";
 /// What can be tuned when starting the emulator. The defaults are those of `template.yaml`.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `sqlite://…` (see `order_store::connect`).
+    /// `sqlite://…` or `postgres://…` (see `order_store::connect`).
     pub database_url: String,
     /// How long a received registration stays hidden before it is delivered again.
     pub visibility_timeout: Duration,
     /// Receives of a registration before it moves to the dead-letter queue.
     pub max_receive_count: u32,
-    /// The functions' timeout (Lambda's `Timeout`).
+    /// The workflow functions' timeout (Lambda's `Timeout`).
     pub function_timeout: Duration,
+    /// The payment function's timeout (just under API Gateway's 30 s).
+    pub payment_timeout: Duration,
+    /// How long the PayPal client keeps retrying the local PayPal before it gives up.
+    pub paypal_deadline: Duration,
+    /// Real providers to use instead of the local ones.
+    pub providers: Providers,
 }
 
 impl Config {
@@ -70,7 +81,114 @@ impl Config {
             visibility_timeout: Duration::from_secs(60),
             max_receive_count: 5,
             function_timeout: Duration::from_secs(10),
+            payment_timeout: Duration::from_secs(29),
+            paypal_deadline: PayPalConfig::DEFAULT_DEADLINE,
+            providers: Providers::default(),
         }
+    }
+}
+
+/// Settings of real providers; a provider left `None` is served by the emulator's local one.
+#[derive(Debug, Clone, Default)]
+pub struct Providers {
+    pub paypal: Option<PayPalConfig>,
+    pub sendgrid: Option<SendGridConfig>,
+    pub mailchimp: Option<MailchimpConfig>,
+}
+
+impl Providers {
+    /// The providers the environment configures, with the variables the functions read in the
+    /// cloud: PayPal when `PAYPAL_BASE_URL` is set, SendGrid when `SENDGRID_BASE_URL` is set,
+    /// Mailchimp when `MAILCHIMP_BASE_URL` or `MAILCHIMP_API_KEY` is set (the key names its data
+    /// centre). Each then needs all its settings, and a missing one is named.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let set = |name: &str| env.var(name).is_some();
+        Ok(Self {
+            paypal: set("PAYPAL_BASE_URL")
+                .then(|| PayPalConfig::from_env(env))
+                .transpose()?,
+            sendgrid: set("SENDGRID_BASE_URL")
+                .then(|| SendGridConfig::from_env(env))
+                .transpose()?,
+            mailchimp: (set("MAILCHIMP_BASE_URL") || set("MAILCHIMP_API_KEY"))
+                .then(|| MailchimpConfig::from_env(env))
+                .transpose()?,
+        })
+    }
+
+    /// Which provider is served where, for the banner.
+    pub fn describe(&self) -> String {
+        let place =
+            |real: Option<&str>| real.map_or("local".to_owned(), |url| format!("real at {url}"));
+        format!(
+            "PayPal {}, SendGrid {}, Mailchimp {}",
+            place(self.paypal.as_ref().map(|c| c.base_url.as_str())),
+            place(self.sendgrid.as_ref().map(|c| c.base_url.as_str())),
+            place(self.mailchimp.as_ref().map(|c| c.base_url.as_str())),
+        )
+    }
+}
+
+/// The local providers, and the client settings that point at them (or at the real services).
+struct LocalProviders {
+    paypal: Arc<PayPalFake>,
+    sendgrid: Arc<SendGridFake>,
+    mailchimp: Arc<MailchimpFake>,
+    paypal_config: PayPalConfig,
+    sendgrid_config: SendGridConfig,
+    mailchimp_config: MailchimpConfig,
+}
+
+impl LocalProviders {
+    /// Fresh credentials per start; the clients reach the fakes at `{base}/paypal`, ….
+    fn new(
+        config: &Config,
+        base: &str,
+        conference: &str,
+        faults: &Arc<Faults>,
+    ) -> anyhow::Result<Self> {
+        let secret = || uuid::Uuid::new_v4().simple().to_string();
+        let credentials = PayPalCredentials {
+            client_id: "emulator".into(),
+            client_secret: secret(),
+        };
+        let sendgrid_key = secret();
+        let (mailchimp_key, list_id) = (format!("{}-local", secret()), "registrations".to_owned());
+        let timeout = Duration::from_secs(10);
+        let providers = &config.providers;
+        Ok(Self {
+            paypal_config: providers.paypal.clone().unwrap_or_else(|| PayPalConfig {
+                base_url: format!("{base}/paypal"),
+                client_id: credentials.client_id.clone(),
+                client_secret: credentials.client_secret.clone().into(),
+                request_timeout: PayPalConfig::DEFAULT_REQUEST_TIMEOUT,
+                deadline: config.paypal_deadline,
+            }),
+            sendgrid_config: match &providers.sendgrid {
+                Some(real) => real.clone(),
+                None => SendGridConfig {
+                    base_url: format!("{base}/sendgrid"),
+                    api_key: sendgrid_key.clone().into(),
+                    from: domain::EmailAddress::parse("registrations@conference.localhost")?,
+                    from_name: Some(conference.to_owned()),
+                    sandbox_mode: false,
+                    timeout,
+                },
+            },
+            mailchimp_config: providers
+                .mailchimp
+                .clone()
+                .unwrap_or_else(|| MailchimpConfig {
+                    base_url: format!("{base}/mailchimp"),
+                    api_key: mailchimp_key.clone().into(),
+                    list_id: list_id.clone(),
+                    status_if_new: StatusIfNew::Subscribed,
+                    timeout,
+                }),
+            paypal: PayPalFake::new(credentials, faults.clone()),
+            sendgrid: SendGridFake::new(sendgrid_key, faults.clone()),
+            mailchimp: MailchimpFake::new(mailchimp_key, list_id, faults.clone()),
+        })
     }
 }
 
@@ -80,11 +198,11 @@ pub(crate) struct Services {
     queues: Vec<Arc<Queue>>,
     step_functions: Arc<LocalStepFunctions>,
     store: Arc<dyn OrderStore>,
-    paypal: Arc<LocalPayPal>,
-    sendgrid: Arc<LocalSendGrid>,
-    mailchimp: Arc<LocalMailchimp>,
+    paypal: Arc<PayPalFake>,
+    sendgrid: Arc<SendGridFake>,
+    mailchimp: Arc<MailchimpFake>,
     faults: Arc<Faults>,
-    function_timeout: Duration,
+    payment_timeout: Duration,
 }
 
 /// Publishes orders on a local queue (what SQS or a Service Bus output does in the cloud).
@@ -136,9 +254,12 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let catalogue = TicketCatalogue::builtin();
     let store = order_store::connect(&config.database_url).await?;
     let faults = Arc::new(Faults::default());
-    let paypal = Arc::new(LocalPayPal::new(faults.clone()));
-    let sendgrid = Arc::new(LocalSendGrid::new(faults.clone()));
-    let mailchimp = Arc::new(LocalMailchimp::new(faults.clone()));
+    let providers = LocalProviders::new(
+        &config,
+        &format!("http://{addr}/_providers"),
+        &catalogue.conference,
+        &faults,
+    )?;
 
     let registrations_dlq = Arc::new(Queue::new(QueueConfig::new(REGISTRATIONS_DLQ)));
     let registrations = Arc::new(Queue::new(QueueConfig {
@@ -153,7 +274,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
 
     let payment = Arc::new(payment::Payment::new(
         catalogue.clone(),
-        paypal.clone(),
+        Arc::new(PayPalClient::new(providers.paypal_config.clone())),
         Arc::new(QueuePublisher(registrations.clone())),
         Arc::new(payment::idempotency::InMemoryIdempotencyStore::default()),
     ));
@@ -166,12 +287,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             "email",
             Arc::new(email::Email::new(
                 email::Confirmation::new(&catalogue.conference),
-                sendgrid.clone(),
+                Arc::new(SendGridClient::new(providers.sendgrid_config.clone())),
             )),
         ),
         (
             "mailing-list",
-            Arc::new(mailing_list::MailingList::new(mailchimp.clone())),
+            Arc::new(mailing_list::MailingList::new(Arc::new(
+                MailchimpClient::new(providers.mailchimp_config.clone()),
+            ))),
         ),
     ];
     let tasks = LocalTasks {
@@ -206,11 +329,11 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         queues: vec![registrations, registrations_dlq, follow_up],
         step_functions,
         store,
-        paypal,
-        sendgrid,
-        mailchimp,
+        paypal: providers.paypal,
+        sendgrid: providers.sendgrid,
+        mailchimp: providers.mailchimp,
         faults,
-        function_timeout: config.function_timeout,
+        payment_timeout: config.payment_timeout,
     });
     let poller = tokio::spawn(mapping.run(shutdown_rx.clone()));
     let server = tokio::spawn(http::serve(listener, services, shutdown_rx));

@@ -1,12 +1,15 @@
 //! `cargo run -p emulator`: the whole registration system on this machine.
 //!
 //! Serves on 127.0.0.1:3000 by default (`--port 0` picks a free port and prints it), stores orders
-//! in `DATABASE_URL` (default: a SQLite file under `.emulator/`), and stops cleanly on Ctrl-C or SIGTERM.
+//! in `DATABASE_URL` (default: a SQLite file under `.emulator/`), talks to the real PayPal, SendGrid
+//! or Mailchimp when their settings are in the environment (see `Providers::from_env`), and stops
+//! cleanly on Ctrl-C or SIGTERM.
 
 use std::path::Path;
 
 use anyhow::Context;
 use clap::Parser;
+use clients::config::ProcessEnv;
 use tokio::net::TcpListener;
 
 #[derive(Debug, Parser)]
@@ -55,7 +58,19 @@ async fn main() -> anyhow::Result<()> {
                 args.port
             )
         })?;
-    let emulator = emulator::start(emulator::Config::new(&database_url), listener).await?;
+    let mut config = emulator::Config::new(&database_url);
+    config.providers = emulator::Providers::from_env(&ProcessEnv).context("provider settings")?;
+    if let Some(ms) = std::env::var("PAYPAL_DEADLINE_MS")
+        .ok()
+        .filter(|_| config.providers.paypal.is_none())
+    {
+        let ms: u64 = ms
+            .parse()
+            .context("PAYPAL_DEADLINE_MS must be a whole number of milliseconds")?;
+        config.paypal_deadline = std::time::Duration::from_millis(ms);
+    }
+    let providers = config.providers.describe();
+    let emulator = emulator::start(config, listener).await?;
     let url = emulator.url();
     println!(
         "\nRegistration emulator ready on {url}\n\
@@ -63,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
          \x20 API         GET {url}/api/tickets  ·  POST {url}/api/registrations\n\
          \x20 inspector   {url}/_emulator/api/health  (queues, executions, outbox, audience, payments, orders, faults)\n\
          \x20 database    {database_url}\n\
+         \x20 providers   {providers}\n\
          Press Ctrl-C to stop.\n"
     );
     wait_for_stop().await?;

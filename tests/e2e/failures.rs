@@ -112,17 +112,34 @@ async fn a_malformed_message_is_dead_lettered_after_max_receive_count() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payment_provider_outage_is_503_and_the_retry_with_the_same_key_succeeds_once() {
+async fn a_payment_provider_outage_is_503_and_the_retry_with_the_same_key_charges_once() {
     let app = spawn_app().await;
-    app.inject_fault(json!({"target": "paypal", "mode": "fail", "times": 1}))
+    app.inject_fault(json!({"target": "paypal", "mode": "fail", "status": 503}))
         .await;
     let key = uuid::Uuid::new_v4().to_string();
     let body = registration(&unique_email("ada"), "Ada Lovelace", true);
     let (status, response) = app.register(&body, Some(&key)).await;
     assert_eq!(status, 503, "{response}");
-    assert!(app.inspect("payments").await.is_empty());
+    assert!(app.completed_payments().await.is_empty());
+    app.clear_faults().await;
     let (status, response) = app.register(&body, Some(&key)).await;
     assert_eq!(status, 201, "{response}");
-    assert_eq!(app.inspect("payments").await.len(), 1);
+    assert_eq!(app.completed_payments().await.len(), 1);
+    app.assert_no_card_data().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_paypal_error_is_retried_by_the_client_with_the_same_request_id() {
+    let app = spawn_app().await;
+    app.inject_fault(json!({"target": "paypal", "mode": "fail", "status": 429, "times": 2}))
+        .await;
+    let (status, response) = app
+        .register(
+            &registration(&unique_email("ada"), "Ada Lovelace", true),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{response}");
+    assert_eq!(app.completed_payments().await.len(), 1, "charged once");
     app.assert_no_card_data().await;
 }

@@ -14,7 +14,7 @@ async fn one_key_sent_twice_charges_stores_and_emails_once() {
     let id = first["registrationId"].as_str().expect("id");
     assert_eq!(app.finished_execution(id).await["status"], "SUCCEEDED");
 
-    let payments = app.inspect("payments").await;
+    let payments = app.completed_payments().await;
     assert_eq!(payments.len(), 1);
     assert!(
         payments[0]["requestId"]
@@ -32,7 +32,7 @@ async fn one_key_sent_twice_charges_stores_and_emails_once() {
     other["ticket"] = json!("student");
     let (status, response) = app.register(&other, Some(&key)).await;
     assert_eq!(status, 409, "{response}");
-    assert_eq!(app.inspect("payments").await.len(), 1);
+    assert_eq!(app.completed_payments().await.len(), 1);
     app.assert_no_card_data().await;
 }
 

@@ -61,12 +61,17 @@ async fn a_valid_registration_is_paid_stored_confirmed_and_subscribed() {
     assert_eq!(audience.len(), 1);
     assert_eq!(audience[0]["emailAddress"], email.as_str());
 
-    let payments = app.inspect("payments").await;
+    let payments = app.completed_payments().await;
     assert_eq!(payments.len(), 1);
     assert_eq!(
         payments[0]["card"],
         json!({"brand": "VISA", "lastDigits": "1881"})
     );
+    assert_eq!(
+        payments[0]["amount"],
+        json!({"value": "250.00", "currency": "USD"})
+    );
+    assert_eq!(payments[0]["orderId"], id.as_str());
     app.assert_no_card_data().await;
 }
 
@@ -122,7 +127,12 @@ async fn a_declined_card_is_402_and_nothing_happens_after_it() {
     );
     assert!(app.inspect("executions").await.is_empty());
     assert!(app.inspect("orders").await.is_empty());
-    assert!(app.inspect("payments").await.is_empty());
+    assert!(app.completed_payments().await.is_empty(), "nothing charged");
+    let attempts = app.inspect("payments").await;
+    assert!(
+        attempts.iter().all(|p| p["status"] == "DECLINED"),
+        "{attempts:?}"
+    );
     app.assert_no_card_data().await;
 }
 

@@ -15,8 +15,8 @@
 //! and leaves the decision to the client's timeout.
 //!
 //! Layout: `paypal.rs`, `sendgrid.rs` and `mailchimp.rs`, one fake each with the records it keeps;
-//! this module holds what they share: fault injection, HTTP authentication headers, email address
-//! checks, random ids.
+//! this module holds what they share: fault injection, HTTP authentication and content-type
+//! headers, email address checks, random ids.
 
 pub mod mailchimp;
 pub mod paypal;
@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -140,6 +140,15 @@ fn base64_decode(encoded: &str) -> Option<Vec<u8>> {
     Some(decoded)
 }
 
+/// Whether the request's `Content-Type` is `media_type` (parameters such as `charset` aside).
+fn has_media_type(headers: &HeaderMap, media_type: &str) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|given| given.trim().eq_ignore_ascii_case(media_type))
+}
+
 /// Whether the providers would take `address` as an email address (the domain's own rule: one
 /// `@`, a dotted domain, no spaces).
 fn is_email(address: &str) -> bool {
@@ -175,6 +184,7 @@ mod testing {
 
     use axum::Router;
     use reqwest::{RequestBuilder, Response};
+    use serde_json::Value;
 
     use crate::faults::{FaultMode, FaultSpec, Faults};
 
@@ -186,6 +196,37 @@ mod testing {
         let addr = listener.local_addr().expect("a bound address");
         tokio::spawn(async move { axum::serve(listener, router).await });
         format!("http://{addr}")
+    }
+
+    /// Sends `request`: its status and JSON body (`null` when empty or not JSON).
+    pub(super) async fn answer(request: RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.expect("an answer");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `body` with the member at `pointer` set to `value` (created in its parent object if
+    /// missing).
+    pub(super) fn with(mut body: Value, pointer: &str, value: Value) -> Value {
+        match body.pointer_mut(pointer) {
+            Some(field) => *field = value,
+            None => {
+                let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+                body.pointer_mut(parent).expect("a parent")[key] = value;
+            }
+        }
+        body
+    }
+
+    /// `body` without the member at `pointer`.
+    pub(super) fn without(mut body: Value, pointer: &str) -> Value {
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        body.pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .expect("an object")
+            .remove(key);
+        body
     }
 
     pub(super) fn inject(faults: &Faults, target: &str, mode: FaultMode, status: Option<u16>) {
@@ -243,7 +284,57 @@ mod testing {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::faults::FaultMode;
+
+    /// As the emulator mounts them: under a prefix, on a server that shuts down gracefully. A
+    /// `timeout` fault holds its request only until the client gives up and closes the
+    /// connection; it never keeps the server from stopping.
+    #[tokio::test]
+    async fn nested_under_a_prefix_and_never_blocking_shutdown() {
+        let faults = Arc::new(Faults::default());
+        let sendgrid = SendGridFake::new("SG.key".into(), faults.clone());
+        let app = Router::new().nest("/_providers/sendgrid", sendgrid.router());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let url = format!(
+            "http://{}/_providers/sendgrid/v3/mail/send",
+            listener.local_addr().expect("a bound address")
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let mail = serde_json::json!({
+            "personalizations": [{ "to": [{ "email": "ada@example.com" }] }],
+            "from": { "email": "tickets@conference.example" },
+            "subject": "Your ticket",
+            "content": [{ "type": "text/plain", "value": "See you there." }],
+            "mail_settings": { "sandbox_mode": { "enable": true } },
+        });
+        let send = || {
+            reqwest::Client::new()
+                .post(&url)
+                .bearer_auth("SG.key")
+                .json(&mail)
+                .timeout(Duration::from_millis(300))
+                .send()
+        };
+        assert_eq!(send().await.expect("an answer").status(), 200);
+
+        testing::inject(&faults, "sendgrid", FaultMode::Timeout, None);
+        assert!(send().await.expect_err("no answer").is_timeout());
+        let _ = stop.send(());
+        let stopped = tokio::time::timeout(Duration::from_secs(5), server).await;
+        assert!(stopped.is_ok(), "the server stopped");
+    }
 
     #[test]
     fn decodes_base64_as_http_basic_sends_it() {

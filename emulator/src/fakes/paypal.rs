@@ -4,9 +4,10 @@
 //! Why: the payment function's real PayPal client runs unchanged on a laptop, pointed here. The
 //! fake rejects what PayPal rejects, with PayPal's status and error body: `401
 //! AUTHENTICATION_FAILURE` without a live token, `400 INVALID_REQUEST` for schema violations (every
-//! one listed in `details`), `422 UNPROCESSABLE_ENTITY` for business rules such as
-//! `DECIMAL_PRECISION`. So a client bug (a card sent without `PayPal-Request-Id`, `"10.001"` USD,
-//! a number where a string belongs, a token that is not refreshed) fails here first.
+//! one listed in `details`), `415` for a body not sent as `application/json`, `422
+//! UNPROCESSABLE_ENTITY` for business rules such as `DECIMAL_PRECISION`. So a client bug (a card
+//! sent without `PayPal-Request-Id`, `"10.001"` USD, a number where a string belongs, a token that
+//! is not refreshed) fails here first.
 //!
 //! Cards behave as in the sandbox: an order created with `payment_source.card` and intent
 //! `CAPTURE` is captured at once (status `COMPLETED`); a sandbox rejection trigger as the card name
@@ -30,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -38,7 +39,7 @@ use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{basic_credentials, bearer_token, lock, random_hex, with_faults};
+use super::{basic_credentials, bearer_token, has_media_type, lock, random_hex, with_faults};
 use crate::faults::Faults;
 
 /// Where PayPal's links point (the sandbox: the fake stands in for it).
@@ -200,12 +201,10 @@ impl PayPalFake {
     }
 
     /// The ledger, if the request carries a live access token.
-    fn authorized(&self, headers: &HeaderMap) -> Result<MutexGuard<'_, Ledger>, Response> {
+    fn authorized(&self, headers: &HeaderMap) -> Option<MutexGuard<'_, Ledger>> {
         let ledger = lock(&self.ledger);
-        match bearer_token(headers) {
-            Some(token) if ledger.tokens.contains(token) => Ok(ledger),
-            _ => Err(paypal_error(StatusCode::UNAUTHORIZED, &[])),
-        }
+        let token = bearer_token(headers)?;
+        ledger.tokens.contains(token).then_some(ledger)
     }
 }
 
@@ -243,15 +242,7 @@ async fn issue_token(
             "Client Authentication failed",
         );
     }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| {
-            mime.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    let grant_type = is_form
+    let grant_type = has_media_type(&headers, "application/x-www-form-urlencoded")
         .then(|| std::str::from_utf8(&body).ok())
         .flatten()
         .and_then(|form| {
@@ -304,9 +295,8 @@ async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut ledger = match fake.authorized(&headers) {
-        Ok(ledger) => ledger,
-        Err(denied) => return denied,
+    let Some(mut ledger) = fake.authorized(&headers) else {
+        return paypal_error(StatusCode::UNAUTHORIZED, &[]);
     };
     let request_id = match request_id(&headers) {
         Ok(request_id) => request_id,
@@ -314,6 +304,9 @@ async fn create_order(
     };
     if let Some(order) = ledger.replay(Operation::Create, request_id) {
         return view(order, StatusCode::OK, &headers);
+    }
+    if !has_media_type(&headers, "application/json") {
+        return paypal_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &[]);
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return reject(vec![malformed_json()]);
@@ -343,9 +336,8 @@ async fn capture_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut ledger = match fake.authorized(&headers) {
-        Ok(ledger) => ledger,
-        Err(denied) => return denied,
+    let Some(mut ledger) = fake.authorized(&headers) else {
+        return paypal_error(StatusCode::UNAUTHORIZED, &[]);
     };
     let request_id = match request_id(&headers) {
         Ok(request_id) => request_id,
@@ -364,6 +356,8 @@ async fn capture_order(
     };
     let body = if body.is_empty() {
         json!({})
+    } else if !has_media_type(&headers, "application/json") {
+        return paypal_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &[]);
     } else {
         match serde_json::from_slice::<Value>(&body) {
             Ok(body) => body,
@@ -944,6 +938,10 @@ fn paypal_error(status: StatusCode, details: &[Detail]) -> Response {
             "RESOURCE_CONFLICT",
             "The server has detected a conflict while processing this request.",
         ),
+        415 => (
+            "UNSUPPORTED_MEDIA_TYPE",
+            "The server does not support the request payload's media type.",
+        ),
         422 => (
             "UNPROCESSABLE_ENTITY",
             "The requested action could not be performed, semantically incorrect, or failed business validation.",
@@ -1182,7 +1180,9 @@ mod tests {
     use reqwest::{Client, RequestBuilder};
 
     use super::*;
-    use crate::fakes::testing::{inject, rate_limited, serve, slow_then_timeout};
+    use crate::fakes::testing::{
+        self, inject, rate_limited, serve, slow_then_timeout, with, without,
+    };
     use crate::faults::FaultMode;
 
     const CLIENT_ID: &str = "local-client-id";
@@ -1266,15 +1266,15 @@ mod tests {
         }
     }
 
+    /// Sends `request`, checking that the answer never echoes the card number.
     async fn answer(request: RequestBuilder) -> (u16, Value) {
-        let response = request.send().await.expect("an answer");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("a body");
+        let (status, body) = testing::answer(request).await;
+        let text = body.to_string();
         assert!(
             !text.contains(NUMBER) && !text.contains("4012 8888"),
             "never echoes the card number: {text}"
         );
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        (status, body)
     }
 
     fn card(name: &str) -> Value {
@@ -1304,20 +1304,6 @@ mod tests {
             }],
             "payment_source": { "card": card(name) },
         })
-    }
-
-    fn with(mut body: Value, pointer: &str, value: Value) -> Value {
-        *body.pointer_mut(pointer).expect("the field exists") = value;
-        body
-    }
-
-    fn without(mut body: Value, pointer: &str) -> Value {
-        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
-        body.pointer_mut(parent)
-            .and_then(Value::as_object_mut)
-            .expect("an object")
-            .remove(key);
-        body
     }
 
     fn assert_error(body: &Value, name: &str, issue: &str) {
@@ -1667,6 +1653,17 @@ mod tests {
         .await;
         assert_eq!(status, 400);
         assert_error(&error, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON");
+
+        let (status, error) = answer(
+            sandbox
+                .post("/v2/checkout/orders", Some("no-content-type"))
+                .body(order.to_string()),
+        )
+        .await;
+        assert_eq!(
+            (status, &error["name"]),
+            (415, &json!("UNSUPPORTED_MEDIA_TYPE"))
+        );
         assert!(sandbox.fake.captures().is_empty());
     }
 

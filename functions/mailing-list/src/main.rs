@@ -13,7 +13,9 @@ use clients::mailchimp::{MailchimpClient, MailchimpConfig};
 
 fn main() -> ExitCode {
     function_model::host::main("mailing-list", || async {
-        let audience = Arc::new(MailchimpClient::new(MailchimpConfig::from_env(&ProcessEnv)?));
+        let audience = Arc::new(MailchimpClient::new(MailchimpConfig::from_env(
+            &ProcessEnv,
+        )?));
         Ok(mailing_list::MailingList::new(audience))
     })
 }

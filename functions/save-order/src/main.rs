@@ -11,6 +11,8 @@ use anyhow::Context;
 fn main() -> ExitCode {
     function_model::host::main("save-order", || async {
         let url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
-        Ok(save_order::SaveOrder::new(order_store::connect(&url).await?))
+        Ok(save_order::SaveOrder::new(
+            order_store::connect(&url).await?,
+        ))
     })
 }

@@ -68,7 +68,10 @@ where
     F: Future<Output = anyhow::Result<T>>,
 {
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(function, "could not start the async runtime: {e}");
