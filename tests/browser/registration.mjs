@@ -73,7 +73,7 @@ try {
   // A declined card: the reason, and the card fields cleared.
   await fill('CCREJECT-REFUSED', 'carol@example.org');
   await page.click('#submit-button');
-  await page.getByText('Your bank refused the payment').waitFor();
+  await page.getByText('Your bank declined the payment').waitFor();
   assert.equal(await page.inputValue('#card-number'), '', 'card number cleared after a decline');
 
   // The payment provider is down: a try-again message; once it is back, the retry succeeds with the same key.
