@@ -374,6 +374,7 @@ mod tests {
             "    Timeout: {}",
             defaults.function_timeout.as_secs()
         )));
+        assert!(TEMPLATE.contains(&format!("      Timeout: {}", defaults.payment_timeout.as_secs())));
         assert!(TEMPLATE.contains("BatchSize: 10") && TEMPLATE.contains("ReportBatchItemFailures"));
     }
 }
