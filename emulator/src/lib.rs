@@ -374,7 +374,10 @@ mod tests {
             "    Timeout: {}",
             defaults.function_timeout.as_secs()
         )));
-        assert!(TEMPLATE.contains(&format!("      Timeout: {}", defaults.payment_timeout.as_secs())));
+        assert!(TEMPLATE.contains(&format!(
+            "      Timeout: {}",
+            defaults.payment_timeout.as_secs()
+        )));
         assert!(TEMPLATE.contains("BatchSize: 10") && TEMPLATE.contains("ReportBatchItemFailures"));
     }
 }
