@@ -8,6 +8,33 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+/// The public API's contract, which every response the tests receive is held to.
+const OPENAPI: &str = include_str!("../web/openapi.json");
+
+/// Fails unless `status` is documented for the operation and `body` matches its schema.
+pub fn assert_documented(method: &str, path: &str, status: u16, body: &Value) {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    let document =
+        DOCUMENT.get_or_init(|| serde_json::from_str(OPENAPI).expect("openapi.json is JSON"));
+    let response = &document["paths"][path][method]["responses"][status.to_string()];
+    assert!(
+        !response.is_null(),
+        "{method} {path} answered {status}, which web/openapi.json does not describe"
+    );
+    // The schema refers to `#/components/...`: validate against it with the components beside it.
+    let mut schema = response["content"]["application/json"]["schema"].clone();
+    schema["components"] = document["components"].clone();
+    let validator = jsonschema::validator_for(&schema).expect("the documented schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status} does not match web/openapi.json: {errors:?}\n{body}"
+    );
+}
+
 /// The test card used by every registration (PayPal's sandbox Visa).
 pub const CARD_NUMBER: &str = "4012888888881881";
 
@@ -286,4 +313,47 @@ impl TestApp {
 /// A fresh attendee email address.
 pub fn unique_email(who: &str) -> String {
     format!("{who}.{}@example.org", uuid::Uuid::new_v4().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "does not match web/openapi.json")]
+    fn a_body_off_the_contract_fails() {
+        assert_documented(
+            "post",
+            "/api/registrations",
+            201,
+            &json!({"registrationId": 1}),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "which web/openapi.json does not describe")]
+    fn an_undocumented_status_fails() {
+        assert_documented(
+            "post",
+            "/api/registrations",
+            418,
+            &json!({"error": "teapot"}),
+        );
+    }
+
+    #[test]
+    fn a_documented_answer_passes() {
+        assert_documented(
+            "post",
+            "/api/registrations",
+            402,
+            &json!({"error": "declined", "reason": "refused"}),
+        );
+        assert_documented(
+            "post",
+            "/api/registrations",
+            413,
+            &json!({"message": "Request Entity Too Large"}),
+        );
+    }
 }

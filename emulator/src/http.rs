@@ -52,6 +52,10 @@ pub(crate) async fn serve(
             }),
         )
         .route(
+            "/openapi.json",
+            get(|| static_file("application/json", include_str!("../../web/openapi.json"))),
+        )
+        .route(
             "/style.css",
             get(|| {
                 static_file(
