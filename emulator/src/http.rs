@@ -1,5 +1,5 @@
 //! The emulator's HTTP face: the static site at `/`, the API gateway at `/api/*` (what API Gateway
-//! HTTP API does in front of the payment function), the inspector at `/_emulator/api/*`, and the
+//! HTTP API does in front of the payment function), the inspector at `/_emulator` (a page) and `/_emulator/api/*` (JSON), and the
 //! local providers at `/_providers/{paypal,sendgrid,mailchimp}`.
 
 use std::sync::Arc;
@@ -48,6 +48,15 @@ pub(crate) async fn serve(
                 static_file(
                     "text/javascript; charset=utf-8",
                     include_str!("../../web/app.js"),
+                )
+            }),
+        )
+        .route(
+            "/_emulator",
+            get(|| {
+                static_file(
+                    "text/html; charset=utf-8",
+                    include_str!("../inspector/index.html"),
                 )
             }),
         )

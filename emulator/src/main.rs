@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
         "\nRegistration emulator ready on {url}\n\
          \x20 site        {url}/\n\
          \x20 API         GET {url}/api/tickets  ·  POST {url}/api/registrations\n\
-         \x20 inspector   {url}/_emulator/api/health  (queues, executions, outbox, audience, payments, orders, faults)\n\
+         \x20 inspector   {url}/_emulator  (JSON: {url}/_emulator/api/…)\n\
          \x20 database    {database_url}\n\
          \x20 providers   {providers}\n\
          Press Ctrl-C to stop.\n"

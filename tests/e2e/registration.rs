@@ -218,4 +218,14 @@ async fn the_site_and_the_ticket_list_are_served() {
         assert_eq!(response.status().as_u16(), 200, "{asset}");
     }
     assert_eq!(app.get("/_emulator/api/health").await["status"], "ok");
+    let inspector = reqwest::get(format!("{}/_emulator", app.url))
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        inspector.contains("/_emulator/api/"),
+        "the inspector page reads the JSON API"
+    );
 }
