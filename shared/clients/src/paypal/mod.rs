@@ -133,11 +133,8 @@ impl From<DeadlineExceeded> for PaymentError {
 #[async_trait]
 impl PaymentGateway for PayPalClient {
     async fn charge(&self, request: ChargeRequest<'_>) -> Result<Capture, PaymentError> {
-        let span = tracing::info_span!(
-            "paypal_charge",
-            order_id = %request.order_id,
-            request_id = %request.request_id
-        );
+        // The caller's span names the order; this one adds the provider's idempotency key.
+        let span = tracing::info_span!("paypal_charge", request_id = %request.request_id);
         async {
             let body = CreateOrder::new(&request);
             let outcome = retry_within(
