@@ -13,6 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use function_model::HttpRequest;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -23,9 +24,13 @@ use crate::faults::{Fault, FaultSpec};
 
 type Shared = State<Arc<Services>>;
 
-/// The most a request body may hold before the gateway refuses it (the function's own limit is
-/// lower and answers with its own message).
-const GATEWAY_BODY_LIMIT: usize = 1024 * 1024;
+/// The most a request body may hold before the gateway refuses it: API Gateway's 10 MB payload
+/// limit (the function's own limit is far lower and answers with its own message).
+const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+/// How much of an oversized body the gateway still reads (and discards) before answering, so that
+/// an HTTP client still sending it receives the 413 instead of a broken connection.
+const GATEWAY_DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -132,9 +137,8 @@ fn gateway_error(status: StatusCode, message: &str) -> Response {
 /// Hands the request to the payment function, as API Gateway's Lambda proxy integration does.
 async fn gateway(State(services): Shared, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, GATEWAY_BODY_LIMIT).await {
-        Ok(body) => body,
-        Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+    let Some(body) = read_body(body).await else {
+        return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
     match services.faults.next("payment") {
         Some(Fault::Fail { .. }) => {
@@ -162,6 +166,25 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
         }
         Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
     }
+}
+
+/// The whole body, or `None` when it is over the gateway's limit (or breaks off). An oversized
+/// body is drained up to [`GATEWAY_DRAIN_LIMIT`] before the 413 goes out.
+async fn read_body(body: Body) -> Option<Bytes> {
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        seen += chunk.len();
+        if seen > GATEWAY_DRAIN_LIMIT {
+            return None;
+        }
+        if seen <= GATEWAY_BODY_LIMIT {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    (seen <= GATEWAY_BODY_LIMIT).then(|| kept.into())
 }
 
 async fn queues(State(services): Shared) -> Json<Value> {

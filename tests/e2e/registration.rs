@@ -173,7 +173,7 @@ async fn bad_input_gets_precise_errors_and_charges_nothing() {
         .await;
     assert_eq!(status, 413);
     let (status, _) = app
-        .post_raw(vec![b'{'; 2 * 1024 * 1024], "application/json", None)
+        .post_raw(vec![b'{'; 11 * 1024 * 1024], "application/json", None)
         .await;
     assert_eq!(status, 413, "the gateway refuses huge bodies too");
 
