@@ -31,6 +31,9 @@ use tracing::Instrument;
 use idempotency::{Claim, IdempotencyKey, IdempotencyStore};
 use responses::{error_response, field_errors_response};
 
+/// The payment provider recorded on each order.
+const PAYMENT_PROVIDER: &str = "paypal";
+
 /// Request bodies above this size are refused with 413 (a registration is well under 2 KiB).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -40,8 +43,6 @@ pub struct Payment {
     gateway: Arc<dyn PaymentGateway>,
     publisher: Arc<dyn OrderPublisher>,
     idempotency: Arc<dyn IdempotencyStore>,
-    /// Recorded on the order as the payment provider (`paypal`).
-    provider: String,
 }
 
 impl Payment {
@@ -56,7 +57,6 @@ impl Payment {
             gateway,
             publisher,
             idempotency,
-            provider: "paypal".to_owned(),
         }
     }
 
@@ -209,7 +209,7 @@ impl Payment {
             attendee,
             newsletter,
             payment: PaymentReceipt {
-                provider: self.provider.clone(),
+                provider: PAYMENT_PROVIDER.to_owned(),
                 capture_id: capture.capture_id,
             },
         };
