@@ -4,16 +4,18 @@
 //! Messages the function reports as failed are left alone: they reappear when their visibility
 //! timeout ends, and the queue's redrive policy moves them to its dead-letter queue after
 //! `maxReceiveCount` receives. If the invocation itself fails (an injected fault), the whole batch
-//! is left for redelivery, as when a Lambda function errors.
+//! is left for redelivery, as when a Lambda function errors. A message is deleted only once the
+//! function has handled it, so a crash in between delivers it again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use durable::Queue;
+use durable::queue::ReceivedMessage;
 use function_model::{QueueFunction, QueueMessage, handle_batch};
 use tokio::sync::watch;
 
 use crate::faults::{Fault, Faults};
-use crate::queue::{Queue, ReceivedMessage};
 
 /// How a queue is wired to its function.
 #[derive(Clone)]
@@ -28,16 +30,24 @@ pub struct EventSourceMapping {
 /// Long-poll wait per receive (SQS's maximum is 20 s; shorter keeps shutdown prompt).
 const WAIT: Duration = Duration::from_secs(1);
 
+/// How long to wait before polling again after the queue could not be read.
+const BACKOFF: Duration = Duration::from_secs(1);
+
 impl EventSourceMapping {
-    /// Polls until `shutdown` turns true.
+    /// Polls until `shutdown` turns true; a batch being handled is finished first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         loop {
             let batch = tokio::select! {
                 batch = self.queue.receive_wait(self.batch_size, None, WAIT) => batch,
                 _ = shutdown.changed() => return,
             };
-            if !batch.is_empty() {
-                self.deliver(batch).await;
+            match batch {
+                Ok(batch) if !batch.is_empty() => self.deliver(batch).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(queue = self.queue.name(), "could not poll the queue: {e}");
+                    tokio::time::sleep(BACKOFF).await;
+                }
             }
             if *shutdown.borrow() {
                 return;
@@ -73,7 +83,7 @@ impl EventSourceMapping {
             .iter()
             .filter(|m| !failed.contains(&m.message_id.as_str()))
         {
-            if let Err(e) = self.queue.delete(&message.receipt_handle) {
+            if let Err(e) = self.queue.delete(&message.receipt_handle).await {
                 tracing::warn!(message_id = %message.message_id, "could not delete a handled message: {e}");
             }
         }

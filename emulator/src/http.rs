@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 use crate::Services;
 use crate::faults::{Fault, FaultSpec};
+use crate::records::Listing;
 
 type Shared = State<Arc<Services>>;
 
@@ -86,19 +87,21 @@ pub(crate) async fn serve(
         .route("/_emulator/api/queues", get(queues))
         .route("/_emulator/api/queues/{name}/messages", post(send_message))
         .route("/_emulator/api/executions", get(executions))
+        .route("/_emulator/api/executions/{name}", get(execution))
         .route(
             "/_emulator/api/outbox",
-            get(|State(s): Shared| async move { Json(s.sendgrid.outbox()) }),
+            get(|s: Shared, q: Query<PageQuery>| listing(s, q, Listing::Emails)),
         )
         .route(
             "/_emulator/api/audience",
-            get(|State(s): Shared| async move { Json(s.mailchimp.members()) }),
+            get(|s: Shared, q: Query<PageQuery>| listing(s, q, Listing::Members)),
         )
         .route(
             "/_emulator/api/payments",
-            get(|State(s): Shared| async move { Json(s.paypal.captures()) }),
+            get(|s: Shared, q: Query<PageQuery>| listing(s, q, Listing::Captures)),
         )
         .route("/_emulator/api/orders", get(orders))
+        .route("/_emulator/api/stats", get(stats))
         .route(
             "/_emulator/api/faults",
             get(list_faults).post(inject_fault).delete(clear_faults),
@@ -187,49 +190,146 @@ async fn read_body(body: Body) -> Option<Bytes> {
     (seen <= GATEWAY_BODY_LIMIT).then(|| kept.into())
 }
 
-async fn queues(State(services): Shared) -> Json<Value> {
-    let queues: Vec<Value> = services
-        .queues
-        .iter()
-        .map(|q| {
-            let mut view = serde_json::to_value(q.stats()).unwrap_or_default();
-            view["messages"] = serde_json::to_value(q.messages()).unwrap_or_default();
-            view
-        })
-        .collect();
-    Json(json!(queues))
+/// What a store failure answers: the inspector says which part is down, the log says why.
+fn unavailable(what: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!("could not read {what}: {e}");
+    gateway_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("{what} cannot be read: the database is unavailable"),
+    )
+}
+
+async fn queues(State(services): Shared) -> Response {
+    let mut queues = Vec::new();
+    for queue in &services.queues {
+        let (stats, messages) = match (queue.stats().await, queue.messages().await) {
+            (Ok(stats), Ok(messages)) => (stats, messages),
+            (Err(e), _) | (_, Err(e)) => return unavailable("the queues", &e),
+        };
+        let mut view = serde_json::to_value(stats).unwrap_or_default();
+        view["messages"] = serde_json::to_value(messages).unwrap_or_default();
+        queues.push(view);
+    }
+    Json(json!(queues)).into_response()
 }
 
 /// Sends the request body, as is, to a queue: to replay a message by hand, or to test consumers
 /// with duplicates and malformed messages.
 async fn send_message(State(services): Shared, Path(name): Path<String>, body: String) -> Response {
-    match services.queues.iter().find(|q| q.name() == name) {
-        Some(queue) => {
-            let message_id = queue.send(body, Default::default(), None);
-            (
-                StatusCode::CREATED,
-                Json(json!({ "messageId": message_id })),
-            )
-                .into_response()
-        }
-        None => gateway_error(StatusCode::NOT_FOUND, &format!("no queue named {name:?}")),
+    let Some(queue) = services.queues.iter().find(|q| q.name() == name) else {
+        return gateway_error(StatusCode::NOT_FOUND, &format!("no queue named {name:?}"));
+    };
+    match queue.send(body, Default::default(), None).await {
+        Ok(message_id) => (
+            StatusCode::CREATED,
+            Json(json!({ "messageId": message_id })),
+        )
+            .into_response(),
+        Err(e) => unavailable("the queue", &e),
     }
 }
 
-async fn executions(State(services): Shared) -> Json<Value> {
-    Json(serde_json::to_value(services.step_functions.executions()).unwrap_or_default())
+/// `?limit=N&cursor=C` of a paged listing.
+#[derive(Deserialize)]
+struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
-async fn orders(State(services): Shared) -> Response {
-    match services.store.orders().await {
-        Ok(orders) => Json(orders).into_response(),
-        Err(e) => {
-            tracing::error!("could not list orders: {e}");
-            gateway_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the order store is unavailable",
-            )
+impl PageQuery {
+    fn request(self) -> durable::PageRequest {
+        durable::PageRequest {
+            limit: self.limit,
+            cursor: self.cursor,
         }
+    }
+}
+
+/// A page of what a local provider keeps, newest first.
+async fn listing(
+    State(services): Shared,
+    Query(query): Query<PageQuery>,
+    listing: Listing,
+) -> Response {
+    match services
+        .records
+        .page::<Value>(listing, &query.request())
+        .await
+    {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => unavailable("the records", &e),
+    }
+}
+
+async fn executions(State(services): Shared, Query(query): Query<PageQuery>) -> Response {
+    match services
+        .step_functions
+        .executions()
+        .page(&query.request())
+        .await
+    {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => unavailable("the executions", &e),
+    }
+}
+
+async fn execution(State(services): Shared, Path(name): Path<String>) -> Response {
+    match services.step_functions.execution(&name).await {
+        Ok(Some(execution)) => Json(execution).into_response(),
+        Ok(None) => gateway_error(
+            StatusCode::NOT_FOUND,
+            &format!("no execution named {name:?}"),
+        ),
+        Err(e) => unavailable("the executions", &e),
+    }
+}
+
+/// Orders, newest first; the cursor is the last order's `storedAt` and id.
+async fn orders(State(services): Shared, Query(query): Query<PageQuery>) -> Response {
+    let request = query.request();
+    let after = request.cursor.as_deref().and_then(|cursor| {
+        let (at, id) = cursor.split_once('.')?;
+        let at = chrono::DateTime::from_timestamp_micros(at.parse().ok()?)?;
+        Some((at, id.to_owned()))
+    });
+    match services.store.recent(request.limit() + 1, after).await {
+        Ok(orders) => {
+            let page = durable::Page::from_rows(orders, &request, |order| {
+                (
+                    order.stored_at.timestamp_micros(),
+                    order.order.order_id.to_string(),
+                )
+            });
+            Json(page).into_response()
+        }
+        Err(e) => unavailable("the orders", &e),
+    }
+}
+
+/// Counts of everything, cheap enough to poll: what a benchmark or a test waits on.
+async fn stats(State(services): Shared) -> Response {
+    let records = &services.records;
+    let counts = async {
+        let executions = services.step_functions.executions().counts().await?;
+        let mut queues = Vec::new();
+        for queue in &services.queues {
+            queues.push(queue.stats().await.map_err(|e| anyhow::anyhow!(e))?);
+        }
+        anyhow::Ok(json!({
+            "executions": executions,
+            "orders": services.store.count().await?,
+            "emails": records.count(Listing::Emails, None).await?,
+            "members": records.count(Listing::Members, None).await?,
+            "payments": {
+                "completed": records.count(Listing::Captures, Some("COMPLETED")).await?,
+                "declined": records.count(Listing::Captures, Some("DECLINED")).await?,
+            },
+            "queues": queues,
+        }))
+    };
+    match counts.await {
+        Ok(counts) => Json(counts).into_response(),
+        Err(e) => unavailable("the counts", &e),
     }
 }
 

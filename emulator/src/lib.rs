@@ -5,21 +5,24 @@
 //! of `payment`, a queue with a dead-letter queue feeding `orchestrator` through an event source
 //! mapping, a local Step Functions running the registration state machine (the very ASL file that
 //! deploys) whose tasks call `save-order`, `email` and `mailing-list`, and the order store (SQLite
-//! by default, PostgreSQL by `DATABASE_URL`). The functions use the real PayPal, SendGrid and
+//! by default, PostgreSQL by `DATABASE_URL`). Everything the emulator accepts is kept in that
+//! database: queue messages, workflow executions with their checkpoints, idempotency records and
+//! the local providers' records, so that a crash or a restart loses nothing (see the `durable`
+//! crate). The functions use the real PayPal, SendGrid and
 //! Mailchimp clients, pointed at local servers that speak those providers' wire formats
 //! (`/_providers/*`), or at the real services when their settings are given ([`Providers`]). An
 //! inspector API shows what happened and injects faults.
 //!
 //! Layout: `lib.rs` builds the topology and starts it; `http.rs` serves the site, the gateway and
-//! the inspector; `queue.rs` is the SQS-like queue; `event_source.rs` polls it into the
-//! orchestrator; `step_functions.rs` runs the workflow; `fakes/` holds the local PayPal, SendGrid
-//! and Mailchimp servers; `faults.rs` is the fault injector.
+//! the inspector; `event_source.rs` polls the queue into the orchestrator; `step_functions.rs`
+//! runs the workflow; `fakes/` holds the local PayPal, SendGrid and Mailchimp servers, and
+//! `records.rs` what they keep; `faults.rs` is the fault injector.
 
 pub mod event_source;
 pub mod fakes;
 pub mod faults;
 mod http;
-pub mod queue;
+pub mod records;
 pub mod step_functions;
 
 use std::collections::HashMap;
@@ -30,8 +33,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use clients::publisher::{OrderPublisher, PublishError};
 use domain::{OrderPlaced, TicketCatalogue};
+use durable::{Db, Executions, Pool, Queue, QueueConfig, Redrive, SqlIdempotencyStore};
 use function_model::{HttpFunction, TaskFunction};
-use order_store::OrderStore;
+use order_store::{OrderStore, PostgresOrderStore, SqliteOrderStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -43,7 +47,7 @@ use clients::sendgrid::{SendGridClient, SendGridConfig};
 use event_source::EventSourceMapping;
 use fakes::{MailchimpFake, PayPalCredentials, PayPalFake, SendGridFake};
 use faults::Faults;
-use queue::{Queue, QueueConfig, Redrive};
+use records::Records;
 use step_functions::{LocalStarter, LocalStepFunctions, LocalTasks, function_arn, queue_url};
 
 /// The registration workflow, as deployed by `template.yaml`.
@@ -72,6 +76,11 @@ pub struct Config {
     pub paypal_deadline: Duration,
     /// Real providers to use instead of the local ones.
     pub providers: Providers,
+    /// How long a clean stop waits for running executions before it exits (they resume at the
+    /// next start).
+    pub drain_timeout: Duration,
+    /// How long an execution stays claimed by a process that stopped renewing it (died).
+    pub execution_lease: Duration,
 }
 
 impl Config {
@@ -84,6 +93,8 @@ impl Config {
             payment_timeout: Duration::from_secs(29),
             paypal_deadline: PayPalConfig::DEFAULT_DEADLINE,
             providers: Providers::default(),
+            drain_timeout: Duration::from_secs(20),
+            execution_lease: Executions::DEFAULT_LEASE,
         }
     }
 }
@@ -146,6 +157,7 @@ impl LocalProviders {
         base: &str,
         conference: &str,
         faults: &Arc<Faults>,
+        records: &Records,
     ) -> anyhow::Result<Self> {
         let secret = || uuid::Uuid::new_v4().simple().to_string();
         let credentials = PayPalCredentials {
@@ -185,9 +197,9 @@ impl LocalProviders {
                     status_if_new: StatusIfNew::Subscribed,
                     timeout,
                 }),
-            paypal: PayPalFake::new(credentials, faults.clone()),
-            sendgrid: SendGridFake::new(sendgrid_key, faults.clone()),
-            mailchimp: MailchimpFake::new(mailchimp_key, list_id, faults.clone()),
+            paypal: PayPalFake::new(credentials, faults.clone(), records.clone()),
+            sendgrid: SendGridFake::new(sendgrid_key, faults.clone(), records.clone()),
+            mailchimp: MailchimpFake::new(mailchimp_key, list_id, faults.clone(), records.clone()),
         })
     }
 }
@@ -198,6 +210,7 @@ pub(crate) struct Services {
     queues: Vec<Arc<Queue>>,
     step_functions: Arc<LocalStepFunctions>,
     store: Arc<dyn OrderStore>,
+    records: Records,
     paypal: Arc<PayPalFake>,
     sendgrid: Arc<SendGridFake>,
     mailchimp: Arc<MailchimpFake>,
@@ -211,8 +224,11 @@ struct QueuePublisher(Arc<Queue>);
 #[async_trait]
 impl OrderPublisher for QueuePublisher {
     async fn publish(&self, order: &OrderPlaced) -> Result<(), PublishError> {
-        self.0.send(order.to_json(), Default::default(), None);
-        Ok(())
+        self.0
+            .send(order.to_json(), Default::default(), None)
+            .await
+            .map(drop)
+            .map_err(|e| PublishError(e.to_string()))
     }
 }
 
@@ -221,6 +237,9 @@ pub struct RunningEmulator {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    step_functions: Arc<LocalStepFunctions>,
+    drain_timeout: Duration,
+    db: Db,
 }
 
 impl RunningEmulator {
@@ -232,12 +251,17 @@ impl RunningEmulator {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting requests, lets in-flight ones finish, and stops the pollers.
+    /// Stops taking new work (requests, queue messages, executions to resume), lets in-flight
+    /// requests and batches finish, waits for running executions up to the drain timeout, and
+    /// closes the database. Whatever is unfinished then is in the database, and resumes at the
+    /// next start.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
+        self.step_functions.drain(self.drain_timeout).await;
+        self.db.close().await;
     }
 }
 
@@ -252,31 +276,39 @@ impl Drop for RunningEmulator {
 pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<RunningEmulator> {
     let addr = listener.local_addr()?;
     let catalogue = TicketCatalogue::builtin();
-    let store = order_store::connect(&config.database_url).await?;
+    let db = Db::connect(&config.database_url).await?;
+    let store: Arc<dyn OrderStore> = match db.pool() {
+        Pool::Sqlite(pool) => Arc::new(SqliteOrderStore::from_pool(pool.clone()).await?),
+        Pool::Postgres(pool) => Arc::new(PostgresOrderStore::from_pool(pool.clone()).await?),
+    };
+    let records = Records::open(db.clone()).await?;
     let faults = Arc::new(Faults::default());
     let providers = LocalProviders::new(
         &config,
         &format!("http://{addr}/_providers"),
         &catalogue.conference,
         &faults,
+        &records,
     )?;
 
-    let registrations_dlq = Arc::new(Queue::new(QueueConfig::new(REGISTRATIONS_DLQ)));
-    let registrations = Arc::new(Queue::new(QueueConfig {
+    let queue = |config: QueueConfig| Arc::new(Queue::new(db.clone(), config));
+    let registrations_dlq = queue(QueueConfig::new(REGISTRATIONS_DLQ));
+    let registrations = queue(QueueConfig {
         visibility_timeout: config.visibility_timeout,
         redrive: Some(Redrive {
             dead_letter_queue: registrations_dlq.clone(),
             max_receive_count: config.max_receive_count,
         }),
         ..QueueConfig::new(REGISTRATIONS_QUEUE)
-    }));
-    let follow_up = Arc::new(Queue::new(QueueConfig::new(FOLLOW_UP_DLQ)));
+    });
+    let follow_up = queue(QueueConfig::new(FOLLOW_UP_DLQ));
 
     let payment = Arc::new(payment::Payment::new(
         catalogue.clone(),
         Arc::new(PayPalClient::new(providers.paypal_config.clone())),
         Arc::new(QueuePublisher(registrations.clone())),
-        Arc::new(payment::idempotency::InMemoryIdempotencyStore::default()),
+        Arc::new(SqlIdempotencyStore::new(db.clone())),
+        config.payment_timeout,
     ));
     let task_functions: [(&'static str, Arc<dyn TaskFunction>); 3] = [
         (
@@ -311,8 +343,11 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         .replace("${EmailFunctionArn}", &function_arn("email"))
         .replace("${MailingListFunctionArn}", &function_arn("mailing-list"))
         .replace("${FollowUpQueueUrl}", &queue_url(FOLLOW_UP_DLQ));
-    let step_functions =
-        LocalStepFunctions::new(workflow::StateMachine::from_json(&definition)?, tasks)?;
+    let step_functions = LocalStepFunctions::new(
+        workflow::StateMachine::from_json(&definition)?,
+        tasks,
+        Executions::new(db.clone(), config.execution_lease),
+    )?;
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mapping = EventSourceMapping {
@@ -327,20 +362,25 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let services = Arc::new(Services {
         payment,
         queues: vec![registrations, registrations_dlq, follow_up],
-        step_functions,
+        step_functions: step_functions.clone(),
         store,
+        records,
         paypal: providers.paypal,
         sendgrid: providers.sendgrid,
         mailchimp: providers.mailchimp,
         faults,
         payment_timeout: config.payment_timeout,
     });
+    let resumer = tokio::spawn(step_functions.clone().resume_lapsed(shutdown_rx.clone()));
     let poller = tokio::spawn(mapping.run(shutdown_rx.clone()));
     let server = tokio::spawn(http::serve(listener, services, shutdown_rx));
     Ok(RunningEmulator {
         addr,
         shutdown,
-        tasks: vec![server, poller],
+        tasks: vec![server, poller, resumer],
+        step_functions,
+        drain_timeout: config.drain_timeout,
+        db,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The local Step Functions: runs the registration state machine (the same ASL file that
-//! `template.yaml` deploys) with the workflow crate's interpreter, and keeps every execution and
-//! its history for the inspector.
+//! `template.yaml` deploys) as durable executions (`durable::executions`): each completed task is
+//! checkpointed in the database, and an execution left `RUNNING` by a process that died is
+//! resumed, without running its completed tasks again, once its lease lapses.
 //!
 //! Executions are named, and a name starts once ([`StartOutcome::AlreadyStarted`] after that), as
 //! `StartExecution` behaves for a name already used. Task resources are Lambda ARNs, run by calling
@@ -12,16 +13,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
+use durable::{DbError, ExecutionRecord, Executions, Queue};
 use function_model::TaskFunction;
-use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::watch;
 use tracing::Instrument;
-use workflow::{History, HistoryEvent, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
+use workflow::{History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
 
 use crate::faults::{Fault, Faults};
-use crate::queue::Queue;
 
 /// The resource of Step Functions' SQS `SendMessage` integration.
 pub const SQS_SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
@@ -46,7 +46,7 @@ pub struct LocalTasks {
 }
 
 impl LocalTasks {
-    fn send_message(&self, input: &Value) -> Result<Value, TaskFailure> {
+    async fn send_message(&self, input: &Value) -> Result<Value, TaskFailure> {
         let url = input["QueueUrl"].as_str().unwrap_or_default();
         let queue = self.queues.get(url).ok_or_else(|| {
             TaskFailure::new(
@@ -64,7 +64,10 @@ impl LocalTasks {
             }
             other => other.to_string(),
         };
-        let message_id = queue.send(body, Default::default(), None);
+        let message_id = queue
+            .send(body, Default::default(), None)
+            .await
+            .map_err(|e| TaskFailure::new("SQS.InternalError", e.to_string()))?;
         Ok(json!({ "MessageId": message_id }))
     }
 }
@@ -73,7 +76,7 @@ impl LocalTasks {
 impl TaskInvoker for LocalTasks {
     async fn invoke(&self, task: TaskRequest) -> Result<Value, TaskFailure> {
         if task.resource == SQS_SEND_MESSAGE {
-            return self.send_message(&task.input);
+            return self.send_message(&task.input).await;
         }
         let (name, function) = self.functions.get(&task.resource).ok_or_else(|| {
             TaskFailure::new(
@@ -119,51 +122,31 @@ impl TaskInvoker for LocalTasks {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "status", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ExecutionStatus {
-    Running,
-    Succeeded { output: Value },
-    Failed { error: String, cause: String },
-}
-
-/// One execution, as kept for the inspector.
-#[derive(Debug)]
-pub struct Execution {
-    name: String,
-    input: Value,
-    started_at: DateTime<Utc>,
-    history: History,
-    outcome: Mutex<(ExecutionStatus, Option<DateTime<Utc>>)>,
-}
-
-/// An execution as `/_emulator/api/executions` shows it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExecutionView {
-    pub name: String,
-    #[serde(flatten)]
-    pub status: ExecutionStatus,
-    pub input: Value,
-    pub started_at: DateTime<Utc>,
-    pub stopped_at: Option<DateTime<Utc>>,
-    pub events: Vec<HistoryEvent>,
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// How often the emulator looks for executions to resume (left by a process that died).
+const RESUME_EVERY: Duration = Duration::from_secs(2);
 
 /// The state machine, its task runner and its executions.
 pub struct LocalStepFunctions {
     machine: StateMachine,
     tasks: LocalTasks,
-    executions: Mutex<Vec<Arc<Execution>>>,
+    executions: Executions,
+    /// The histories of the executions this process runs now, for the inspector.
+    live: Mutex<HashMap<String, History>>,
+    /// How many executions this process runs now.
+    running: watch::Sender<usize>,
 }
 
 impl LocalStepFunctions {
     /// Checks that every Task resource of the machine can run here.
-    pub fn new(machine: StateMachine, tasks: LocalTasks) -> anyhow::Result<Arc<Self>> {
+    pub fn new(
+        machine: StateMachine,
+        tasks: LocalTasks,
+        executions: Executions,
+    ) -> anyhow::Result<Arc<Self>> {
         for resource in machine.task_resources() {
             anyhow::ensure!(
                 resource == SQS_SEND_MESSAGE || tasks.functions.contains_key(&resource),
@@ -173,25 +156,91 @@ impl LocalStepFunctions {
         Ok(Arc::new(Self {
             machine,
             tasks,
-            executions: Mutex::new(Vec::new()),
+            executions,
+            live: Mutex::new(HashMap::new()),
+            running: watch::channel(0).0,
         }))
     }
 
-    pub fn executions(&self) -> Vec<ExecutionView> {
-        lock(&self.executions)
-            .iter()
-            .map(|e| {
-                let (status, stopped_at) = lock(&e.outcome).clone();
-                ExecutionView {
-                    name: e.name.clone(),
-                    status,
-                    input: e.input.clone(),
-                    started_at: e.started_at,
-                    stopped_at,
-                    events: e.history.events(),
+    pub fn executions(&self) -> &Executions {
+        &self.executions
+    }
+
+    /// One execution; while this process runs it, with the events so far.
+    pub async fn execution(&self, name: &str) -> Result<Option<ExecutionRecord>, DbError> {
+        let live = lock(&self.live).get(name).map(History::events);
+        let mut record = self.executions.get(name).await?;
+        if let (Some(record), Some(events)) = (&mut record, live) {
+            record.events = events
+                .iter()
+                .map(|event| serde_json::to_value(event).unwrap_or_default())
+                .collect();
+        }
+        Ok(record)
+    }
+
+    /// Runs an execution this process started or claimed, in the background.
+    fn spawn(self: &Arc<Self>, name: String, input: Value) {
+        let history = History::new();
+        lock(&self.live).insert(name.clone(), history.clone());
+        self.running.send_modify(|n| *n += 1);
+        let service = self.clone();
+        // A root span: the execution outlives the delivery that started it. The functions' own log
+        // lines name the order, so the span does not repeat it.
+        let span = tracing::info_span!(parent: None, "execution");
+        tokio::spawn(
+            async move {
+                let result = durable::executions::run(
+                    &service.machine,
+                    &service.executions,
+                    &name,
+                    input,
+                    &service.tasks,
+                    &history,
+                )
+                .await;
+                match result {
+                    Ok(_) => tracing::info!(order_id = %name, "execution succeeded"),
+                    Err(failure) => tracing::warn!(order_id = %name, error = %failure.error, "execution failed: {}", failure.cause),
                 }
-            })
-            .collect()
+                lock(&service.live).remove(&name);
+                service.running.send_modify(|n| *n -= 1);
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Resumes, every few seconds, the executions whose process died (their lease lapsed), until
+    /// `shutdown`.
+    pub async fn resume_lapsed(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            match self.executions.claim_lapsed(100).await {
+                Ok(claimed) => {
+                    for (name, input) in claimed {
+                        tracing::info!(order_id = %name, "resuming an execution from its checkpoints");
+                        self.spawn(name, input);
+                    }
+                }
+                Err(e) => tracing::warn!("could not look for executions to resume: {e}"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RESUME_EVERY) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// Waits until the executions this process runs have stopped, for at most `bound`; those still
+    /// running then are resumed by the next process, from their checkpoints.
+    pub async fn drain(&self, bound: Duration) {
+        let mut running = self.running.subscribe();
+        let drained = tokio::time::timeout(bound, running.wait_for(|n| *n == 0)).await;
+        if drained.is_err() {
+            tracing::warn!(
+                running = *self.running.borrow(),
+                "executions still running at shutdown resume at the next start"
+            );
+        }
     }
 }
 
@@ -202,42 +251,16 @@ pub struct LocalStarter(pub Arc<LocalStepFunctions>);
 #[async_trait]
 impl WorkflowStarter for LocalStarter {
     async fn start(&self, execution_name: &str, input: Value) -> Result<StartOutcome, StartError> {
-        let execution = {
-            let mut executions = lock(&self.0.executions);
-            if executions.iter().any(|e| e.name == execution_name) {
-                return Ok(StartOutcome::AlreadyStarted);
-            }
-            let execution = Arc::new(Execution {
-                name: execution_name.to_owned(),
-                input: input.clone(),
-                started_at: Utc::now(),
-                history: History::new(),
-                outcome: Mutex::new((ExecutionStatus::Running, None)),
-            });
-            executions.push(execution.clone());
-            execution
-        };
-        let service = self.0.clone();
-        // A root span: the execution outlives the delivery that started it. The functions' own log
-        // lines name the order, so the span does not repeat it.
-        let span = tracing::info_span!(parent: None, "execution");
-        tokio::spawn(
-            async move {
-                let result = service.machine.run(&execution.name, input, &service.tasks, &execution.history).await;
-                let status = match result {
-                    Ok(output) => {
-                        tracing::info!(order_id = %execution.name, "execution succeeded");
-                        ExecutionStatus::Succeeded { output }
-                    }
-                    Err(failure) => {
-                        tracing::warn!(order_id = %execution.name, error = %failure.error, "execution failed: {}", failure.cause);
-                        ExecutionStatus::Failed { error: failure.error, cause: failure.cause }
-                    }
-                };
-                *lock(&execution.outcome) = (status, Some(Utc::now()));
-            }
-            .instrument(span),
-        );
+        let started = self
+            .0
+            .executions
+            .start(execution_name, &input)
+            .await
+            .map_err(|e| StartError::Unavailable(e.to_string()))?;
+        if !started {
+            return Ok(StartOutcome::AlreadyStarted);
+        }
+        self.0.spawn(execution_name.to_owned(), input);
         Ok(StartOutcome::Started)
     }
 }

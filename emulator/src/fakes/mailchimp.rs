@@ -16,9 +16,7 @@
 //! Limits: one list (the configured one), whose merge fields are `FNAME` and `LNAME`; other
 //! member attributes (interests, tags, location, ...) are accepted and not kept.
 
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -28,11 +26,12 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use md5::{Digest, Md5};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{basic_credentials, is_email, json_kind, lock, random_hex, with_faults};
+use super::{basic_credentials, is_email, json_kind, random_hex, with_faults};
 use crate::faults::Faults;
+use crate::records::Records;
 
 const MEMBER_STATUSES: [&str; 5] = [
     "subscribed",
@@ -43,7 +42,7 @@ const MEMBER_STATUSES: [&str; 5] = [
 ];
 
 /// An audience member as the inspector shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AudienceMember {
     pub email_address: String,
@@ -51,7 +50,7 @@ pub struct AudienceMember {
     pub first_name: String,
     /// The `LNAME` merge field.
     pub last_name: String,
-    pub status: &'static str,
+    pub status: String,
     pub last_changed: DateTime<Utc>,
 }
 
@@ -59,14 +58,16 @@ pub struct MailchimpFake {
     api_key: String,
     list_id: String,
     faults: Arc<Faults>,
-    /// Members by lower-cased address.
-    members: Mutex<BTreeMap<String, Member>>,
+    /// Members by list and lower-cased address.
+    records: Records,
 }
 
+/// A member as this fake keeps it.
+#[derive(Serialize, Deserialize)]
 struct Member {
     email_address: String,
     unique_email_id: String,
-    status: &'static str,
+    status: String,
     merge_fields: Map<String, Value>,
     timestamp_signup: String,
     timestamp_opt: String,
@@ -74,12 +75,17 @@ struct Member {
 }
 
 impl MailchimpFake {
-    pub fn new(api_key: String, list_id: String, faults: Arc<Faults>) -> Arc<Self> {
+    pub fn new(
+        api_key: String,
+        list_id: String,
+        faults: Arc<Faults>,
+        records: Records,
+    ) -> Arc<Self> {
         Arc::new(Self {
             api_key,
             list_id,
             faults,
-            members: Mutex::default(),
+            records,
         })
     }
 
@@ -107,18 +113,17 @@ impl MailchimpFake {
         })
     }
 
-    /// Every member, by lower-cased address.
-    pub fn members(&self) -> Vec<AudienceMember> {
-        lock(&self.members)
-            .values()
-            .map(|member| AudienceMember {
-                email_address: member.email_address.clone(),
-                first_name: member.merge_field("FNAME"),
-                last_name: member.merge_field("LNAME"),
-                status: member.status,
-                last_changed: member.last_changed,
-            })
-            .collect()
+    /// Every member, most recently changed first.
+    #[cfg(test)]
+    async fn members(&self) -> Vec<AudienceMember> {
+        let request = durable::PageRequest {
+            limit: Some(durable::page::MAX_LIMIT),
+            cursor: None,
+        };
+        let page = self
+            .records
+            .page(crate::records::Listing::Members, &request);
+        page.await.expect("members readable").items
     }
 
     /// Whether the request authenticates with HTTP Basic, the API key as password (any user
@@ -138,6 +143,17 @@ fn api_key_invalid() -> Response {
 }
 
 impl Member {
+    /// What the inspector shows of the member.
+    fn record(&self) -> AudienceMember {
+        AudienceMember {
+            email_address: self.email_address.clone(),
+            first_name: self.merge_field("FNAME"),
+            last_name: self.merge_field("LNAME"),
+            status: self.status.clone(),
+            last_changed: self.last_changed,
+        }
+    }
+
     fn merge_field(&self, tag: &str) -> String {
         self.merge_fields
             .get(tag)
@@ -236,12 +252,30 @@ async fn put_member(
         )]);
     }
     let now = Utc::now();
-    let mut members = lock(&fake.members);
-    let member = match members.entry(address.to_lowercase()) {
-        Entry::Vacant(vacant) => vacant.insert(Member {
+    let unavailable = |e: durable::DbError| {
+        tracing::error!("the local Mailchimp's audience is unavailable: {e}");
+        problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            "An unexpected internal error has occurred. Please contact Support for more information.",
+            &[],
+        )
+    };
+    let stored = match fake.records.member(&fake.list_id, address).await {
+        Ok(stored) => stored.map(serde_json::from_value::<Member>).transpose(),
+        Err(e) => return unavailable(e),
+    };
+    let mut member = match stored {
+        Ok(Some(mut member)) => {
+            if let Some(status) = request.status {
+                member.status = status.to_owned();
+            }
+            member
+        }
+        Ok(None) => Member {
             email_address: address.to_owned(),
             unique_email_id: random_hex(10),
-            status: request.status_if_new,
+            status: request.status_if_new.to_owned(),
             merge_fields: Map::from_iter([
                 ("FNAME".to_owned(), json!("")),
                 ("LNAME".to_owned(), json!("")),
@@ -249,14 +283,8 @@ async fn put_member(
             timestamp_signup: request.timestamp_signup.unwrap_or_default().to_owned(),
             timestamp_opt: String::new(),
             last_changed: now,
-        }),
-        Entry::Occupied(occupied) => {
-            let member = occupied.into_mut();
-            if let Some(status) = request.status {
-                member.status = status;
-            }
-            member
-        }
+        },
+        Err(e) => return unavailable(durable::DbError::Corrupt(format!("member: {e}"))),
     };
     if let Some(fields) = request.merge_fields {
         member.merge_fields.extend(
@@ -269,6 +297,14 @@ async fn put_member(
         member.timestamp_opt = timestamp(now);
     }
     member.last_changed = now;
+    let stored = serde_json::to_value(&member).unwrap_or_default();
+    if let Err(e) = fake
+        .records
+        .put_member(&fake.list_id, address, &stored, &member.record())
+        .await
+    {
+        return unavailable(e);
+    }
     Json(member.to_json(&fake.list_id)).into_response()
 }
 
@@ -418,7 +454,8 @@ mod tests {
     impl Server {
         async fn start() -> Self {
             let faults = Arc::new(Faults::default());
-            let fake = MailchimpFake::new(API_KEY.into(), LIST_ID.into(), faults.clone());
+            let records = crate::records::testing::records().await;
+            let fake = MailchimpFake::new(API_KEY.into(), LIST_ID.into(), faults.clone(), records);
             let url = serve(fake.router()).await;
             Self {
                 fake,
@@ -517,7 +554,7 @@ mod tests {
             );
         }
 
-        let members = server.fake.members();
+        let members = server.fake.members().await;
         assert_eq!(members.len(), 1);
         let shown = serde_json::to_value(&members[0]).expect("serializes");
         assert_eq!(shown["emailAddress"], "Ada@Example.com");
@@ -553,7 +590,7 @@ mod tests {
         assert_eq!(status, 200, "the address itself names the member too");
         assert_eq!(member["status"], "unsubscribed");
 
-        let members = server.fake.members();
+        let members = server.fake.members().await;
         assert_eq!(members.len(), 1);
         assert_eq!(members[0].status, "unsubscribed");
         assert_eq!(members[0].last_name, "King");
@@ -564,7 +601,7 @@ mod tests {
             .await;
         assert_eq!((status, &member["status"]), (200, &json!("pending")));
         assert_eq!(member["timestamp_opt"], "", "not opted in yet");
-        assert_eq!(server.fake.members().len(), 2);
+        assert_eq!(server.fake.members().await.len(), 2);
     }
 
     #[tokio::test]
@@ -593,7 +630,7 @@ mod tests {
             .await
             .expect("an answer");
         assert_problem(response, 401, "API Key Invalid").await;
-        assert!(server.fake.members().is_empty());
+        assert!(server.fake.members().await.is_empty());
     }
 
     #[tokio::test]
@@ -679,7 +716,7 @@ mod tests {
             .await
             .expect("an answer");
         assert_problem(response, 400, "JSON Parse Error").await;
-        assert!(server.fake.members().is_empty(), "nothing kept");
+        assert!(server.fake.members().await.is_empty(), "nothing kept");
     }
 
     #[tokio::test]
@@ -698,7 +735,7 @@ mod tests {
         })
         .await;
         assert_problem(response, 429, "Too Many Requests").await;
-        assert!(server.fake.members().is_empty());
+        assert!(server.fake.members().await.is_empty());
         slow_then_timeout(&server.faults, "mailchimp", || server.ping()).await;
     }
 }

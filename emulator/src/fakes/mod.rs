@@ -295,7 +295,8 @@ mod tests {
     #[tokio::test]
     async fn nested_under_a_prefix_and_never_blocking_shutdown() {
         let faults = Arc::new(Faults::default());
-        let sendgrid = SendGridFake::new("SG.key".into(), faults.clone());
+        let records = crate::records::testing::records().await;
+        let sendgrid = SendGridFake::new("SG.key".into(), faults.clone(), records);
         let app = Router::new().nest("/_providers/sendgrid", sendgrid.router());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

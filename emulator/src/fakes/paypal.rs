@@ -14,8 +14,9 @@
 //! (`CCREJECT-REFUSED`, `CCREJECT-IF`, ...) gives a `DECLINED` capture with the processor's
 //! response code. An order without a card waits for a payer approval that never comes here: its
 //! capture answers `ORDER_NOT_APPROVED`, unless the capture request brings a card. A replayed
-//! `PayPal-Request-Id` answers `200` with the same order and never charges twice; replays are kept
-//! for the process's lifetime (PayPal keeps them at least 6 hours).
+//! `PayPal-Request-Id` answers `200` with the same order and never charges twice; the ledger
+//! (orders, request ids, captures) is kept in the emulator's database, so replays hold across
+//! restarts (PayPal keeps them at least 6 hours).
 //!
 //! Limits, on purpose: this merchant account cannot authorize (`intent: AUTHORIZE` answers
 //! `AUTH_CAPTURE_NOT_ENABLED`), there are no other payment sources than cards, tokens live until
@@ -25,9 +26,9 @@
 //! Card data: the number and security code are checked and dropped. Only the brand and the last
 //! four digits are kept and shown; error details never echo them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::RangeInclusive;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -36,11 +37,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{basic_credentials, bearer_token, has_media_type, lock, random_hex, with_faults};
 use crate::faults::Faults;
+use crate::records::{PayPalOperation as Operation, Records};
 
 /// Where PayPal's links point (the sandbox: the fake stands in for it).
 const API: &str = "https://api-m.sandbox.paypal.com";
@@ -101,7 +103,7 @@ const TOKEN_LIFETIME: u64 = 32_400;
 
 /// A capture, as the inspector shows it: completed or declined. For "charged" checks keep only
 /// [`CaptureStatus::Completed`] ones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaptureRecord {
     pub capture_id: String,
@@ -118,25 +120,34 @@ pub struct CaptureRecord {
 }
 
 /// An amount as PayPal received it: `{"value": "250.00", "currency": "USD"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Amount {
     pub value: String,
     pub currency: String,
 }
 
 /// All that is kept of a card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CardSummary {
-    pub brand: &'static str,
+    pub brand: String,
     pub last_digits: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CaptureStatus {
     Completed,
     Declined,
+}
+
+impl CaptureStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "COMPLETED",
+            Self::Declined => "DECLINED",
+        }
+    }
 }
 
 /// The REST app's credentials, as issued in PayPal's developer dashboard.
@@ -149,31 +160,25 @@ pub struct PayPalCredentials {
 pub struct PayPalFake {
     credentials: PayPalCredentials,
     faults: Arc<Faults>,
-    ledger: Mutex<Ledger>,
+    /// Live access tokens (they die with the process, as a restarted client fetches a new one).
+    tokens: Mutex<HashSet<String>>,
+    /// Orders, request ids and captures.
+    records: Records,
 }
 
-#[derive(Default)]
-struct Ledger {
-    tokens: HashSet<String>,
-    /// Orders by id, in their full representation.
-    orders: HashMap<String, Value>,
-    /// The order each `PayPal-Request-Id` created or captured.
-    replays: HashMap<(Operation, String), String>,
-    captures: Vec<CaptureRecord>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Operation {
-    Create,
-    Capture,
+/// What a handler answers when the ledger cannot be read or written.
+fn ledger_unavailable(e: &durable::DbError) -> Response {
+    tracing::error!("the local PayPal's ledger is unavailable: {e}");
+    paypal_error(StatusCode::SERVICE_UNAVAILABLE, &[])
 }
 
 impl PayPalFake {
-    pub fn new(credentials: PayPalCredentials, faults: Arc<Faults>) -> Arc<Self> {
+    pub fn new(credentials: PayPalCredentials, faults: Arc<Faults>, records: Records) -> Arc<Self> {
         Arc::new(Self {
             credentials,
             faults,
-            ledger: Mutex::default(),
+            tokens: Mutex::default(),
+            records,
         })
     }
 
@@ -189,39 +194,65 @@ impl PayPalFake {
         })
     }
 
-    /// Every capture so far, in order, with its status: `DECLINED` ones included.
-    pub fn captures(&self) -> Vec<CaptureRecord> {
-        lock(&self.ledger).captures.clone()
-    }
-
     /// Expires every access token issued so far, as if their lifetime had passed: API calls with
     /// them answer 401 until the client fetches a new one.
     pub fn revoke_tokens(&self) {
-        lock(&self.ledger).tokens.clear();
+        lock(&self.tokens).clear();
     }
 
-    /// The ledger, if the request carries a live access token.
-    fn authorized(&self, headers: &HeaderMap) -> Option<MutexGuard<'_, Ledger>> {
-        let ledger = lock(&self.ledger);
-        let token = bearer_token(headers)?;
-        ledger.tokens.contains(token).then_some(ledger)
-    }
-}
-
-impl Ledger {
-    /// The order a replayed `PayPal-Request-Id` already created or captured.
-    fn replay(&self, operation: Operation, request_id: Option<&str>) -> Option<&Value> {
-        let order_id = self.replays.get(&(operation, request_id?.to_owned()))?;
-        self.orders.get(order_id)
+    /// Whether the request carries a live access token.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        bearer_token(headers).is_some_and(|token| lock(&self.tokens).contains(token))
     }
 
-    fn store(&mut self, order: Value, operation: Operation, request_id: Option<&str>) {
-        let id = order["id"].as_str().unwrap_or_default().to_owned();
-        if let Some(request_id) = request_id {
-            self.replays
-                .insert((operation, request_id.to_owned()), id.clone());
+    /// Keeps an order as it now stands, with the request id that made it so and its captures.
+    async fn store(
+        &self,
+        order: &Value,
+        operation: Operation,
+        request_id: Option<&str>,
+        captures: Vec<CaptureRecord>,
+    ) -> Result<(), durable::DbError> {
+        let captures = captures
+            .iter()
+            .map(|capture| {
+                let record = serde_json::to_string(capture)
+                    .map_err(|e| durable::DbError::Corrupt(format!("capture: {e}")))?;
+                Ok((capture.capture_id.clone(), capture.status.as_str(), record))
+            })
+            .collect::<Result<Vec<_>, durable::DbError>>()?;
+        self.records
+            .paypal_store(order, operation, request_id, &captures)
+            .await
+    }
+
+    /// The order an earlier request with this request id made, if any.
+    async fn replay(
+        &self,
+        operation: Operation,
+        request_id: Option<&str>,
+    ) -> Result<Option<Value>, durable::DbError> {
+        match request_id {
+            Some(request_id) => self.records.paypal_replay(operation, request_id).await,
+            None => Ok(None),
         }
-        self.orders.insert(id, order);
+    }
+
+    /// Every capture so far, oldest first.
+    #[cfg(test)]
+    async fn captures(&self) -> Vec<CaptureRecord> {
+        let request = durable::PageRequest {
+            limit: Some(durable::page::MAX_LIMIT),
+            cursor: None,
+        };
+        self.records
+            .page(crate::records::Listing::Captures, &request)
+            .await
+            .expect("captures readable")
+            .items
+            .into_iter()
+            .rev()
+            .collect()
     }
 }
 
@@ -269,7 +300,7 @@ async fn issue_token(
         }
     }
     let token = format!("A21AA{}", random_hex(92));
-    lock(&fake.ledger).tokens.insert(token.clone());
+    lock(&fake.tokens).insert(token.clone());
     Json(json!({
         "scope": "https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/payments/refund https://uri.paypal.com/services/payments/orders/client_sdk_orders_api",
         "access_token": token,
@@ -295,15 +326,17 @@ async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(mut ledger) = fake.authorized(&headers) else {
+    if !fake.authorized(&headers) {
         return paypal_error(StatusCode::UNAUTHORIZED, &[]);
-    };
+    }
     let request_id = match request_id(&headers) {
         Ok(request_id) => request_id,
         Err(invalid) => return reject(vec![invalid]),
     };
-    if let Some(order) = ledger.replay(Operation::Create, request_id) {
-        return view(order, StatusCode::OK, &headers);
+    match fake.replay(Operation::Create, request_id).await {
+        Ok(Some(order)) => return view(&order, StatusCode::OK, &headers),
+        Ok(None) => {}
+        Err(e) => return ledger_unavailable(&e),
     }
     if !has_media_type(&headers, "application/json") {
         return paypal_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &[]);
@@ -321,12 +354,17 @@ async fn create_order(
         Err(details) => return reject(details),
     };
     let mut order = new_order(&request, now);
-    if let Some(payment) = payment {
-        ledger.captures.extend(charge(&mut order, &payment, now));
+    let captures = match payment {
+        Some(payment) => charge(&mut order, &payment, now),
+        None => Vec::new(),
+    };
+    if let Err(e) = fake
+        .store(&order, Operation::Create, request_id, captures)
+        .await
+    {
+        return ledger_unavailable(&e);
     }
-    let response = view(&order, StatusCode::CREATED, &headers);
-    ledger.store(order, Operation::Create, request_id);
-    response
+    view(&order, StatusCode::CREATED, &headers)
 }
 
 /// `POST /v2/checkout/orders/{id}/capture`, with an optional `payment_source.card` in the body.
@@ -336,17 +374,23 @@ async fn capture_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(mut ledger) = fake.authorized(&headers) else {
+    if !fake.authorized(&headers) {
         return paypal_error(StatusCode::UNAUTHORIZED, &[]);
-    };
+    }
     let request_id = match request_id(&headers) {
         Ok(request_id) => request_id,
         Err(invalid) => return reject(vec![invalid]),
     };
-    if let Some(order) = ledger.replay(Operation::Capture, request_id) {
-        return view(order, StatusCode::OK, &headers);
+    match fake.replay(Operation::Capture, request_id).await {
+        Ok(Some(order)) => return view(&order, StatusCode::OK, &headers),
+        Ok(None) => {}
+        Err(e) => return ledger_unavailable(&e),
     }
-    let Some(order) = ledger.orders.get(&id) else {
+    let order = match fake.records.paypal_order(&id).await {
+        Ok(order) => order,
+        Err(e) => return ledger_unavailable(&e),
+    };
+    let Some(mut order) = order else {
         return reject(vec![Detail::new(
             Issue::InvalidResourceId,
             Some("order_id".into()),
@@ -385,12 +429,14 @@ async fn capture_order(
     let Some(payment) = payment else {
         return reject(vec![Detail::new(Issue::OrderNotApproved, None, None, None)]);
     };
-    let mut order = order.clone();
     let captures = charge(&mut order, &payment, now);
-    ledger.captures.extend(captures);
-    let response = view(&order, StatusCode::CREATED, &headers);
-    ledger.store(order, Operation::Capture, request_id);
-    response
+    if let Err(e) = fake
+        .store(&order, Operation::Capture, request_id, captures)
+        .await
+    {
+        return ledger_unavailable(&e);
+    }
+    view(&order, StatusCode::CREATED, &headers)
 }
 
 /// The `PayPal-Request-Id` header, if any: 1 to 108 characters.
@@ -709,7 +755,7 @@ fn charge(order: &mut Value, payment: &Payment<'_>, now: DateTime<Utc>) -> Vec<C
             },
             description: text(&unit["description"]),
             card: CardSummary {
-                brand: payment.brand,
+                brand: payment.brand.to_owned(),
                 last_digits: payment.last_digits.to_owned(),
             },
             status,
@@ -1206,6 +1252,7 @@ mod tests {
                     client_secret: CLIENT_SECRET.into(),
                 },
                 faults.clone(),
+                crate::records::testing::records().await,
             );
             let url = serve(fake.router()).await;
             let mut sandbox = Self {
@@ -1448,7 +1495,7 @@ mod tests {
         );
         assert!(!order.to_string().contains("security_code"));
 
-        let captures = sandbox.fake.captures();
+        let captures = sandbox.fake.captures().await;
         assert_eq!(captures.len(), 1);
         let record = &captures[0];
         assert_eq!(record.capture_id, capture["id"].as_str().expect("an id"));
@@ -1664,7 +1711,7 @@ mod tests {
             (status, &error["name"]),
             (415, &json!("UNSUPPORTED_MEDIA_TYPE"))
         );
-        assert!(sandbox.fake.captures().is_empty());
+        assert!(sandbox.fake.captures().await.is_empty());
     }
 
     #[tokio::test]
@@ -1734,11 +1781,11 @@ mod tests {
             assert_error(&error, "UNPROCESSABLE_ENTITY", issue);
             assert_eq!(error["details"][0]["field"], field);
         }
-        assert!(sandbox.fake.captures().is_empty(), "nothing charged");
+        assert!(sandbox.fake.captures().await.is_empty(), "nothing charged");
 
         let (status, order) = sandbox.create(&amount("JPY", "25000"), Some("yen")).await;
         assert_eq!(status, 201, "{order}");
-        assert_eq!(sandbox.fake.captures()[0].amount.value, "25000");
+        assert_eq!(sandbox.fake.captures().await[0].amount.value, "25000");
     }
 
     #[tokio::test]
@@ -1755,7 +1802,7 @@ mod tests {
         assert_eq!(status, 400);
         assert_error(&error, "INVALID_REQUEST", "INVALID_STRING_LENGTH");
         assert_eq!(error["details"][0]["field"], "PayPal-Request-Id");
-        assert!(sandbox.fake.captures().is_empty());
+        assert!(sandbox.fake.captures().await.is_empty());
     }
 
     #[tokio::test]
@@ -1769,14 +1816,14 @@ mod tests {
             .await;
         assert_eq!((first_status, second_status), (201, 200));
         assert_eq!(first, second, "the stored order");
-        assert_eq!(sandbox.fake.captures().len(), 1, "charged once");
+        assert_eq!(sandbox.fake.captures().await.len(), 1, "charged once");
 
         let (status, other) = sandbox
             .create(&card_order("Ada Lovelace"), Some("other-key"))
             .await;
         assert_eq!(status, 201);
         assert_ne!(other["id"], first["id"]);
-        assert_eq!(sandbox.fake.captures().len(), 2);
+        assert_eq!(sandbox.fake.captures().await.len(), 2);
     }
 
     #[tokio::test]
@@ -1793,7 +1840,7 @@ mod tests {
                 json!({"avs_code": "G", "cvv_code": "P", "response_code": code})
             );
         }
-        let captures = sandbox.fake.captures();
+        let captures = sandbox.fake.captures().await;
         assert_eq!(
             captures.len(),
             REJECTION_TRIGGERS.len(),
@@ -1851,8 +1898,8 @@ mod tests {
         assert_eq!((first_status, second_status), (201, 200));
         assert_eq!(first["status"], "COMPLETED");
         assert_eq!(first, second);
-        assert_eq!(sandbox.fake.captures().len(), 1, "captured once");
-        assert_eq!(sandbox.fake.captures()[0].request_id, "capture-1");
+        assert_eq!(sandbox.fake.captures().await.len(), 1, "captured once");
+        assert_eq!(sandbox.fake.captures().await[0].request_id, "capture-1");
 
         let (status, error) = sandbox
             .capture(id, Some(&with_card), Some("capture-2"))
@@ -1881,7 +1928,7 @@ mod tests {
             (status, &error["name"]),
             (503, &json!("SERVICE_UNAVAILABLE"))
         );
-        assert!(sandbox.fake.captures().is_empty());
+        assert!(sandbox.fake.captures().await.is_empty());
 
         slow_then_timeout(&sandbox.faults, "paypal", || sandbox.token_request()).await;
     }

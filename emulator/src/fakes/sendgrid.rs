@@ -15,7 +15,7 @@
 //! requirements), and attachments, scheduling and settings other than sandbox mode are accepted
 //! without being checked.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -27,13 +27,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{bearer_token, has_media_type, is_email, json_kind, lock, random_hex, with_faults};
+use super::{bearer_token, has_media_type, is_email, json_kind, random_hex, with_faults};
 use crate::faults::Faults;
+use crate::records::Records;
 
 const MAX_PERSONALIZATIONS: usize = 1000;
 
 /// An email as the inspector shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SentEmail {
     /// Every `to` address of every personalization.
@@ -52,15 +53,16 @@ pub struct SentEmail {
 pub struct SendGridFake {
     api_key: String,
     faults: Arc<Faults>,
-    outbox: Mutex<Vec<SentEmail>>,
+    /// The outbox.
+    records: Records,
 }
 
 impl SendGridFake {
-    pub fn new(api_key: String, faults: Arc<Faults>) -> Arc<Self> {
+    pub fn new(api_key: String, faults: Arc<Faults>, records: Records) -> Arc<Self> {
         Arc::new(Self {
             api_key,
             faults,
-            outbox: Mutex::default(),
+            records,
         })
     }
 
@@ -75,9 +77,20 @@ impl SendGridFake {
         })
     }
 
-    /// Every email accepted outside sandbox mode, in order.
-    pub fn outbox(&self) -> Vec<SentEmail> {
-        lock(&self.outbox).clone()
+    /// Every email accepted outside sandbox mode, oldest first.
+    #[cfg(test)]
+    async fn outbox(&self) -> Vec<SentEmail> {
+        let request = durable::PageRequest {
+            limit: Some(durable::page::MAX_LIMIT),
+            cursor: None,
+        };
+        let page = self.records.page(crate::records::Listing::Emails, &request);
+        page.await
+            .expect("outbox readable")
+            .items
+            .into_iter()
+            .rev()
+            .collect()
     }
 }
 
@@ -144,7 +157,13 @@ async fn send_mail(
     if mail["mail_settings"]["sandbox_mode"]["enable"] == true {
         return StatusCode::OK.into_response();
     }
-    lock(&fake.outbox).push(sent_email(&mail, Utc::now()));
+    if let Err(e) = fake.records.add_email(&sent_email(&mail, Utc::now())).await {
+        tracing::error!("the local SendGrid's outbox is unavailable: {e}");
+        return sendgrid_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &[Problem::general("service unavailable")],
+        );
+    }
     (StatusCode::ACCEPTED, [("x-message-id", random_hex(22))]).into_response()
 }
 
@@ -396,7 +415,8 @@ mod tests {
     impl Server {
         async fn start() -> Self {
             let faults = Arc::new(Faults::default());
-            let fake = SendGridFake::new(API_KEY.into(), faults.clone());
+            let records = crate::records::testing::records().await;
+            let fake = SendGridFake::new(API_KEY.into(), faults.clone(), records);
             let url = serve(fake.router()).await;
             Self {
                 fake,
@@ -446,7 +466,7 @@ mod tests {
         assert!(response.headers().contains_key("x-message-id"));
         assert_eq!(response.text().await.expect("a body"), "", "an empty body");
 
-        let outbox = server.fake.outbox();
+        let outbox = server.fake.outbox().await;
         assert_eq!(outbox.len(), 1);
         let sent = serde_json::to_value(&outbox[0]).expect("serializes");
         assert_eq!(sent["to"], json!(["ada@example.com"]));
@@ -490,7 +510,7 @@ mod tests {
                 json!({"errors": [{"message": message, "field": null, "help": null}]})
             );
         }
-        assert!(server.fake.outbox().is_empty());
+        assert!(server.fake.outbox().await.is_empty());
     }
 
     #[tokio::test]
@@ -633,7 +653,7 @@ mod tests {
             assert_eq!(status, 400);
             assert_eq!(error["errors"][0]["field"], Value::Null);
         }
-        assert!(server.fake.outbox().is_empty());
+        assert!(server.fake.outbox().await.is_empty());
     }
 
     #[tokio::test]
@@ -651,7 +671,7 @@ mod tests {
             json!("d-0123456789abcdef"),
         );
         assert_eq!(server.send_and_read(&templated).await.0, 202);
-        let outbox = server.fake.outbox();
+        let outbox = server.fake.outbox().await;
         assert_eq!(outbox[0].subject, "Your ticket, Ada");
         assert_eq!((outbox[1].html.as_str(), outbox[1].text.as_str()), ("", ""));
     }
@@ -672,7 +692,7 @@ mod tests {
             400,
             "still validated"
         );
-        assert!(server.fake.outbox().is_empty(), "nothing kept");
+        assert!(server.fake.outbox().await.is_empty(), "nothing kept");
     }
 
     #[tokio::test]
@@ -690,7 +710,7 @@ mod tests {
             error,
             json!({"errors": [{"message": "too many requests", "field": null, "help": null}]})
         );
-        assert!(server.fake.outbox().is_empty());
+        assert!(server.fake.outbox().await.is_empty());
         slow_then_timeout(&server.faults, "sendgrid", || server.send(&sandboxed)).await;
     }
 }

@@ -10,25 +10,28 @@
 //! even a crash between charging and answering heals on retry (the charge replays, the publish
 //! repeats, and the consumers are idempotent by order id).
 //!
-//! Layout: `lib.rs` routes and runs a registration; `idempotency.rs` holds the key store port and
-//! its in-memory implementation; `responses.rs` the answers.
+//! Idempotency records live behind a port (`clients::idempotency`), claimed atomically, so that
+//! several instances sharing a store agree; a claim whose holder died is taken over once the
+//! function's timeout has passed.
+//!
+//! Layout: `lib.rs` routes and runs a registration; `responses.rs` the answers.
 
-pub mod idempotency;
 mod responses;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use clients::idempotency::{Claim, IdempotencyKey, IdempotencyStore, RecordedAnswer};
 use clients::payments::{ChargeRequest, PaymentError, PaymentGateway};
 use clients::publisher::OrderPublisher;
 use domain::{OrderId, OrderPlaced, PaymentReceipt, Registration, TicketCatalogue, TicketRef};
 use function_model::{HttpFunction, HttpRequest, HttpResponse};
-use http::{Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use idempotency::{Claim, IdempotencyKey, IdempotencyStore};
 use responses::{error_response, field_errors_response};
 
 /// The payment provider recorded on each order.
@@ -43,6 +46,8 @@ pub struct Payment {
     gateway: Arc<dyn PaymentGateway>,
     publisher: Arc<dyn OrderPublisher>,
     idempotency: Arc<dyn IdempotencyStore>,
+    /// The function's timeout: an unfinished claim older than this was left by a dead instance.
+    timeout: Duration,
 }
 
 impl Payment {
@@ -51,12 +56,14 @@ impl Payment {
         gateway: Arc<dyn PaymentGateway>,
         publisher: Arc<dyn OrderPublisher>,
         idempotency: Arc<dyn IdempotencyStore>,
+        timeout: Duration,
     ) -> Self {
         Self {
             catalogue,
             gateway,
             publisher,
             idempotency,
+            timeout,
         }
     }
 
@@ -121,11 +128,18 @@ impl Payment {
         };
         async {
             let fingerprint: [u8; 32] = Sha256::digest(&request.body).into();
-            match self.idempotency.claim(&key, fingerprint).await {
+            let claim = match self.idempotency.claim(&key, fingerprint, self.timeout).await {
+                Ok(claim) => claim,
+                Err(e) => {
+                    tracing::error!("{e}: {}", source_chain(&e));
+                    return store_unavailable();
+                }
+            };
+            match claim {
                 Claim::New => {}
-                Claim::Replay(response) => {
+                Claim::Replay(answer) => {
                     tracing::info!("replaying the answer to an earlier request with the same Idempotency-Key");
-                    return response;
+                    return replayed(answer);
                 }
                 Claim::Mismatch => {
                     return error_response(
@@ -142,11 +156,15 @@ impl Payment {
                 }
             }
             let response = self.charge_and_publish(order_id, format!("registration-{}", key.as_str()), registration).await;
-            if response.status.is_server_error() {
+            let recorded = if response.status.is_server_error() {
                 // Nothing final happened (or the charge will replay): let the same key try again.
-                self.idempotency.release(&key).await;
+                self.idempotency.release(&key).await
             } else {
-                self.idempotency.complete(&key, response.clone()).await;
+                self.idempotency.complete(&key, &recorded(&response)).await
+            };
+            if let Err(e) = recorded {
+                // The claim stays; once the timeout has passed a retry takes it over and replays.
+                tracing::warn!("{e}: {}", source_chain(&e));
             }
             response
         }
@@ -224,6 +242,57 @@ impl Payment {
         tracing::info!(ticket = %order.ticket.id, amount = %order.amount, "registration paid and published");
         responses::registered(&order)
     }
+}
+
+/// The answer to keep for a key: status, headers and body.
+fn recorded(response: &HttpResponse) -> RecordedAnswer {
+    RecordedAnswer {
+        status: response.status.as_u16(),
+        headers: response
+            .headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+            .collect(),
+        body: String::from_utf8_lossy(&response.body).into_owned(),
+    }
+}
+
+/// A kept answer, given again.
+fn replayed(answer: RecordedAnswer) -> HttpResponse {
+    let headers: HeaderMap = answer
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                HeaderName::try_from(name.as_str()).ok()?,
+                HeaderValue::try_from(value.as_str()).ok()?,
+            ))
+        })
+        .collect();
+    HttpResponse {
+        status: StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        headers,
+        body: answer.body.into(),
+    }
+}
+
+fn store_unavailable() -> HttpResponse {
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Registrations are temporarily unavailable. Nothing was charged: please try again in a moment.",
+    )
+    .with_header(http::header::RETRY_AFTER, HeaderValue::from_static("5"))
+}
+
+/// An error's sources, for the logs.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut chain = Vec::new();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        chain.push(cause.to_string());
+        source = cause.source();
+    }
+    chain.join(": ")
 }
 
 #[async_trait]

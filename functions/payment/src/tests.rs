@@ -10,7 +10,50 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::idempotency::InMemoryIdempotencyStore;
+use clients::idempotency::IdempotencyError;
+
+/// Idempotency records in memory: the port's rules for one process.
+#[derive(Default)]
+struct InMemoryIdempotencyStore {
+    records: Mutex<std::collections::HashMap<String, ([u8; 32], Option<RecordedAnswer>)>>,
+}
+
+#[async_trait]
+impl IdempotencyStore for InMemoryIdempotencyStore {
+    async fn claim(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: [u8; 32],
+        _abandoned_after: Duration,
+    ) -> Result<Claim, IdempotencyError> {
+        let mut records = self.records.lock().expect("lock");
+        Ok(match records.get(key.as_str()) {
+            None => {
+                records.insert(key.as_str().to_owned(), (fingerprint, None));
+                Claim::New
+            }
+            Some((stored, _)) if *stored != fingerprint => Claim::Mismatch,
+            Some((_, Some(answer))) => Claim::Replay(answer.clone()),
+            Some((_, None)) => Claim::InProgress,
+        })
+    }
+
+    async fn complete(
+        &self,
+        key: &IdempotencyKey,
+        answer: &RecordedAnswer,
+    ) -> Result<(), IdempotencyError> {
+        if let Some(record) = self.records.lock().expect("lock").get_mut(key.as_str()) {
+            record.1 = Some(answer.clone());
+        }
+        Ok(())
+    }
+
+    async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
+        self.records.lock().expect("lock").remove(key.as_str());
+        Ok(())
+    }
+}
 
 /// Records charges; replays by request id; can be told to decline or fail.
 #[derive(Default)]
@@ -66,6 +109,7 @@ fn harness() -> Harness {
         gateway.clone(),
         publisher.clone(),
         Arc::new(InMemoryIdempotencyStore::default()),
+        Duration::from_secs(29),
     );
     Harness {
         payment,

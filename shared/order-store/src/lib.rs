@@ -79,6 +79,24 @@ pub trait OrderStore: Send + Sync {
     async fn save(&self, order: &OrderPlaced) -> Result<Saved, StoreError>;
     /// Every stored order, oldest first.
     async fn orders(&self) -> Result<Vec<StoredOrder>, StoreError>;
+    /// Up to `limit` orders, newest first (by `stored_at`, then order id), from those that sort
+    /// after `after` (the last order of the previous page) when it is given.
+    async fn recent(
+        &self,
+        limit: i64,
+        after: Option<(DateTime<Utc>, String)>,
+    ) -> Result<Vec<StoredOrder>, StoreError>;
+    /// How many orders are stored.
+    async fn count(&self) -> Result<u64, StoreError>;
+}
+
+/// The start of the newest-first listing: after a time no order is stored at (the last second
+/// of year 9999, which SQLite's text times still order correctly).
+fn listing_start(after: Option<(DateTime<Utc>, String)>) -> (DateTime<Utc>, String) {
+    after.unwrap_or_else(|| {
+        let end_of_9999 = DateTime::from_timestamp(253_402_300_799, 0).unwrap_or_default();
+        (end_of_9999, String::new())
+    })
 }
 
 /// Opens the store `database_url` names and applies the migrations.

@@ -12,13 +12,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::OrderPlaced;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::row::{OrderRow, read_error};
-use crate::{OrderStore, Saved, StoreError, StoredOrder};
+use crate::{OrderStore, Saved, StoreError, StoredOrder, listing_start};
 
 /// How long connecting (or waiting for a pooled connection) may take before the store reports the
 /// database unavailable, so that a database that is down fails a request fast instead of hanging.
@@ -40,6 +40,11 @@ impl PostgresOrderStore {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
+        Self::from_pool(pool).await
+    }
+
+    /// The store on a pool opened elsewhere (the emulator's), with the migrations applied.
+    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
         // The migrator holds an advisory lock, so instances starting together migrate once.
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
@@ -48,6 +53,11 @@ impl PostgresOrderStore {
         Ok(Self { pool })
     }
 }
+
+/// The columns of a row as [`OrderRow`] reads them.
+const SELECT_ORDERS: &str = "SELECT order_id::text AS order_id, placed_at, ticket_id, ticket_name, \
+     amount_value::text AS amount_value, amount_currency, first_name, last_name, email, \
+     organization, newsletter, payment_provider, capture_id, stored_at FROM orders";
 
 #[async_trait]
 impl OrderStore for PostgresOrderStore {
@@ -71,18 +81,43 @@ impl OrderStore for PostgresOrderStore {
     }
 
     async fn orders(&self) -> Result<Vec<StoredOrder>, StoreError> {
-        sqlx::query_as::<_, OrderRow>(
-            "SELECT order_id::text AS order_id, placed_at, ticket_id, ticket_name, \
-             amount_value::text AS amount_value, amount_currency, first_name, last_name, email, \
-             organization, newsletter, payment_provider, capture_id, stored_at \
-             FROM orders ORDER BY stored_at, order_id",
-        )
+        sqlx::query_as::<_, OrderRow>(AssertSqlSafe(format!(
+            "{SELECT_ORDERS} ORDER BY stored_at, order_id"
+        )))
         .fetch_all(&self.pool)
         .await
         .map_err(read_error)?
         .into_iter()
         .map(OrderRow::into_stored)
         .collect()
+    }
+
+    async fn recent(
+        &self,
+        limit: i64,
+        after: Option<(DateTime<Utc>, String)>,
+    ) -> Result<Vec<StoredOrder>, StoreError> {
+        let (stored_at, order_id) = listing_start(after);
+        sqlx::query_as::<_, OrderRow>(AssertSqlSafe(format!(
+            "{SELECT_ORDERS} WHERE stored_at < $1 OR (stored_at = $1 AND order_id::text < $2) \
+             ORDER BY stored_at DESC, order_id DESC LIMIT $3"
+        )))
+        .bind(stored_at)
+        .bind(order_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?
+        .into_iter()
+        .map(OrderRow::into_stored)
+        .collect()
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 

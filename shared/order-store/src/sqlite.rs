@@ -4,12 +4,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::OrderPlaced;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use crate::row::{OrderRow, read_error};
-use crate::{OrderStore, Saved, StoreError, StoredOrder};
+use crate::{OrderStore, Saved, StoreError, StoredOrder, listing_start};
 
 #[derive(Debug, Clone)]
 pub struct SqliteOrderStore {
@@ -29,6 +29,12 @@ impl SqliteOrderStore {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
+        Self::from_pool(pool).await
+    }
+
+    /// The store on a pool opened elsewhere (the emulator shares one connection among all its
+    /// SQLite tables), with the migrations applied.
+    pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
@@ -65,5 +71,33 @@ impl OrderStore for SqliteOrderStore {
             .into_iter()
             .map(OrderRow::into_stored)
             .collect()
+    }
+
+    async fn recent(
+        &self,
+        limit: i64,
+        after: Option<(DateTime<Utc>, String)>,
+    ) -> Result<Vec<StoredOrder>, StoreError> {
+        let (stored_at, order_id) = listing_start(after);
+        sqlx::query_as::<_, OrderRow>(
+            "SELECT * FROM orders WHERE stored_at < ?1 OR (stored_at = ?1 AND order_id < ?2) \
+             ORDER BY stored_at DESC, order_id DESC LIMIT ?3",
+        )
+        .bind(stored_at)
+        .bind(order_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?
+        .into_iter()
+        .map(OrderRow::into_stored)
+        .collect()
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -49,6 +49,7 @@ scenarios_on_both_stores!(
     round_trips_every_field,
     reconnecting_applies_nothing_new_and_sees_the_rows,
     concurrent_saves_of_one_order_store_one_row,
+    pages_newest_first_and_counts,
 );
 
 mod scenarios {
@@ -83,6 +84,31 @@ mod scenarios {
         let stored = store.orders().await.expect("lists");
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].order, ada);
+    }
+
+    pub async fn pages_newest_first_and_counts(store: Arc<dyn OrderStore>, _url: String) {
+        let ids = [
+            "fb6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10",
+            "0b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10",
+            "7b6e5b2c-9a55-4cde-8b27-3b4a8e3f9c10",
+        ];
+        for id in ids {
+            store
+                .save(&order(id, "ada@example.org", |_| {}))
+                .await
+                .expect("saves");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(store.count().await.expect("counts"), 3);
+        let first = store.recent(2, None).await.expect("lists");
+        let id = |stored: &order_store::StoredOrder| stored.order.order_id.to_string();
+        assert_eq!(first.iter().map(id).collect::<Vec<_>>(), [ids[2], ids[1]]);
+        let last = &first[1];
+        let rest = store
+            .recent(2, Some((last.stored_at, id(last))))
+            .await
+            .expect("lists");
+        assert_eq!(rest.iter().map(id).collect::<Vec<_>>(), [ids[0]]);
     }
 
     pub async fn lists_orders_oldest_first_as_saved(store: Arc<dyn OrderStore>, _url: String) {

@@ -5,6 +5,8 @@
 //! `tokio::time`, so tests can run it under a paused clock.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -41,6 +43,7 @@ impl StateMachine {
             history,
             execution_name,
             execution: context::execution_section(execution_name, &input, Utc::now()),
+            visits: Mutex::new(HashMap::new()),
         };
         let run = runner.run_machine(&self.root, input);
         let result = match self.timeout {
@@ -87,9 +90,20 @@ struct Runner<'a> {
     execution_name: &'a str,
     /// The `Execution` section of the context object.
     execution: Value,
+    /// How many times each state was entered so far (states have unique names, branches
+    /// included, so a name is a state).
+    visits: Mutex<HashMap<String, u32>>,
 }
 
 impl Runner<'_> {
+    /// Counts an entry into the state `name`: 1 the first time.
+    fn enter(&self, name: &str) -> u32 {
+        let mut visits = self.visits.lock().unwrap_or_else(PoisonError::into_inner);
+        let visit = visits.entry(name.to_owned()).or_insert(0);
+        *visit += 1;
+        *visit
+    }
+
     fn context(&self, state: &str, entered: DateTime<Utc>, retry_count: u32) -> ContextObject<'_> {
         ContextObject::new(&self.execution, state, entered, retry_count)
     }
@@ -110,7 +124,8 @@ impl Runner<'_> {
                     Some(name),
                     json!({ "input": input }),
                 );
-                let (output, next) = self.run_state(name, state, input).await?;
+                let visit = self.enter(name);
+                let (output, next) = self.run_state(name, state, input, visit).await?;
                 self.history.record(
                     EventKind::StateExited,
                     Some(name),
@@ -127,16 +142,22 @@ impl Runner<'_> {
         })
     }
 
-    async fn run_state<'d>(&self, name: &str, state: &'d State, input: Value) -> Step<'d> {
+    async fn run_state<'d>(
+        &self,
+        name: &str,
+        state: &'d State,
+        input: Value,
+        visit: u32,
+    ) -> Step<'d> {
         let entered = Utc::now();
         let context = self.context(name, entered, 0);
         match state {
             State::Task(task) => {
-                self.retry_and_catch(name, Work::Task(task), input, entered)
+                self.retry_and_catch(name, Work::Task(task), input, entered, visit)
                     .await
             }
             State::Parallel(parallel) => {
-                self.retry_and_catch(name, Work::Parallel(parallel), input, entered)
+                self.retry_and_catch(name, Work::Parallel(parallel), input, entered, visit)
                     .await
             }
             State::Pass(pass) => {
@@ -235,6 +256,7 @@ impl Runner<'_> {
         work: Work<'d>,
         input: Value,
         entered: DateTime<Utc>,
+        visit: u32,
     ) -> Step<'d> {
         let (handling, transition): (&ErrorHandling, &Transition) = match work {
             Work::Task(task) => (&task.handling, &task.transition),
@@ -246,7 +268,7 @@ impl Runner<'_> {
             let context = self.context(name, entered, retry_count);
             let attempt = match work {
                 Work::Task(task) => {
-                    self.task_attempt(name, task, &input, &context, retry_count)
+                    self.task_attempt(name, task, &input, &context, visit, retry_count)
                         .await
                 }
                 Work::Parallel(parallel) => {
@@ -305,6 +327,7 @@ impl Runner<'_> {
         task: &Task,
         input: &Value,
         context: &ContextObject<'_>,
+        visit: u32,
         attempt: u32,
     ) -> Result<Value, ExecutionFailure> {
         let effective = effective_input(&task.io, input, context)?;
@@ -318,6 +341,7 @@ impl Runner<'_> {
             input: effective,
             state_name: name.into(),
             execution_name: self.execution_name.into(),
+            visit,
             attempt,
         });
         let outcome = match task.timeout {

@@ -14,6 +14,10 @@ pub struct TaskRequest {
     pub input: serde_json::Value,
     pub state_name: String,
     pub execution_name: String,
+    /// Which entry into the state this is: 1 the first time, then one more each time the
+    /// execution comes back to it (a loop, a retried Parallel). Retries of one entry share it, so
+    /// `(state_name, visit)` names one completed step, e.g. for a checkpoint.
+    pub visit: u32,
     /// 0 for the first try, then the number of retries so far.
     pub attempt: u32,
 }

@@ -1,0 +1,78 @@
+//! The idempotency-record port: the same `Idempotency-Key` with the same request gets the first
+//! answer again; with another request it is a conflict; while its first request runs it is a
+//! conflict too.
+//!
+//! A record is claimed with one atomic statement, so that two instances sharing the store (two
+//! Lambda instances, two emulator processes on one PostgreSQL database) agree on who handles a
+//! key. The store is SQL (`durable::SqlIdempotencyStore`); a DynamoDB or Table Storage store would
+//! implement the same port.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// A client-chosen key: 1 to 100 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if (1..=100).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err("must be 1 to 100 visible ASCII characters")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The final answer recorded for a key, replayed to later requests with the same key and body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// What claiming a key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// First use, or a claim whose holder died (see [`IdempotencyStore::claim`]): go ahead, then
+    /// `complete` or `release`.
+    New,
+    /// Completed before with the same body: answer this again.
+    Replay(RecordedAnswer),
+    /// Used before with a different body.
+    Mismatch,
+    /// Claimed by a request that has not finished.
+    InProgress,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the idempotency store is unavailable")]
+pub struct IdempotencyError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for a request whose body hashes to `fingerprint`. An unfinished claim older
+    /// than `abandoned_after` (the function's timeout: its holder cannot still be running) is
+    /// taken over, once, and answers [`Claim::New`].
+    async fn claim(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: [u8; 32],
+        abandoned_after: Duration,
+    ) -> Result<Claim, IdempotencyError>;
+    /// Records the final answer for the key.
+    async fn complete(
+        &self,
+        key: &IdempotencyKey,
+        answer: &RecordedAnswer,
+    ) -> Result<(), IdempotencyError>;
+    /// Forgets an unfinished claim, so that the same key may try again.
+    async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError>;
+}

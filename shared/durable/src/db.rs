@@ -1,0 +1,152 @@
+//! The database handle: SQLite (the embedded default) or PostgreSQL, chosen by the URL, with this
+//! crate's migrations applied, and the clock that every stored time is read from.
+//!
+//! One SQL text serves both databases: the statements use `$1`-style parameters (which SQLite
+//! accepts too), portable types (`TEXT`, `BIGINT`) and `ON CONFLICT`/`RETURNING`, and [`on_pool!`]
+//! runs the same query code on whichever pool is open.
+//!
+//! SQLite gets one connection. SQLite lets one writer in at a time, and a second connection that
+//! wants to write waits in SQLite's busy handler, which sleeps in steps of milliseconds; queueing
+//! statements on one connection is both faster and fairer. The journal is WAL with
+//! `synchronous=NORMAL`: a commit is durable against a crash of the process (what the emulator
+//! needs), not against a power cut of the machine.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// How long connecting, or waiting for a pooled connection, may take.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported DATABASE_URL: expected sqlite:… or postgres://…")]
+    UnsupportedUrl,
+    #[error("could not open the database")]
+    Connect(#[source] sqlx::Error),
+    #[error("could not apply the migrations of {0}")]
+    Migrate(&'static str, #[source] sqlx::migrate::MigrateError),
+    #[error("database query failed")]
+    Query(#[from] sqlx::Error),
+    #[error("a stored value does not parse: {0}")]
+    Corrupt(String),
+}
+
+/// An open pool of either database.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the open pool, whichever database it is: the query code is
+/// written once and compiled for both.
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db.pool() {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// A database with this crate's tables, and its clock.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: Pool,
+    clock: Arc<Clock>,
+}
+
+impl Db {
+    /// Opens `database_url` (`sqlite:…`, created if missing; `postgres://…`, which must exist) and
+    /// applies this crate's migrations.
+    pub async fn connect(database_url: &str) -> Result<Self, DbError> {
+        let pool = if database_url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(database_url)
+                .map_err(DbError::Connect)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(ACQUIRE_TIMEOUT);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map_err(DbError::Connect)?;
+            Pool::Sqlite(pool)
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            let options = PgConnectOptions::from_str(database_url).map_err(DbError::Connect)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map_err(DbError::Connect)?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(DbError::UnsupportedUrl);
+        };
+        let db = Self {
+            pool,
+            clock: Arc::new(Clock::new()),
+        };
+        let mut migrator = sqlx::migrate!("./migrations");
+        // Beside other crates' migrations in the same database (the order store's, the
+        // emulator's), each with its own history table.
+        migrator.dangerous_set_table_name("_durable_migrations");
+        on_pool!(db, pool => migrator.run(pool).await)
+            .map_err(|e| DbError::Migrate("durable", e))?;
+        Ok(db)
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Now, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Closes the pool, waiting for the statements in flight.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+/// Wall-clock milliseconds that advance with tokio's clock: real time in a running system, and
+/// time that a test moves on with `tokio::time::advance` under a paused clock.
+#[derive(Debug)]
+struct Clock {
+    anchor: tokio::time::Instant,
+    anchor_ms: i64,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Self {
+            anchor: tokio::time::Instant::now(),
+            anchor_ms: chrono::Utc::now().timestamp_millis(),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        let elapsed = tokio::time::Instant::now().saturating_duration_since(self.anchor);
+        self.anchor_ms
+            .saturating_add(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// Milliseconds of a duration, saturating.
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,393 @@
+//! Durable workflow executions: an execution of an ASL state machine whose every completed task is
+//! checkpointed in SQL, so that after a crash it resumes where it was and never runs a completed
+//! task again (no second confirmation email).
+//!
+//! How: the workflow interpreter is deterministic given its tasks' results, so resuming is running
+//! the machine again from its input, with every task whose result was checkpointed answered from
+//! the checkpoint instead of being invoked (the replay of Durable Functions and Temporal, on the
+//! granularity of tasks). A step is named by its state and the visit of that state
+//! ([`workflow::TaskRequest::visit`]), so loops and retried Parallel states stay distinct.
+//!
+//! An execution is named, and a name starts once ([`Executions::start`]). While one runs, the
+//! process running it renews its lease; an execution still `RUNNING` whose lease has lapsed (its
+//! process died) is claimed, atomically, by whoever looks for work ([`Executions::claim_lapsed`])
+//! and resumed with [`run`]. Histories are kept in memory while the execution runs and stored with
+//! its outcome when it stops; a resumed execution's history starts again at its resumption, with
+//! the checkpointed tasks shown as succeeding at once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use workflow::{ExecutionFailure, History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
+
+use crate::db::{Db, DbError, millis};
+use crate::on_pool;
+use crate::page::{Page, PageRequest};
+use crate::queue::time;
+
+/// How an execution stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Running,
+    Succeeded { output: Value },
+    Failed { error: String, cause: String },
+}
+
+/// An execution without its history, as listings show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionSummary {
+    pub name: String,
+    #[serde(flatten)]
+    pub status: ExecutionStatus,
+    pub input: Value,
+    pub started_at: DateTime<Utc>,
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+/// An execution with its history (the events of its last run).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionRecord {
+    #[serde(flatten)]
+    pub summary: ExecutionSummary,
+    pub events: Vec<Value>,
+}
+
+/// How many executions are in each status.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ExecutionCounts {
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ExecutionRow {
+    name: String,
+    status: String,
+    input: String,
+    output: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+    history: Option<String>,
+    started_at: i64,
+    stopped_at: Option<i64>,
+}
+
+fn json(text: &str, what: &str) -> Result<Value, DbError> {
+    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("{what}: {e}")))
+}
+
+impl ExecutionRow {
+    fn summary(&self) -> Result<ExecutionSummary, DbError> {
+        let status = match self.status.as_str() {
+            "RUNNING" => ExecutionStatus::Running,
+            "SUCCEEDED" => ExecutionStatus::Succeeded {
+                output: json(self.output.as_deref().unwrap_or("null"), "execution output")?,
+            },
+            "FAILED" => ExecutionStatus::Failed {
+                error: self.error.clone().unwrap_or_default(),
+                cause: self.cause.clone().unwrap_or_default(),
+            },
+            other => return Err(DbError::Corrupt(format!("execution status {other:?}"))),
+        };
+        Ok(ExecutionSummary {
+            name: self.name.clone(),
+            status,
+            input: json(&self.input, "execution input")?,
+            started_at: time(self.started_at),
+            stopped_at: self.stopped_at.map(time),
+        })
+    }
+}
+
+const COLUMNS: &str = "name, status, input, output, error, cause, history, started_at, stopped_at";
+
+/// The executions of one database.
+#[derive(Debug, Clone)]
+pub struct Executions {
+    db: Db,
+    /// How long an execution stays claimed by its process without a renewal.
+    lease: Duration,
+}
+
+impl Executions {
+    /// The lease when none is given: a dead process's executions resume within this time.
+    pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
+
+    pub fn new(db: Db, lease: Duration) -> Self {
+        Self { db, lease }
+    }
+
+    fn lease_until(&self) -> i64 {
+        self.db.now_ms().saturating_add(millis(self.lease))
+    }
+
+    /// Records a new `RUNNING` execution named `name`, leased to the caller, who then [`run`]s it.
+    /// `false` when the name was used before: nothing is started (Step Functions'
+    /// `StartExecution` is idempotent by name in the same way).
+    pub async fn start(&self, name: &str, input: &Value) -> Result<bool, DbError> {
+        let inserted = on_pool!(self.db, pool => sqlx::query(
+            "INSERT INTO executions (name, status, input, started_at, lease_until) \
+             VALUES ($1, 'RUNNING', $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(input.to_string())
+        .bind(self.db.now_ms())
+        .bind(self.lease_until())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(inserted == 1)
+    }
+
+    /// Claims up to `limit` `RUNNING` executions whose lease has lapsed, for the caller to resume:
+    /// their names and inputs. Two processes never claim the same one.
+    pub async fn claim_lapsed(&self, limit: i64) -> Result<Vec<(String, Value)>, DbError> {
+        let now = self.db.now_ms();
+        let rows: Vec<(String, String)> = on_pool!(self.db, pool => sqlx::query_as(
+            "UPDATE executions SET lease_until = $1 \
+             WHERE name IN (SELECT name FROM executions WHERE status = 'RUNNING' AND lease_until < $2 LIMIT $3) \
+             AND status = 'RUNNING' AND lease_until < $2 RETURNING name, input",
+        )
+        .bind(self.lease_until())
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|(name, input)| Ok((name, json(&input, "execution input")?)))
+            .collect()
+    }
+
+    /// Extends the lease of a running execution.
+    async fn renew(&self, name: &str) -> Result<(), DbError> {
+        on_pool!(self.db, pool => sqlx::query(
+            "UPDATE executions SET lease_until = $1 WHERE name = $2 AND status = 'RUNNING'",
+        )
+        .bind(self.lease_until())
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self, name: &str) -> Result<HashMap<String, Value>, DbError> {
+        let rows: Vec<(String, String)> = on_pool!(self.db, pool => sqlx::query_as(
+            "SELECT step, output FROM execution_checkpoints WHERE execution = $1",
+        )
+        .bind(name)
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|(step, output)| Ok((step, json(&output, "checkpoint")?)))
+            .collect()
+    }
+
+    async fn checkpoint(&self, name: &str, step: &str, output: &Value) -> Result<(), DbError> {
+        on_pool!(self.db, pool => sqlx::query(
+            "INSERT INTO execution_checkpoints (execution, step, output) VALUES ($1, $2, $3) \
+             ON CONFLICT (execution, step) DO NOTHING",
+        )
+        .bind(name)
+        .bind(step)
+        .bind(output.to_string())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        name: &str,
+        result: &Result<Value, ExecutionFailure>,
+        history: &History,
+    ) -> Result<(), DbError> {
+        let history = serde_json::to_string(&history.events())
+            .map_err(|e| DbError::Corrupt(format!("history: {e}")))?;
+        let (status, output, error, cause) = match result {
+            Ok(output) => ("SUCCEEDED", Some(output.to_string()), None, None),
+            Err(failure) => (
+                "FAILED",
+                None,
+                Some(failure.error.clone()),
+                Some(failure.cause.clone()),
+            ),
+        };
+        on_pool!(self.db, pool => sqlx::query(
+            "UPDATE executions SET status = $1, output = $2, error = $3, cause = $4, history = $5, stopped_at = $6 \
+             WHERE name = $7 AND status = 'RUNNING'",
+        )
+        .bind(status)
+        .bind(output)
+        .bind(error)
+        .bind(cause)
+        .bind(history)
+        .bind(self.db.now_ms())
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    /// One execution with its stored history (empty while it runs), if it exists.
+    pub async fn get(&self, name: &str) -> Result<Option<ExecutionRecord>, DbError> {
+        let sql = format!("SELECT {COLUMNS} FROM executions WHERE name = $1");
+        let row: Option<ExecutionRow> = on_pool!(self.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(|row| {
+            let events = match &row.history {
+                Some(history) => match json(history, "history")? {
+                    Value::Array(events) => events,
+                    _ => return Err(DbError::Corrupt("history is not a list".into())),
+                },
+                None => Vec::new(),
+            };
+            Ok(ExecutionRecord {
+                summary: row.summary()?,
+                events,
+            })
+        })
+        .transpose()
+    }
+
+    /// Executions, newest first.
+    pub async fn page(&self, request: &PageRequest) -> Result<Page<ExecutionSummary>, DbError> {
+        let (at, name) = request.after();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM executions WHERE started_at < $1 OR (started_at = $1 AND name < $2) \
+             ORDER BY started_at DESC, name DESC LIMIT $3"
+        );
+        let rows: Vec<ExecutionRow> = on_pool!(self.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(at)
+            .bind(name)
+            .bind(request.limit() + 1)
+            .fetch_all(pool)
+            .await)?;
+        let page = Page::from_rows(rows, request, |row| (row.started_at, row.name.clone()));
+        let items = page
+            .items
+            .iter()
+            .map(ExecutionRow::summary)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    pub async fn counts(&self) -> Result<ExecutionCounts, DbError> {
+        let rows: Vec<(String, i64)> = on_pool!(self.db, pool => sqlx::query_as(
+            "SELECT status, COUNT(*) FROM executions GROUP BY status",
+        )
+        .fetch_all(pool)
+        .await)?;
+        let mut counts = ExecutionCounts::default();
+        for (status, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match status.as_str() {
+                "RUNNING" => counts.running = n,
+                "SUCCEEDED" => counts.succeeded = n,
+                _ => counts.failed += n,
+            }
+        }
+        Ok(counts)
+    }
+}
+
+/// Runs (or resumes) the execution `name`, which the caller started or claimed: tasks already
+/// checkpointed are answered from their checkpoints, every other completed task is checkpointed,
+/// the lease is renewed while it runs, and the outcome and `history` are stored when it stops.
+///
+/// A database failure never loses the execution: a checkpoint that cannot be written leaves that
+/// task to run again on resumption (at-least-once, like any task); an outcome that cannot be
+/// stored leaves the execution `RUNNING`, to be resumed once its lease lapses.
+pub async fn run(
+    machine: &StateMachine,
+    executions: &Executions,
+    name: &str,
+    input: Value,
+    invoker: &dyn TaskInvoker,
+    history: &History,
+) -> Result<Value, ExecutionFailure> {
+    let done = match executions.checkpoints(name).await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::warn!(
+                execution = name,
+                "checkpoints unreadable, the execution waits for its lease to lapse: {e}"
+            );
+            return Err(ExecutionFailure::new(
+                "States.Runtime",
+                "the execution store is unavailable",
+            ));
+        }
+    };
+    let checkpointing = Checkpointing {
+        inner: invoker,
+        executions,
+        done,
+    };
+    let renewals = async {
+        let mut every = tokio::time::interval(executions.lease / 3);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(e) = executions.renew(name).await {
+                tracing::warn!(
+                    execution = name,
+                    "could not renew the execution's lease: {e}"
+                );
+            }
+        }
+    };
+    let result = tokio::select! {
+        result = machine.run(name, input, &checkpointing, history) => result,
+        () = renewals => unreachable!("lease renewals never end"),
+    };
+    if let Err(e) = executions.finish(name, &result, history).await {
+        tracing::warn!(
+            execution = name,
+            "could not store the outcome; the execution will be resumed: {e}"
+        );
+    }
+    result
+}
+
+/// Answers checkpointed steps from their checkpoints and checkpoints the others as they complete.
+struct Checkpointing<'a> {
+    inner: &'a dyn TaskInvoker,
+    executions: &'a Executions,
+    done: HashMap<String, Value>,
+}
+
+#[async_trait]
+impl TaskInvoker for Checkpointing<'_> {
+    async fn invoke(&self, task: TaskRequest) -> Result<Value, TaskFailure> {
+        let step = format!("{}#{}", task.state_name, task.visit);
+        if let Some(output) = self.done.get(&step) {
+            return Ok(output.clone());
+        }
+        let execution = task.execution_name.clone();
+        let output = self.inner.invoke(task).await?;
+        if let Err(e) = self.executions.checkpoint(&execution, &step, &output).await {
+            tracing::warn!(
+                execution,
+                step,
+                "could not checkpoint a completed task; it runs again if the execution resumes: {e}"
+            );
+        }
+        Ok(output)
+    }
+}

@@ -1,0 +1,24 @@
+//! What a local or self-hosted cloud must not lose, kept in SQL (SQLite or PostgreSQL, the same
+//! `DATABASE_URL` as the order store): queues, workflow executions with a checkpoint of every
+//! completed task, and the payment function's idempotency records.
+//!
+//! The emulator runs its queues and its Step Functions on this crate, so that `kill -9` at any
+//! moment loses nothing: messages in flight come back after their visibility timeout, and
+//! executions resume from their checkpoints without running a completed task again. The Azure
+//! orchestrator is meant to run the same durable executions on PostgreSQL.
+//!
+//! Layout: `db.rs` opens either database and applies `migrations/` (one portable SQL text for
+//! both); `queue.rs` the SQS-like queue; `executions.rs` durable executions of the workflow crate's
+//! interpreter; `idempotency.rs` the idempotency records; `page.rs` paged listings.
+
+mod db;
+pub mod executions;
+pub mod idempotency;
+pub mod page;
+pub mod queue;
+
+pub use db::{Db, DbError, Pool};
+pub use executions::{ExecutionRecord, ExecutionStatus, ExecutionSummary, Executions};
+pub use idempotency::SqlIdempotencyStore;
+pub use page::{Page, PageRequest};
+pub use queue::{Queue, QueueConfig, QueueError, Redrive};
