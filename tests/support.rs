@@ -1,12 +1,16 @@
-//! Helpers for the end-to-end tests: start an emulator on a free port with a fresh SQLite file,
-//! talk to it over HTTP as the site and an operator would, and look for card data everywhere the
-//! system writes (logs, queues, tables, responses).
+//! Helpers for the end-to-end tests: start an emulator on a free port with a database of its own
+//! (a SQLite file, or a fresh PostgreSQL database with `E2E_DATABASE=postgres`), talk to it over
+//! HTTP as the site and an operator would, hold every answer of the public API to
+//! web/openapi.json, and look for card data everywhere the system writes (logs, queues, tables,
+//! responses).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection};
 
 /// The public API's contract, which every response the tests receive is held to.
 const OPENAPI: &str = include_str!("../web/openapi.json");
@@ -37,6 +41,67 @@ pub fn assert_documented(method: &str, path: &str, status: u16, body: &Value) {
 
 /// The test card used by every registration (PayPal's sandbox Visa).
 pub const CARD_NUMBER: &str = "4012888888881881";
+
+/// The test card's security code, which must not be kept or shown any more than its number.
+const SECURITY_CODE: &str = "123";
+
+/// The names of the security code's field in the site's, PayPal's and other card APIs' JSON.
+const SECURITY_CODE_FIELDS: [&str; 4] = ["securityCode", "security_code", "cvv", "cvv2"];
+
+/// The card data in `text`, if any, named for a failure message: the card number as sent or
+/// grouped by fours (`4012 8888 8888 1881`, `4012-8888-8888-1881`), or the security code as the
+/// value of a card field, in JSON (`"cvv":"123"`, `"cvv": "123"`), in JSON escaped inside a JSON
+/// string (a queue message's body in a listing) or in Rust's `Debug` form (`cvv: "123"`).
+fn card_data_in(text: &str) -> Option<String> {
+    let groups: Vec<&str> = CARD_NUMBER
+        .as_bytes()
+        .chunks(4)
+        .map(|group| std::str::from_utf8(group).expect("the card number is ASCII"))
+        .collect();
+    if let Some(form) = [CARD_NUMBER.to_owned(), groups.join(" "), groups.join("-")]
+        .into_iter()
+        .find(|form| text.contains(form.as_str()))
+    {
+        return Some(format!("the card number ({form})"));
+    }
+    SECURITY_CODE_FIELDS
+        .into_iter()
+        .find(|field| {
+            text.match_indices(field).any(|(at, _)| {
+                // The field's own name, not the end of a longer one (`cvv` in `mycvv`).
+                let stands_alone =
+                    !text[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+                stands_alone && security_code_follows(&text[at + field.len()..])
+            })
+        })
+        .map(|field| format!("the security code (as {field})"))
+}
+
+/// Whether a field's name ending where `after_name` starts is given the security code: maybe a
+/// closing quote, then `:` and the quoted code, with any whitespace between.
+fn security_code_follows(after_name: &str) -> bool {
+    after_quote(after_name)
+        .unwrap_or(after_name)
+        .trim_start()
+        .strip_prefix(':')
+        .map(str::trim_start)
+        .and_then(after_quote)
+        .and_then(|value| value.strip_prefix(SECURITY_CODE))
+        .and_then(after_quote)
+        .is_some()
+}
+
+/// `text` after its leading quote, written as is (`"`) or escaped (`\"`, `\\\"`, …).
+fn after_quote(text: &str) -> Option<&str> {
+    text.trim_start_matches('\\').strip_prefix('"')
+}
+
+/// Fails if `text`, read from `place`, holds card data (see [`card_data_in`]).
+fn assert_no_card_data_in(place: std::fmt::Arguments<'_>, text: &str) {
+    if let Some(found) = card_data_in(text) {
+        panic!("{found} in {place}");
+    }
+}
 
 /// Every log line of this test process, for the card-data scan.
 static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -69,39 +134,252 @@ fn capture_logs() {
     });
 }
 
-/// A running emulator and a client for it.
+/// Prints a warning where it is seen: straight to stderr, which the test harness does not capture
+/// (it shows what `eprintln!` prints only for failing tests).
+fn warn(message: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
+}
+
+/// An error and its causes, on one line (the order store's errors name their cause only as a
+/// source).
+fn with_sources(error: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// The PostgreSQL server `E2E_DATABASE=postgres` uses unless `TEST_POSTGRES_URL` names another.
+const DEFAULT_POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// Where a test's emulator keeps everything it stores (the orders, and its own queues and
+/// executions): `E2E_DATABASE` chooses the kind, and each test has one of its own, so that tests
+/// running side by side never see each other's data.
+enum TestDatabase {
+    /// A SQLite file in a temporary directory, removed with the directory.
+    Sqlite(tempfile::TempDir),
+    /// A database created for the test on a PostgreSQL server, until [`TestDatabase::remove`].
+    Postgres {
+        server_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDatabase {
+    /// Creates the database `E2E_DATABASE` asks for: `sqlite` (the default) or `postgres`.
+    async fn create() -> Self {
+        match std::env::var("E2E_DATABASE").as_deref() {
+            Err(std::env::VarError::NotPresent) | Ok("sqlite") => {
+                Self::Sqlite(tempfile::tempdir().expect("temp dir"))
+            }
+            Ok("postgres") => {
+                let server_url = std::env::var("TEST_POSTGRES_URL")
+                    .ok()
+                    .filter(|url| !url.is_empty())
+                    .unwrap_or_else(|| DEFAULT_POSTGRES_SERVER.to_owned());
+                let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
+                let url = order_store::create_database(&server_url, &name)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "could not create the test database {name} on the PostgreSQL server \
+                             at TEST_POSTGRES_URL (default {DEFAULT_POSTGRES_SERVER}): {}",
+                            with_sources(&e)
+                        )
+                    });
+                Self::Postgres {
+                    server_url,
+                    name,
+                    url,
+                }
+            }
+            Ok(other) => panic!(
+                "E2E_DATABASE={other:?}: the end-to-end tests run on `sqlite` (the default) or \
+                 `postgres`"
+            ),
+            Err(e) => panic!("E2E_DATABASE: {e}"),
+        }
+    }
+
+    /// The URL the emulator is given.
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite(dir) => {
+                format!("sqlite://{}", dir.path().join("registrations.db").display())
+            }
+            Self::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    /// Everything the database holds, as text, each piece with where it was read: the SQLite
+    /// files (the database and its journal) byte for byte, or every table on PostgreSQL.
+    async fn contents(&self) -> Vec<(String, String)> {
+        match self {
+            Self::Sqlite(dir) => std::fs::read_dir(dir.path())
+                .expect("database dir listing")
+                .map(|entry| {
+                    let path = entry.expect("entry").path();
+                    let bytes = std::fs::read(&path).expect("database file");
+                    (
+                        path.display().to_string(),
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                    )
+                })
+                .collect(),
+            Self::Postgres { url, .. } => postgres_tables(url).await,
+        }
+    }
+
+    /// Drops a PostgreSQL database, closing whatever connections it still has; a failure is a
+    /// warning, not a failed test. (A SQLite directory goes when the value is dropped.)
+    async fn remove(&self) {
+        if let Self::Postgres {
+            server_url, name, ..
+        } = self
+            && let Err(e) = order_store::drop_database(server_url, name).await
+        {
+            warn(format_args!(
+                "could not drop the test database {name}: {}",
+                with_sources(&e)
+            ));
+        }
+    }
+}
+
+/// The rows of every table of the PostgreSQL database at `url`, one line each, named by table.
+/// Each column is read as text, as the database would show it; a `bytea` column as escaped text
+/// (`encode(…, 'escape')`), not as hex, so that the words in it can be read.
+async fn postgres_tables(url: &str) -> Vec<(String, String)> {
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .expect("the test database accepts a connection");
+    let columns: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT table_schema::text, table_name::text, column_name::text, data_type::text \
+         FROM information_schema.columns \
+         WHERE table_schema <> 'information_schema' AND table_schema NOT LIKE 'pg\\_%' \
+         ORDER BY table_schema, table_name, ordinal_position",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .expect("the database's columns");
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (schema, table, column, data_type) in columns {
+        let column = quoted(&column);
+        tables
+            .entry(format!("{}.{}", quoted(&schema), quoted(&table)))
+            .or_default()
+            .push(if data_type == "bytea" {
+                format!("encode({column}, 'escape')")
+            } else {
+                format!("{column}::text")
+            });
+    }
+    let mut contents = Vec::new();
+    for (table, columns) in tables {
+        let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT concat_ws(' | ', {}) FROM {table}",
+            columns.join(", ")
+        )))
+        .fetch_all(&mut connection)
+        .await
+        .unwrap_or_else(|e| panic!("could not read table {table}: {e}"));
+        contents.push((format!("table {table}"), rows.join("\n")));
+    }
+    connection
+        .close()
+        .await
+        .expect("the connection to the test database closes");
+    contents
+}
+
+/// `identifier` quoted for SQL.
+fn quoted(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// How long the PayPal client may keep retrying a charge. The local PayPal answers at once, but
+/// the 429s and 5xx a test injects make the client wait 200 ms, 400 ms, … (with full jitter)
+/// between tries, and on a busy 2-core machine running tests side by side every try is slower:
+/// 10 s leaves room for several.
+const PAYPAL_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long the end of a test waits for the emulator to shut down before it drops the database
+/// anyway.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many items the inspector gives per page (its maximum): fewer round trips.
+const INSPECTOR_PAGE_LIMIT: &str = "1000";
+
+/// A running emulator, its database and a client for it. Dropped, at the end of a test or when
+/// the test panics, it shuts the emulator down and removes the database.
 pub struct TestApp {
     pub url: String,
     client: reqwest::Client,
-    database: std::path::PathBuf,
+    /// Every response body so far, for the card-data scan.
     responses: Mutex<Vec<String>>,
-    _emulator: emulator::RunningEmulator,
-    _dir: tempfile::TempDir,
+    /// Taken by `drop`, to shut it down.
+    emulator: Option<emulator::RunningEmulator>,
+    database: TestDatabase,
 }
 
-/// Starts an emulator on 127.0.0.1:0 with its own SQLite file; redelivery is fast (300 ms
-/// visibility timeout, 3 receives before the dead-letter queue) so that the tests are quick.
+impl Drop for TestApp {
+    /// Dropping cannot await, and may happen while the test's runtime unwinds from a panic: the
+    /// emulator is shut down (so that no connection of its pool is left) and the database
+    /// removed on a thread of their own, with a runtime of their own. The emulator's tasks keep
+    /// running on the test's multi-thread runtime meanwhile, so they can finish.
+    fn drop(&mut self) {
+        let emulator = self.emulator.take();
+        let database = &self.database;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime to clean up on")
+                    .block_on(async {
+                        if let Some(emulator) = emulator
+                            && tokio::time::timeout(SHUTDOWN_TIMEOUT, emulator.shutdown())
+                                .await
+                                .is_err()
+                        {
+                            warn(format_args!(
+                                "the emulator did not shut down within {SHUTDOWN_TIMEOUT:?}"
+                            ));
+                        }
+                        database.remove().await;
+                    });
+            });
+        });
+    }
+}
+
+/// Starts an emulator on 127.0.0.1:0 with a database of its own (`E2E_DATABASE`: `sqlite`, the
+/// default, or `postgres`); redelivery is fast (300 ms visibility timeout, 3 receives before the
+/// dead-letter queue) so that the tests are quick.
 pub async fn spawn_app() -> TestApp {
     capture_logs();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database = dir.path().join("registrations.db");
-    let mut config = emulator::Config::new(format!("sqlite://{}", database.display()));
-    config.visibility_timeout = Duration::from_millis(300);
-    config.max_receive_count = 3;
-    config.paypal_deadline = Duration::from_secs(1);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("free port");
-    let emulator = emulator::start(config, listener)
-        .await
-        .expect("emulator starts");
+    let database = TestDatabase::create().await;
+    let mut config = emulator::Config::new(database.url());
+    config.visibility_timeout = Duration::from_millis(300);
+    config.max_receive_count = 3;
+    config.paypal_deadline = PAYPAL_DEADLINE;
+    let emulator = match emulator::start(config, listener).await {
+        Ok(emulator) => emulator,
+        Err(e) => {
+            database.remove().await;
+            panic!("the emulator did not start: {e:#}");
+        }
+    };
     TestApp {
         url: emulator.url(),
         client: reqwest::Client::new(),
-        database,
         responses: Mutex::new(Vec::new()),
-        _emulator: emulator,
-        _dir: dir,
+        emulator: Some(emulator),
+        database,
     }
 }
 
@@ -110,7 +388,7 @@ pub fn registration(email: &str, card_name: &str, newsletter: bool) -> Value {
     json!({
         "ticket": "conference",
         "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": email, "organization": "Analytical Engines"},
-        "card": {"name": card_name, "number": CARD_NUMBER, "expiry": "2030-12", "securityCode": "123"},
+        "card": {"name": card_name, "number": CARD_NUMBER, "expiry": "2030-12", "securityCode": SECURITY_CODE},
         "billingAddress": {"line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH", "countryCode": "GB"},
         "newsletter": newsletter
     })
@@ -126,23 +404,14 @@ impl TestApp {
     ) -> (u16, Value) {
         let mut request = self
             .client
-            .post(format!("{}/api/registrations", self.url))
+            .post(self.at("/api/registrations"))
             .header("content-type", content_type)
             .body(body);
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }
-        let response = request.send().await.expect("request sent");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body read");
-        self.responses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(text.clone());
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.read_answer("post", request.send().await.expect("request sent"))
+            .await
     }
 
     pub async fn register(&self, body: &Value, key: Option<&str>) -> (u16, Value) {
@@ -150,31 +419,75 @@ impl TestApp {
             .await
     }
 
+    /// GETs `path` (with its query, if any) and returns the body as JSON; fails unless the
+    /// answer is a success.
     pub async fn get(&self, path: &str) -> Value {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("request sent");
-        assert!(
-            response.status().is_success(),
-            "GET {path}: {}",
-            response.status()
-        );
+        let (status, body) = self.get_answer(self.at(path)).await;
+        assert!((200..300).contains(&status), "GET {path}: {status} {body}");
+        body
+    }
+
+    /// GETs `url`; returns the status and the body as JSON.
+    async fn get_answer(&self, url: reqwest::Url) -> (u16, Value) {
+        let response = self.client.get(url).send().await.expect("request sent");
+        self.read_answer("get", response).await
+    }
+
+    /// Reads the answer to a `method` request: keeps its body for the card-data scan and holds
+    /// an answer of the public API (`/api/…`; not the inspector's `/_emulator/…`) to
+    /// web/openapi.json. Returns the status and the body as JSON (a body that is not JSON as a
+    /// JSON string).
+    async fn read_answer(&self, method: &str, response: reqwest::Response) -> (u16, Value) {
+        let status = response.status().as_u16();
+        let path = response.url().path().to_owned();
         let text = response.text().await.expect("body read");
         self.responses
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(text.clone());
-        serde_json::from_str(&text).expect("JSON")
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if path.starts_with("/api/") {
+            assert_documented(method, &path, status, &body);
+        }
+        (status, body)
     }
 
-    /// An inspector listing: `queues`, `executions`, `outbox`, `audience`, `payments`, `orders`.
+    /// The URL of `path` on the emulator.
+    fn at(&self, path: &str) -> reqwest::Url {
+        reqwest::Url::parse(&format!("{}{path}", self.url)).expect("a URL on the emulator")
+    }
+
+    /// An inspector listing, whole: `queues`, `executions`, `outbox`, `audience`, `payments`,
+    /// `orders`. A paged listing (`{"items": [...], "nextCursor": ...}`, newest first) is read
+    /// page by page until `nextCursor` is null; a plain array is the whole listing at once.
     pub async fn inspect(&self, what: &str) -> Vec<Value> {
-        match self.get(&format!("/_emulator/api/{what}")).await {
-            Value::Array(items) => items,
-            other => panic!("/_emulator/api/{what} is not a list: {other}"),
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = self.at(&format!("/_emulator/api/{what}"));
+            url.query_pairs_mut()
+                .append_pair("limit", INSPECTOR_PAGE_LIMIT);
+            if let Some(cursor) = &cursor {
+                url.query_pairs_mut().append_pair("cursor", cursor);
+            }
+            let (status, page) = self.get_answer(url).await;
+            assert_eq!(status, 200, "/_emulator/api/{what}: {page}");
+            let (page_items, next_cursor) = match page {
+                Value::Array(all) => (all, None),
+                Value::Object(mut page) => {
+                    match (page.remove("items"), page.remove("nextCursor")) {
+                        (Some(Value::Array(some)), Some(Value::String(next))) => (some, Some(next)),
+                        (Some(Value::Array(some)), Some(Value::Null)) => (some, None),
+                        other => panic!("/_emulator/api/{what} is not a page of items: {other:?}"),
+                    }
+                }
+                other => panic!("/_emulator/api/{what} is not a listing: {other}"),
+            };
+            items.extend(page_items);
+            cursor = next_cursor;
+            if cursor.is_none() {
+                return items;
+            }
         }
     }
 
@@ -230,16 +543,39 @@ impl TestApp {
         assert_eq!(response.status().as_u16(), 201);
     }
 
-    /// Waits (up to 20 s) until the execution named `name` has stopped, and returns it.
+    /// Waits (up to 20 s) until the execution named `name` has stopped, and returns it whole,
+    /// with its `events` (a listing's items leave them out). Until it has started, the
+    /// inspector answers 404.
     pub async fn finished_execution(&self, name: &str) -> Value {
         self.eventually(20, || async {
-            self.inspect("executions")
-                .await
-                .into_iter()
-                .find(|e| e["name"] == name && e["status"] != "RUNNING")
+            let (status, execution) = self
+                .get_answer(self.at(&format!("/_emulator/api/executions/{name}")))
+                .await;
+            match status {
+                404 => None,
+                200 => (execution["status"] != "RUNNING").then_some(execution),
+                _ => panic!("/_emulator/api/executions/{name}: {status} {execution}"),
+            }
         })
         .await
         .unwrap_or_else(|| panic!("execution {name} did not finish within 20 s"))
+    }
+
+    /// Waits (up to 20 s) until `queue` holds no message: none visible, in flight or delayed.
+    /// Whatever was sent to it by then has been taken up (or dead-lettered), so that a check
+    /// that something did not happen can follow.
+    pub async fn drained(&self, queue: &str) {
+        let drained = self
+            .eventually(20, || async {
+                let q = self.queue(queue).await;
+                (q["visible"] == 0 && q["inFlight"] == 0 && q["delayed"] == 0).then_some(())
+            })
+            .await;
+        assert!(
+            drained.is_some(),
+            "queue {queue} not drained within 20 s: {}",
+            self.queue(queue).await
+        );
     }
 
     /// Polls `check` every 50 ms until it returns `Some`, for at most `seconds`.
@@ -260,9 +596,10 @@ impl TestApp {
         }
     }
 
-    /// Fails if the card number appears in any response so far, any inspector listing (queues
-    /// with their messages, executions with their histories, emails, audience, payments,
-    /// orders), the database files, or any log line of this process.
+    /// Fails if card data (the number in any of its forms, or the security code next to a card
+    /// field: see [`card_data_in`]) is in any inspector listing (queues with their messages,
+    /// executions, emails, audience, payments, orders), the database (its files on SQLite,
+    /// every table on PostgreSQL), any log line of this process, or any response so far.
     pub async fn assert_no_card_data(&self) {
         for what in [
             "queues",
@@ -273,40 +610,22 @@ impl TestApp {
             "orders",
         ] {
             let listing = serde_json::to_string(&self.inspect(what).await).expect("json");
-            assert!(
-                !listing.contains(CARD_NUMBER),
-                "card number in /_emulator/api/{what}"
-            );
+            assert_no_card_data_in(format_args!("/_emulator/api/{what}"), &listing);
         }
+        for (place, content) in self.database.contents().await {
+            assert_no_card_data_in(format_args!("the database: {place}"), &content);
+        }
+        let logs = LOGS.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(!logs.is_empty(), "logs are captured");
+        assert_no_card_data_in(format_args!("the logs"), &String::from_utf8_lossy(&logs));
         for response in self
             .responses
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
         {
-            assert!(
-                !response.contains(CARD_NUMBER),
-                "card number in a response: {response}"
-            );
+            assert_no_card_data_in(format_args!("a response: {response}"), response);
         }
-        let dir = self.database.parent().expect("database dir");
-        for entry in std::fs::read_dir(dir).expect("database dir listing") {
-            let path = entry.expect("entry").path();
-            let bytes = std::fs::read(&path).expect("database file");
-            assert!(
-                !bytes
-                    .windows(CARD_NUMBER.len())
-                    .any(|w| w == CARD_NUMBER.as_bytes()),
-                "card number in {}",
-                path.display()
-            );
-        }
-        let logs = LOGS.lock().unwrap_or_else(PoisonError::into_inner);
-        assert!(!logs.is_empty(), "logs are captured");
-        assert!(
-            !String::from_utf8_lossy(&logs).contains(CARD_NUMBER),
-            "card number in the logs"
-        );
     }
 }
 
@@ -355,5 +674,51 @@ mod tests {
             413,
             &json!({"message": "Request Entity Too Large"}),
         );
+    }
+
+    #[test]
+    fn the_card_number_is_found_as_sent_and_grouped() {
+        for text in [
+            r#"{"card":{"number":"4012888888881881"}}"#,
+            "charged 4012 8888 8888 1881",
+            "charged 4012-8888-8888-1881",
+        ] {
+            assert!(
+                card_data_in(text).is_some_and(|found| found.contains("card number")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_security_code_is_found_as_a_card_field() {
+        for text in [
+            r#"{"card":{"securityCode":"123"}}"#,
+            // As PostgreSQL shows a `jsonb`.
+            r#"{"security_code": "123"}"#,
+            // A message body (JSON in a JSON string) in a listing.
+            r#"{"body":"{\"cvv\":\"123\"}"}"#,
+            // A `Debug` struct in a log line.
+            r#"Card { cvv2: "123" }"#,
+        ] {
+            assert!(
+                card_data_in(text).is_some_and(|found| found.contains("security code")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_numbers_are_not_card_data() {
+        for text in [
+            r#"{"card":{"brand":"VISA","lastDigits":"1881"}}"#,
+            r#"{"number":"4012888888881882"}"#,
+            r#"{"cvv":"1234"}"#,
+            r#"{"cvv_result":"123"}"#,
+            r#"{"mycvv":"123"}"#,
+            r#"{"line1":"123 Main Street"}"#,
+        ] {
+            assert_eq!(card_data_in(text), None, "{text}");
+        }
     }
 }

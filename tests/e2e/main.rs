@@ -5,7 +5,13 @@
 //! - `idempotency`: retried requests and redelivered orders do everything once;
 //! - `failures`: retries, exhausted retries, dead-letter queues.
 //!
-//! Each test ends by scanning for the card number in logs, queues, tables and responses.
+//! Every answer of the public API is held to web/openapi.json, and each test ends by scanning
+//! for card data (the number, grouped or not, and the security code) in logs, queues, tables
+//! and responses.
+//!
+//! The emulator keeps its data in a SQLite file per test, or with `E2E_DATABASE=postgres` in a
+//! database per test on the PostgreSQL server at `TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432`), dropped when the test ends.
 
 mod failures;
 mod idempotency;
