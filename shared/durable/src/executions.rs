@@ -121,8 +121,12 @@ impl Executions {
     /// The lease when none is given: a dead process's executions resume within this time.
     pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 
+    /// `lease` is at least 30 ms (it is renewed every third of it).
     pub fn new(db: Db, lease: Duration) -> Self {
-        Self { db, lease }
+        Self {
+            db,
+            lease: lease.max(Duration::from_millis(30)),
+        }
     }
 
     fn lease_until(&self) -> i64 {

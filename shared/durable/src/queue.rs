@@ -387,7 +387,10 @@ impl Queue {
     }
 
     /// One receive attempt: moves the messages received too often to the dead-letter queue,
-    /// delivers visible ones, and, when it delivered none, tells when one becomes visible.
+    /// delivers visible ones, and, when it delivered none, tells when one is or becomes visible.
+    /// (On PostgreSQL a receive that raced another process for the same rows delivers none while
+    /// others are visible: then that time is not in the future, and a long poll polls again
+    /// instead of sleeping.)
     async fn poll(
         &self,
         max_messages: usize,
@@ -420,10 +423,9 @@ impl Queue {
         .await)?;
         if rows.is_empty() {
             let next: Option<i64> = on_pool!(self.db, pool => sqlx::query_scalar(
-                "SELECT MIN(visible_at) FROM queue_messages WHERE queue = $1 AND visible_at > $2",
+                "SELECT MIN(visible_at) FROM queue_messages WHERE queue = $1",
             )
             .bind(&self.config.name)
-            .bind(now)
             .fetch_one(pool)
             .await)?;
             return Ok((Vec::new(), next));
@@ -477,11 +479,12 @@ impl Queue {
     }
 }
 
-/// A receipt handle is `message id#receive count`: a later receive makes earlier handles stale.
+/// A receipt handle is `message id#receive count`: a later receive makes earlier handles stale,
+/// and no handle names a message before its first receive.
 fn parse_handle(handle: &str) -> Result<(&str, i64), QueueError> {
     handle
         .rsplit_once('#')
-        .and_then(|(id, count)| Some((id, count.parse().ok()?)))
+        .and_then(|(id, count)| Some((id, count.parse().ok().filter(|&n: &i64| n >= 1)?)))
         .ok_or_else(|| QueueError::ReceiptHandleIsInvalid(handle.to_owned()))
 }
 

@@ -1,0 +1,388 @@
+//! Durable workflow executions (`durable::Executions` and `durable::executions::run`), each
+//! scenario on SQLite and on PostgreSQL.
+//!
+//! Covered, because the emulator's Step Functions rely on it never to run a completed task twice
+//! (no second confirmation e-mail) and never to lose an execution: a name starts once; a machine
+//! runs to SUCCEEDED or FAILED with its output or error stored, and every completed task,
+//! Parallel branches included, is checkpointed; an execution whose process died (its lease lapsed)
+//! is claimed by exactly one new process and resumed there without invoking its completed tasks
+//! again; listings page newest first.
+//!
+//! Tasks are run by `Tasks`, a `TaskInvoker` that counts its invocations per state and can be told
+//! to hang in one state (the process dies there).
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use durable::executions::{ExecutionCounts, run};
+use durable::{Db, ExecutionStatus, Executions, PageRequest};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use workflow::{ExecutionFailure, History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
+
+/// The lease of the scenarios' executions.
+const LEASE: Duration = Duration::from_secs(15);
+
+support::on_both_databases!(
+    a_name_starts_once,
+    runs_a_parallel_machine_to_success_and_checkpoints_every_task,
+    a_failing_task_fails_the_execution_with_its_error,
+    resumes_a_lapsed_execution_without_rerunning_completed_tasks,
+    pages_newest_first,
+);
+
+/// Two tasks, one after the other: `Reserve` then `Confirm`.
+fn sequential_machine() -> StateMachine {
+    StateMachine::from_value(&json!({
+        "StartAt": "Reserve",
+        "States": {
+            "Reserve": {"Type": "Task", "Resource": "reserve", "ResultPath": "$.reserved", "Next": "Confirm"},
+            "Confirm": {"Type": "Task", "Resource": "confirm", "ResultPath": "$.confirmed", "End": true}
+        }
+    }))
+    .expect("a valid machine")
+}
+
+/// A Parallel state of two tasks, `Charge` and `Email`.
+fn parallel_machine() -> StateMachine {
+    let branch = |state: &str| {
+        json!({
+            "StartAt": state,
+            "States": {state: {"Type": "Task", "Resource": state.to_lowercase(), "End": true}}
+        })
+    };
+    StateMachine::from_value(&json!({
+        "StartAt": "Both",
+        "States": {
+            "Both": {"Type": "Parallel", "Branches": [branch("Charge"), branch("Email")], "End": true}
+        }
+    }))
+    .expect("a valid machine")
+}
+
+/// A task runner that counts invocations per state and answers `{"state": …, "by": process}`.
+#[derive(Default)]
+struct Tasks {
+    /// Which process this is, in every answer.
+    process: &'static str,
+    /// The state in which an invocation never returns (the process dies there).
+    hang_in: Option<&'static str>,
+    /// The state in which an invocation fails.
+    fail_in: Option<&'static str>,
+    /// Notified when an invocation starts hanging.
+    hanging: Notify,
+    counts: Mutex<HashMap<String, u32>>,
+}
+
+impl Tasks {
+    fn new(process: &'static str) -> Self {
+        Self {
+            process,
+            ..Self::default()
+        }
+    }
+
+    /// How many times each state was invoked.
+    fn counts(&self) -> HashMap<String, u32> {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait]
+impl TaskInvoker for Tasks {
+    async fn invoke(&self, task: TaskRequest) -> Result<Value, TaskFailure> {
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(task.state_name.clone())
+            .or_default() += 1;
+        if self.hang_in == Some(task.state_name.as_str()) {
+            self.hanging.notify_one();
+            std::future::pending::<()>().await;
+        }
+        if self.fail_in == Some(task.state_name.as_str()) {
+            return Err(TaskFailure::new(
+                "Boom",
+                format!("{} broke", task.state_name),
+            ));
+        }
+        Ok(json!({"state": task.state_name, "by": self.process}))
+    }
+}
+
+fn counts(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+async fn status(executions: &Executions, name: &str) -> ExecutionStatus {
+    executions
+        .get(name)
+        .await
+        .expect("reads the execution")
+        .expect("the execution exists")
+        .summary
+        .status
+}
+
+async fn totals(executions: &Executions) -> (u64, u64, u64) {
+    let ExecutionCounts {
+        running,
+        succeeded,
+        failed,
+    } = executions.counts().await.expect("counts");
+    (running, succeeded, failed)
+}
+
+async fn start(executions: &Executions, name: &str, input: &Value) {
+    assert!(
+        executions.start(name, input).await.expect("starts"),
+        "{name} is new"
+    );
+}
+
+mod scenarios {
+    use super::*;
+    use crate::support::{connect, skip};
+
+    pub async fn a_name_starts_once(db: Db, _url: String) {
+        let executions = Executions::new(db, LEASE);
+        let input = json!({"order": "o-1"});
+        assert!(executions.start("o-1", &input).await.expect("starts"));
+        let again = executions
+            .start("o-1", &json!({"order": "another"}))
+            .await
+            .expect("answers");
+        assert!(!again, "a name starts once");
+
+        let record = executions.get("o-1").await.expect("reads").expect("exists");
+        assert_eq!(record.summary.status, ExecutionStatus::Running);
+        assert_eq!(record.summary.input, input, "the first input is kept");
+        assert_eq!(record.summary.stopped_at, None);
+        assert!(record.events.is_empty(), "no history while it runs");
+        assert_eq!(totals(&executions).await, (1, 0, 0));
+        assert!(executions.get("o-2").await.expect("reads").is_none());
+    }
+
+    pub async fn runs_a_parallel_machine_to_success_and_checkpoints_every_task(
+        db: Db,
+        _url: String,
+    ) {
+        let executions = Executions::new(db, LEASE);
+        let machine = parallel_machine();
+        let tasks = Tasks::new("first");
+        let input = json!({"order": "o-1"});
+        start(&executions, "o-1", &input).await;
+
+        let output = run(
+            &machine,
+            &executions,
+            "o-1",
+            input.clone(),
+            &tasks,
+            &History::new(),
+        )
+        .await
+        .expect("succeeds");
+        let expected = json!([
+            {"state": "Charge", "by": "first"},
+            {"state": "Email", "by": "first"}
+        ]);
+        assert_eq!(output, expected);
+        assert_eq!(tasks.counts(), counts(&[("Charge", 1), ("Email", 1)]));
+
+        let record = executions.get("o-1").await.expect("reads").expect("exists");
+        assert_eq!(
+            record.summary.status,
+            ExecutionStatus::Succeeded {
+                output: expected.clone()
+            }
+        );
+        assert!(record.summary.stopped_at >= Some(record.summary.started_at));
+        let types: Vec<_> = record.events.iter().map(|e| e["type"].clone()).collect();
+        assert_eq!(types.first(), Some(&json!("ExecutionStarted")));
+        assert_eq!(types.last(), Some(&json!("ExecutionSucceeded")));
+        assert_eq!(totals(&executions).await, (0, 1, 0));
+
+        // Every task was checkpointed: running it again invokes nothing and changes nothing.
+        let again = Tasks::new("second");
+        let replayed = run(&machine, &executions, "o-1", input, &again, &History::new())
+            .await
+            .expect("succeeds");
+        assert_eq!(replayed, expected);
+        assert!(again.counts().is_empty(), "{:?}", again.counts());
+        assert_eq!(
+            status(&executions, "o-1").await,
+            ExecutionStatus::Succeeded { output: expected }
+        );
+    }
+
+    pub async fn a_failing_task_fails_the_execution_with_its_error(db: Db, _url: String) {
+        let executions = Executions::new(db, LEASE);
+        let tasks = Tasks {
+            fail_in: Some("Confirm"),
+            ..Tasks::new("first")
+        };
+        start(&executions, "o-1", &json!({})).await;
+        let failure = run(
+            &sequential_machine(),
+            &executions,
+            "o-1",
+            json!({}),
+            &tasks,
+            &History::new(),
+        )
+        .await
+        .expect_err("fails");
+        assert_eq!(failure, ExecutionFailure::new("Boom", "Confirm broke"));
+        assert_eq!(
+            status(&executions, "o-1").await,
+            ExecutionStatus::Failed {
+                error: "Boom".into(),
+                cause: "Confirm broke".into()
+            }
+        );
+        assert_eq!(totals(&executions).await, (0, 0, 1));
+        assert!(
+            executions
+                .claim_lapsed(10)
+                .await
+                .expect("claims")
+                .is_empty()
+        );
+        skip(LEASE * 2).await;
+        assert!(
+            executions
+                .claim_lapsed(10)
+                .await
+                .expect("claims")
+                .is_empty(),
+            "a stopped execution is never resumed"
+        );
+    }
+
+    pub async fn resumes_a_lapsed_execution_without_rerunning_completed_tasks(db: Db, url: String) {
+        let machine = Arc::new(sequential_machine());
+        let input = json!({"order": "o-1"});
+
+        // The first process runs the execution until it hangs in Confirm, after Reserve completed.
+        let first = Executions::new(db, LEASE);
+        start(&first, "o-1", &input).await;
+        let tasks = Arc::new(Tasks {
+            hang_in: Some("Confirm"),
+            ..Tasks::new("first")
+        });
+        let running = tokio::spawn({
+            let (machine, first, tasks, input) = (
+                Arc::clone(&machine),
+                first.clone(),
+                Arc::clone(&tasks),
+                input.clone(),
+            );
+            async move { run(&machine, &first, "o-1", input, &*tasks, &History::new()).await }
+        });
+        tokio::time::timeout(Duration::from_secs(10), tasks.hanging.notified())
+            .await
+            .expect("the first process reaches Confirm");
+        assert_eq!(tasks.counts(), counts(&[("Reserve", 1), ("Confirm", 1)]));
+
+        // While it lives it keeps its lease, however long the task takes.
+        let second_db = connect(&url).await;
+        let second = Executions::new(second_db.clone(), LEASE);
+        for _ in 0..6 {
+            skip(LEASE / 3).await;
+            // The renewal that the skip made due runs meanwhile.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            second.claim_lapsed(10).await.expect("claims").is_empty(),
+            "the lease of a live process is renewed"
+        );
+
+        // It dies: once its lease has lapsed, the second process claims the execution, once.
+        running.abort();
+        assert!(running.await.is_err(), "aborted");
+        assert!(second.claim_lapsed(10).await.expect("claims").is_empty());
+        skip(LEASE + Duration::from_secs(1)).await;
+        let claimed = second.claim_lapsed(10).await.expect("claims");
+        assert_eq!(claimed, [("o-1".to_owned(), input.clone())]);
+        assert!(
+            second.claim_lapsed(10).await.expect("claims").is_empty(),
+            "claimed once"
+        );
+        assert_eq!(status(&second, "o-1").await, ExecutionStatus::Running);
+
+        // The second process resumes it: Reserve answers from its checkpoint.
+        let resumed_tasks = Tasks::new("second");
+        let output = run(
+            &machine,
+            &second,
+            "o-1",
+            input,
+            &resumed_tasks,
+            &History::new(),
+        )
+        .await
+        .expect("succeeds");
+        let expected = json!({
+            "order": "o-1",
+            "reserved": {"state": "Reserve", "by": "first"},
+            "confirmed": {"state": "Confirm", "by": "second"}
+        });
+        assert_eq!(output, expected);
+        assert_eq!(resumed_tasks.counts(), counts(&[("Confirm", 1)]));
+        assert_eq!(
+            status(&second, "o-1").await,
+            ExecutionStatus::Succeeded { output: expected }
+        );
+        assert_eq!(totals(&second).await, (0, 1, 0));
+        skip(LEASE * 2).await;
+        assert!(second.claim_lapsed(10).await.expect("claims").is_empty());
+        second_db.close().await;
+    }
+
+    pub async fn pages_newest_first(db: Db, _url: String) {
+        let executions = Executions::new(db, LEASE);
+        for name in ["b-oldest", "c-middle", "a-newest"] {
+            start(&executions, name, &json!({"name": name})).await;
+            skip(Duration::from_secs(1)).await;
+        }
+        let names = |page: &durable::Page<durable::ExecutionSummary>| -> Vec<String> {
+            page.items.iter().map(|e| e.name.clone()).collect()
+        };
+
+        let first = executions
+            .page(&PageRequest {
+                limit: Some(2),
+                cursor: None,
+            })
+            .await
+            .expect("pages");
+        assert_eq!(names(&first), ["a-newest", "c-middle"]);
+        let cursor = first.next_cursor.clone().expect("another page follows");
+        let rest = executions
+            .page(&PageRequest {
+                limit: Some(2),
+                cursor: Some(cursor),
+            })
+            .await
+            .expect("pages");
+        assert_eq!(names(&rest), ["b-oldest"]);
+        assert_eq!(rest.next_cursor, None, "the last page");
+        assert_eq!(rest.items[0].input, json!({"name": "b-oldest"}));
+
+        let all = executions
+            .page(&PageRequest::default())
+            .await
+            .expect("pages");
+        assert_eq!(names(&all), ["a-newest", "c-middle", "b-oldest"]);
+        assert_eq!(all.next_cursor, None);
+    }
+}
