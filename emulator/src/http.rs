@@ -143,6 +143,13 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
     let Some(body) = read_body(body).await else {
         return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
+    if *services.stopping.borrow() {
+        let mut response = gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return response;
+    }
     match services.faults.next("payment") {
         Some(Fault::Fail { .. }) => {
             return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");

@@ -216,6 +216,8 @@ pub(crate) struct Services {
     mailchimp: Arc<MailchimpFake>,
     faults: Arc<Faults>,
     payment_timeout: Duration,
+    /// True once a clean stop has begun: the gateway takes no new registrations.
+    stopping: watch::Receiver<bool>,
 }
 
 /// Publishes orders on a local queue (what SQS or a Service Bus output does in the cloud).
@@ -235,8 +237,12 @@ impl OrderPublisher for QueuePublisher {
 /// A started emulator.
 pub struct RunningEmulator {
     addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Stops the gateway, the queue poller and the resumer: no new work.
+    stop_work: watch::Sender<bool>,
+    /// Stops the HTTP server, which also hosts the local providers that running tasks call.
+    stop_server: watch::Sender<bool>,
+    workers: Vec<JoinHandle<()>>,
+    server: Option<JoinHandle<()>>,
     step_functions: Arc<LocalStepFunctions>,
     drain_timeout: Duration,
     db: Db,
@@ -256,11 +262,15 @@ impl RunningEmulator {
     /// closes the database. Whatever is unfinished then is in the database, and resumes at the
     /// next start.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        for task in std::mem::take(&mut self.tasks) {
-            let _ = task.await;
+        let _ = self.stop_work.send(true);
+        for worker in std::mem::take(&mut self.workers) {
+            let _ = worker.await;
         }
         self.step_functions.drain(self.drain_timeout).await;
+        let _ = self.stop_server.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
         self.db.close().await;
     }
 }
@@ -268,7 +278,8 @@ impl RunningEmulator {
 impl Drop for RunningEmulator {
     /// Dropped without `shutdown`: signal the server and the pollers to stop anyway.
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        let _ = self.stop_work.send(true);
+        let _ = self.stop_server.send(true);
     }
 }
 
@@ -349,7 +360,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         Executions::new(db.clone(), config.execution_lease),
     )?;
 
-    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (stop_work, stopping) = watch::channel(false);
+    let (stop_server, server_stopping) = watch::channel(false);
     let mapping = EventSourceMapping {
         queue: registrations.clone(),
         function_name: "orchestrator",
@@ -370,14 +382,17 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         mailchimp: providers.mailchimp,
         faults,
         payment_timeout: config.payment_timeout,
+        stopping: stopping.clone(),
     });
-    let resumer = tokio::spawn(step_functions.clone().resume_lapsed(shutdown_rx.clone()));
-    let poller = tokio::spawn(mapping.run(shutdown_rx.clone()));
-    let server = tokio::spawn(http::serve(listener, services, shutdown_rx));
+    let resumer = tokio::spawn(step_functions.clone().resume_lapsed(stopping.clone()));
+    let poller = tokio::spawn(mapping.run(stopping));
+    let server = tokio::spawn(http::serve(listener, services, server_stopping));
     Ok(RunningEmulator {
         addr,
-        shutdown,
-        tasks: vec![server, poller, resumer],
+        stop_work,
+        stop_server,
+        workers: vec![poller, resumer],
+        server: Some(server),
         step_functions,
         drain_timeout: config.drain_timeout,
         db,

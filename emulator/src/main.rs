@@ -20,9 +20,17 @@ struct Args {
     /// Port to listen on, on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 3000)]
     port: u16,
-    /// Where orders are stored (default: sqlite://.emulator/registrations.db).
+    /// Where orders, queues, executions and records are kept (default:
+    /// sqlite://.emulator/registrations.db).
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// Seconds a received registration stays hidden before it is delivered again (template.yaml:
+    /// 60); shorter makes redelivery, and the dead-letter queue, quick to see.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    visibility_timeout: u64,
+    /// Seconds after which an execution left running by a process that died is resumed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    execution_lease: u64,
 }
 
 const DEFAULT_DATABASE: &str = ".emulator/registrations.db";
@@ -59,6 +67,8 @@ async fn main() -> anyhow::Result<()> {
             )
         })?;
     let mut config = emulator::Config::new(&database_url);
+    config.visibility_timeout = std::time::Duration::from_secs(args.visibility_timeout);
+    config.execution_lease = std::time::Duration::from_secs(args.execution_lease.max(1));
     config.providers = emulator::Providers::from_env(&ProcessEnv).context("provider settings")?;
     if let Some(ms) = std::env::var("PAYPAL_DEADLINE_MS")
         .ok()

@@ -12,10 +12,13 @@ use serde_json::{Value, json};
 use super::*;
 use clients::idempotency::IdempotencyError;
 
+/// A key's fingerprint and, once final, its answer.
+type Record = ([u8; 32], Option<RecordedAnswer>);
+
 /// Idempotency records in memory: the port's rules for one process.
 #[derive(Default)]
 struct InMemoryIdempotencyStore {
-    records: Mutex<std::collections::HashMap<String, ([u8; 32], Option<RecordedAnswer>)>>,
+    records: Mutex<std::collections::HashMap<String, Record>>,
 }
 
 #[async_trait]

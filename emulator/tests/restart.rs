@@ -1,0 +1,398 @@
+//! The emulator keeps what it accepts: the real binary is killed (SIGKILL) or stopped (SIGTERM) in
+//! the middle of a paid registration, restarted on the same database, and every paid order ends up
+//! stored exactly once, with one confirmation email, one audience member and one charge. On SQLite
+//! and on PostgreSQL (a fresh database per test, dropped afterwards; the server at
+//! `TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432`).
+//!
+//! Also here: two emulator processes sharing one PostgreSQL database take 20 concurrent requests
+//! with one `Idempotency-Key` and charge once.
+//!
+//! These tests drive child processes over HTTP, as a user would; they wait for end states (the
+//! counts reached, the execution finished), never for a fixed time before a negative check.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const CARD: &str = "4012888888881881";
+
+/// A database for one test: a SQLite file in a temporary directory, or a fresh PostgreSQL database
+/// dropped when the test ends.
+struct TestDatabase {
+    url: String,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        Self {
+            url: format!("sqlite://{}/registrations.db", dir.path().display()),
+            postgres: None,
+            _dir: dir,
+        }
+    }
+
+    async fn postgres() -> Self {
+        let server = std::env::var("TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+        let name = format!("restart_{}", uuid::Uuid::new_v4().simple());
+        let url = order_store::create_database(&server, &name)
+            .await
+            .expect("PostgreSQL runs at TEST_POSTGRES_URL and lets us create a database");
+        Self {
+            url,
+            postgres: Some((server, name)),
+            _dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    async fn drop(self) {
+        if let Some((server, name)) = &self.postgres {
+            order_store::drop_database(server, name)
+                .await
+                .expect("the test database drops");
+        }
+    }
+}
+
+/// A running emulator process.
+struct Emulator {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Emulator {
+    /// Starts the binary on a free port with `database_url`, short redelivery (2 s visibility
+    /// timeout) and a short execution lease (2 s), and waits until it is healthy.
+    async fn start(database_url: &str, dir: &Path) -> Self {
+        let log = dir.join(format!("emulator-{}.log", uuid::Uuid::new_v4().simple()));
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_emulator"))
+            .args(["--port", &port.to_string()])
+            .args(["--visibility-timeout", "2", "--execution-lease", "2"])
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdout(Stdio::from(std::fs::File::create(&log).expect("log file")))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the emulator binary starts");
+        let emulator = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        for _ in 0..200 {
+            if let Ok(response) = reqwest::get(emulator.api("health")).await
+                && response.status() == 200
+            {
+                return emulator;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the emulator is not healthy within 10 s: {}",
+            emulator.logs()
+        );
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("{}/_emulator/api/{path}", self.url)
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal` (`KILL` or `TERM`) and waits for the process to exit.
+    async fn stop(mut self, signal: &str) {
+        self.signal_and_wait(signal).await;
+    }
+
+    async fn signal_and_wait(&mut self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} worked");
+        for _ in 0..600 {
+            if self
+                .child
+                .try_wait()
+                .expect("the child can be waited on")
+                .is_some()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        panic!("the emulator did not exit within 30 s of SIG{signal}");
+    }
+
+    async fn post(&self, key: &str, body: &Value) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/registrations", self.url))
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("the emulator answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn fault(&self, fault: Value) {
+        let response = reqwest::Client::new()
+            .post(self.api("faults"))
+            .json(&fault)
+            .send()
+            .await
+            .expect("the emulator answers");
+        assert_eq!(response.status(), 201, "fault {fault} accepted");
+    }
+
+    /// How many entries of an inspector listing mention `needle` (every page read).
+    async fn count(&self, listing: &str, needle: &str) -> usize {
+        let mut found = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = format!("{}?limit=1000", self.api(listing));
+            if let Some(cursor) = &cursor {
+                url.push_str(&format!("&cursor={cursor}"));
+            }
+            let page: Value = reqwest::get(url)
+                .await
+                .expect("the inspector answers")
+                .json()
+                .await
+                .expect("JSON");
+            found += page["items"]
+                .as_array()
+                .expect("a paged listing")
+                .iter()
+                .filter(|item| item.to_string().contains(needle))
+                .count();
+            match page["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return found,
+            }
+        }
+    }
+
+    async fn execution_status(&self, name: &str) -> Option<String> {
+        let response = reqwest::get(self.api(&format!("executions/{name}")))
+            .await
+            .expect("the inspector answers");
+        if response.status() == 404 {
+            return None;
+        }
+        let execution: Value = response.json().await.expect("JSON");
+        execution["status"].as_str().map(str::to_owned)
+    }
+}
+
+impl Drop for Emulator {
+    /// A test that fails leaves no process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn registration(email: &str) -> Value {
+    json!({
+        "ticket": "conference",
+        "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": email},
+        "card": {"name": "Ada Lovelace", "number": CARD, "expiry": "2030-12", "securityCode": "123"},
+        "billingAddress": {"line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH", "countryCode": "GB"},
+        "newsletter": true
+    })
+}
+
+/// Where the emulator is when it is stopped.
+#[derive(Clone, Copy, Debug)]
+enum Moment {
+    /// Paid (201), the message not yet taken by the orchestrator (which is slow).
+    BeforeOrchestrator,
+    /// The workflow runs and save-order is slow.
+    WhileOneBranchIsSlow,
+    /// Email and mailing list completed; save-order is still slow.
+    AfterTwoBranchesCompleted,
+}
+
+/// Registers, stops the emulator with `signal` at `moment`, restarts it on the same database, and
+/// checks that the registration completed exactly once.
+async fn interrupt(database: TestDatabase, signal: &str, moment: Moment) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let emulator = Emulator::start(&database.url, dir.path()).await;
+    let (target, delay_ms) = match moment {
+        Moment::BeforeOrchestrator => ("orchestrator", 5000),
+        Moment::WhileOneBranchIsSlow | Moment::AfterTwoBranchesCompleted => ("save-order", 5000),
+    };
+    emulator
+        .fault(json!({"target": target, "mode": "slow", "delayMs": delay_ms, "times": 1}))
+        .await;
+    let email = format!("restart.{}@example.org", uuid::Uuid::new_v4().simple());
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, paid) = emulator.post(&key, &registration(&email)).await;
+    assert_eq!(status, 201, "{paid}");
+    let order_id = paid["registrationId"].as_str().expect("an id").to_owned();
+    match moment {
+        Moment::BeforeOrchestrator => tokio::time::sleep(Duration::from_millis(500)).await,
+        Moment::WhileOneBranchIsSlow => {
+            wait_until(|| async { emulator.execution_status(&order_id).await.is_some() }).await;
+        }
+        Moment::AfterTwoBranchesCompleted => {
+            wait_until(|| async {
+                emulator.count("outbox", &email).await == 1
+                    && emulator.count("audience", &email).await == 1
+            })
+            .await;
+        }
+    }
+    assert_eq!(
+        emulator.count("orders", &email).await,
+        0,
+        "stopped before the order was stored"
+    );
+    emulator.stop(signal).await;
+
+    let emulator = Emulator::start(&database.url, dir.path()).await;
+    wait_until(|| async {
+        emulator.execution_status(&order_id).await.as_deref() == Some("SUCCEEDED")
+    })
+    .await;
+    let (status, replay) = emulator.post(&key, &registration(&email)).await;
+    assert_eq!((status, &replay), (201, &paid), "the first answer, again");
+    for (listing, needle) in [
+        ("orders", email.as_str()),
+        ("outbox", email.as_str()),
+        ("audience", email.as_str()),
+        ("payments", order_id.as_str()),
+    ] {
+        assert_eq!(
+            emulator.count(listing, needle).await,
+            1,
+            "{listing} after SIG{signal} at {moment:?}\n{}",
+            emulator.logs()
+        );
+    }
+    let queues: Value = reqwest::get(emulator.api("queues"))
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        queues.to_string().contains(CARD).not(),
+        "no card number in the queues"
+    );
+    emulator.stop("TERM").await;
+    database.drop().await;
+}
+
+/// Polls `done` every 100 ms for up to 60 s.
+async fn wait_until<F, Fut>(mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not reached within 60 s");
+}
+
+use std::ops::Not;
+
+macro_rules! interruptions {
+    ($($name:ident: $signal:literal at $moment:ident;)*) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    interrupt(TestDatabase::sqlite().await, $signal, Moment::$moment).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    interrupt(TestDatabase::postgres().await, $signal, Moment::$moment).await;
+                }
+            )*
+        }
+    };
+}
+
+interruptions! {
+    kill_before_the_orchestrator_took_the_message: "KILL" at BeforeOrchestrator;
+    kill_while_one_branch_is_slow: "KILL" at WhileOneBranchIsSlow;
+    kill_after_two_branches_completed: "KILL" at AfterTwoBranchesCompleted;
+    term_before_the_orchestrator_took_the_message: "TERM" at BeforeOrchestrator;
+    term_while_one_branch_is_slow: "TERM" at WhileOneBranchIsSlow;
+    term_after_two_branches_completed: "TERM" at AfterTwoBranchesCompleted;
+}
+
+/// Two processes on one PostgreSQL database, 20 concurrent requests with one key while PayPal is
+/// slow: one charge, one order; every answer is the registration (201) or "still running" (409).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_to_two_processes_on_one_database_charges_once() {
+    let database = TestDatabase::postgres().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let first = Emulator::start(&database.url, dir.path()).await;
+    let second = Emulator::start(&database.url, dir.path()).await;
+    // A slow PayPal keeps the first charge running while the other requests arrive.
+    for emulator in [&first, &second] {
+        emulator
+            .fault(json!({"target": "paypal", "mode": "slow", "delayMs": 1000, "times": 40}))
+            .await;
+    }
+    let email = format!("twice.{}@example.org", uuid::Uuid::new_v4().simple());
+    let key = uuid::Uuid::new_v4().to_string();
+    let body = registration(&email);
+    let answers = futures_util::future::join_all((0..20).map(|i| {
+        let emulator = if i % 2 == 0 { &first } else { &second };
+        emulator.post(&key, &body)
+    }))
+    .await;
+    let mut ids = std::collections::HashSet::new();
+    for (status, answer) in &answers {
+        match status {
+            201 => {
+                ids.insert(answer["registrationId"].as_str().expect("an id").to_owned());
+            }
+            409 => {}
+            other => panic!("answered {other}: {answer}"),
+        }
+    }
+    assert_eq!(ids.len(), 1, "one registration: {answers:?}");
+    let order_id = ids.into_iter().next().expect("one id");
+    wait_until(|| async {
+        first.execution_status(&order_id).await.as_deref() == Some("SUCCEEDED")
+    })
+    .await;
+    assert_eq!(first.count("payments", &order_id).await, 1, "one charge");
+    assert_eq!(first.count("orders", &email).await, 1, "one order");
+    first.stop("TERM").await;
+    second.stop("TERM").await;
+    database.drop().await;
+}
