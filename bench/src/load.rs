@@ -1,0 +1,298 @@
+//! The load: registrations posted by concurrent clients, and the emulator's progress through them
+//! as `GET /_emulator/api/stats` reports it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::procfs;
+
+/// How often the progress is asked.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+/// How many refused registrations have their answer printed.
+const SHOWN_ERRORS: usize = 5;
+
+/// What the clients saw.
+pub struct Posted {
+    /// Registrations answered 201.
+    pub accepted: u64,
+    /// Registrations answered anything else, or not at all.
+    pub errors: u64,
+    /// Every POST's latency, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+/// Posts `total` registrations from `concurrency` clients, each with a fresh `Idempotency-Key`
+/// and a unique email. `finished` is told when the last answer arrived and how many were accepted.
+pub async fn post_registrations(
+    client: &reqwest::Client,
+    base_url: &str,
+    total: usize,
+    concurrency: usize,
+    finished: watch::Sender<Option<Finished>>,
+) -> anyhow::Result<Posted> {
+    let url = format!("{base_url}/api/registrations");
+    let run = Uuid::new_v4();
+    let next = Arc::new(AtomicUsize::new(0));
+    let shown = Arc::new(AtomicUsize::new(0));
+    let mut workers = JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, url, next, shown) = (client.clone(), url.clone(), next.clone(), shown.clone());
+        workers.spawn(async move {
+            let mut tally = Posted {
+                accepted: 0,
+                errors: 0,
+                latencies: Vec::with_capacity(total / concurrency + 1),
+            };
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return tally;
+                }
+                let body = registration(&format!("bench.{i}.{run}@example.org"));
+                let sent = Instant::now();
+                let answer = post(&client, &url, body).await;
+                tally.latencies.push(sent.elapsed());
+                match answer {
+                    Ok((StatusCode::CREATED, _)) => tally.accepted += 1,
+                    refused => {
+                        tally.errors += 1;
+                        if shown.fetch_add(1, Ordering::Relaxed) < SHOWN_ERRORS {
+                            match refused {
+                                Ok((status, body)) => {
+                                    eprintln!("registration {i}: {status}: {body}")
+                                }
+                                Err(e) => eprintln!("registration {i}: {e:#}"),
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+    let mut posted = Posted {
+        accepted: 0,
+        errors: 0,
+        latencies: Vec::with_capacity(total),
+    };
+    while let Some(tally) = workers.join_next().await {
+        let tally = tally.context("a client task failed")?;
+        posted.accepted += tally.accepted;
+        posted.errors += tally.errors;
+        posted.latencies.extend(tally.latencies);
+    }
+    posted.latencies.sort_unstable();
+    // The progress watcher may have stopped already (it failed); its error is the one reported.
+    let _ = finished.send(Some(Finished {
+        accepted: posted.accepted,
+        at: Instant::now(),
+    }));
+    Ok(posted)
+}
+
+/// One POST: its status and body, once the body has been read (which frees the connection).
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<(StatusCode, String)> {
+    let response = client
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", Uuid::new_v4().to_string())
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    Ok((status, response.text().await?))
+}
+
+/// A valid registration for a conference ticket, paid with a test Visa card.
+fn registration(email: &str) -> Vec<u8> {
+    json!({
+        "ticket": "conference",
+        "attendee": {
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "email": email,
+            "organization": "Analytical Engines"
+        },
+        "card": {
+            "name": "Ada Lovelace",
+            "number": "4012888888881881",
+            "expiry": "2030-12",
+            "securityCode": "123"
+        },
+        "billingAddress": {
+            "line1": "12 St James's Square",
+            "city": "London",
+            "postalCode": "SW1Y 4JH",
+            "countryCode": "GB"
+        },
+        "newsletter": true
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The end of the posting.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished {
+    pub accepted: u64,
+    pub at: Instant,
+}
+
+/// The counters of `GET /_emulator/api/stats` that make a registration complete end to end.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    orders: u64,
+    emails: u64,
+    members: u64,
+}
+
+impl Counts {
+    fn from_stats(stats: &Value) -> anyhow::Result<Self> {
+        let count = |field: &str| -> anyhow::Result<u64> {
+            match stats.get(field) {
+                Some(value) => value.as_u64().with_context(|| {
+                    format!("GET /_emulator/api/stats: \"{field}\" is {value}, not a count")
+                }),
+                None => bail!("GET /_emulator/api/stats has no \"{field}\" count: {stats}"),
+            }
+        };
+        Ok(Self {
+            orders: count("orders")?,
+            emails: count("emails")?,
+            members: count("members")?,
+        })
+    }
+
+    /// Registrations complete since `before`: order stored, email captured and member added.
+    fn completed_since(&self, before: &Self) -> u64 {
+        (self.orders.saturating_sub(before.orders))
+            .min(self.emails.saturating_sub(before.emails))
+            .min(self.members.saturating_sub(before.members))
+    }
+}
+
+/// Asks `GET /_emulator/api/stats`.
+pub async fn stats(client: &reqwest::Client, base_url: &str) -> anyhow::Result<(Value, Counts)> {
+    let url = format!("{base_url}/_emulator/api/stats");
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url} failed"))?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .with_context(|| format!("GET {url}: could not read the answer"))?;
+    if status == StatusCode::NOT_FOUND {
+        bail!(
+            "GET {url} answered 404: this emulator has no stats endpoint \
+             (the bench needs its \"orders\", \"emails\" and \"members\" counts)"
+        );
+    }
+    if status != StatusCode::OK {
+        bail!("GET {url} answered {status}: {body}");
+    }
+    let stats: Value = serde_json::from_str(&body)
+        .with_context(|| format!("GET {url} did not answer JSON: {body}"))?;
+    let counts = Counts::from_stats(&stats)?;
+    Ok((stats, counts))
+}
+
+/// The emulator's progress at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub at: Instant,
+    /// Registrations complete end to end since the load started.
+    pub completed: u64,
+    /// The emulator's CPU time so far, in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+impl Sample {
+    /// The emulator's progress now, counted from `before` (the counts when the load started).
+    pub async fn take(
+        client: &reqwest::Client,
+        base_url: &str,
+        pid: u32,
+        before: &Counts,
+    ) -> anyhow::Result<(Value, Self)> {
+        let (stats, counts) = match stats(client, base_url).await {
+            Ok(answer) => answer,
+            Err(e) if !procfs::running(pid) => return Err(e.context("the emulator died")),
+            Err(e) => return Err(e),
+        };
+        let sample = Self {
+            at: Instant::now(),
+            completed: counts.completed_since(before),
+            cpu_ticks: procfs::cpu_ticks(pid)?,
+        };
+        Ok((stats, sample))
+    }
+}
+
+/// The progress: at the start of the load, then every [`POLL_EVERY`] until every accepted
+/// registration is complete or `timeout` has passed since the last answer.
+pub struct Progress {
+    pub start: Sample,
+    pub polls: Vec<Sample>,
+    /// The last answer of `GET /_emulator/api/stats`, for a reader when registrations are lost.
+    pub last_stats: Value,
+}
+
+pub async fn watch_progress(
+    client: &reqwest::Client,
+    base_url: &str,
+    pid: u32,
+    start: (Counts, Sample),
+    finished: watch::Receiver<Option<Finished>>,
+    timeout: Duration,
+) -> anyhow::Result<Progress> {
+    let (before, start) = start;
+    let mut polls = Vec::new();
+    let mut ticks = tokio::time::interval_at((start.at + POLL_EVERY).into(), POLL_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let (last_stats, sample) = Sample::take(client, base_url, pid, &before).await?;
+        polls.push(sample);
+        let done = *finished.borrow();
+        if let Some(done) = done
+            && (sample.completed >= done.accepted || sample.at >= done.at + timeout)
+        {
+            return Ok(Progress {
+                start,
+                polls,
+                last_stats,
+            });
+        }
+    }
+}
+
+/// The counts the load starts from (a reused PostgreSQL database may hold orders already), and
+/// the first sample. Also checks, before any load, that the stats endpoint answers.
+pub async fn baseline(
+    client: &reqwest::Client,
+    base_url: &str,
+    pid: u32,
+) -> anyhow::Result<(Counts, Sample)> {
+    let (_, before) = stats(client, base_url).await?;
+    let sample = Sample {
+        at: Instant::now(),
+        completed: 0,
+        cpu_ticks: procfs::cpu_ticks(pid)?,
+    };
+    Ok((before, sample))
+}

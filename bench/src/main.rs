@@ -1,0 +1,416 @@
+//! `cargo run --release -p bench`: how fast, how heavy and how reliable the emulator is under load.
+//!
+//! The emulator runs the whole registration system on one machine, and its speed decides how long
+//! every end-to-end test, demo and local session takes. This bench puts numbers on it, so that a
+//! change to the emulator or to the functions can be judged by measurement rather than by feel:
+//! it builds the emulator in release mode (`cargo build --release -p emulator`), starts it on a
+//! free port with a fresh SQLite database in a temporary directory, and measures
+//!
+//! - the time from start to ready (its health check answers) and its idle memory;
+//! - the latency of `POST /api/registrations` while N registrations (10000) are posted by C
+//!   concurrent clients (16), each with its own `Idempotency-Key` and email;
+//! - the end-to-end rate: registrations whose order is stored, email captured and newsletter
+//!   member added, as `GET /_emulator/api/stats` counts them every 100 ms, overall and for the
+//!   first and the last 1000 (a rate that drops over the run points at growing state);
+//! - the emulator's CPU time per registration (`/proc/<pid>/stat`), its memory after the run,
+//!   and how long it takes to stop cleanly on SIGTERM.
+//!
+//! It prints one markdown table, and exits non-zero when a registration accepted with 201 never
+//! completes (within `--timeout-secs` of the last POST) or the emulator dies. Linux only (`/proc`).
+//!
+//! ```text
+//! cargo run --release -p bench
+//! cargo run --release -p bench -- --registrations 10000 --concurrency 16
+//! cargo run --release -p bench -- --database-url postgres://localhost/registrations
+//! cargo run --release -p bench -- --emulator target/release/emulator
+//! ```
+//!
+//! The emulator is started with `RUST_LOG=warn`, without the caller's `PAYPAL_*`, `SENDGRID_*` or
+//! `MAILCHIMP_*` settings (the bench measures the local providers, never the real services), and
+//! writes its output to `emulator.log` in the temporary directory, whose path is printed.
+
+mod emulator;
+mod load;
+mod procfs;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
+use tokio::sync::watch;
+
+use crate::emulator::{Emulator, shell_quote};
+use crate::load::{Posted, Progress, Sample};
+use crate::procfs::Memory;
+
+/// The size of the first and last stretches of completions whose rate and CPU cost are shown.
+const STRETCH: u64 = 1000;
+
+#[derive(Debug, Parser)]
+#[command(about = "Measure the emulator under load and print one markdown table.")]
+struct Args {
+    /// Registrations to post.
+    #[arg(long, default_value_t = 10_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    registrations: usize,
+    /// Clients posting them at the same time.
+    #[arg(long, default_value_t = 16, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    concurrency: usize,
+    /// Run this emulator binary instead of building one with `cargo build --release -p emulator`.
+    #[arg(long, value_name = "PATH")]
+    emulator: Option<PathBuf>,
+    /// The emulator's DATABASE_URL (default: a fresh SQLite file in a temporary directory).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// How long to wait, after the last POST, for every accepted registration to complete.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    timeout_secs: u64,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<ExitCode> {
+    let args = Args::parse();
+    let binary = match &args.emulator {
+        Some(binary) => binary.clone(),
+        None => emulator::build(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .context("the bench crate is not inside the workspace")?,
+        )?,
+    };
+    let dir = std::env::temp_dir().join(format!("emulator-bench-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(args.concurrency)
+        .build()
+        .context("could not build the HTTP client")?;
+
+    let mut emulator = Emulator::spawn(&binary, &database_url, &dir)?;
+    let run = match measure(&args, &client, &mut emulator).await {
+        Ok(run) => run,
+        Err(e) => {
+            emulator.print_log_tail();
+            return Err(e);
+        }
+    };
+    let stop = emulator.stop().await;
+
+    let ticks_per_second = procfs::clock_ticks_per_second();
+    let report = Report {
+        args: &args,
+        database_url: &database_url,
+        ticks_per_second,
+        run: &run,
+        stop: &stop,
+    };
+    println!("{}", report.table());
+    println!("Command: `{}`", bench_command());
+    println!("Emulator: `{}`", emulator.command);
+    println!("Emulator log: {}", emulator.log.display());
+
+    let lost = run.lost();
+    if lost > 0 {
+        eprintln!(
+            "{lost} registrations accepted with 201 never completed; the last stats: {}",
+            run.progress.last_stats
+        );
+    }
+    if let Err(e) = &stop {
+        eprintln!("the emulator did not stop cleanly: {e:#}");
+    }
+    if lost > 0 || stop.is_err() {
+        return Ok(ExitCode::FAILURE);
+    }
+    if args.database_url.is_none() {
+        remove_database(&dir);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Everything measured between the start of the emulator and its stop.
+struct Run {
+    ready: Duration,
+    idle: Memory,
+    idle_after_tickets: Memory,
+    posted: Posted,
+    progress: Progress,
+    after: Memory,
+}
+
+impl Run {
+    fn last(&self) -> &Sample {
+        self.progress.polls.last().unwrap_or(&self.progress.start)
+    }
+
+    /// The moment `count` registrations were complete, interpolated between the polls around it
+    /// (a poll every 100 ms would otherwise blur a stretch of 1000 registrations).
+    fn reached(&self, count: u64) -> Option<Moment> {
+        let start = &self.progress.start;
+        let moment = |sample: &Sample| Moment {
+            seconds: sample.at.duration_since(start.at).as_secs_f64(),
+            cpu_ticks: sample.cpu_ticks as f64,
+        };
+        let mut before = start;
+        if before.completed >= count {
+            return Some(moment(before));
+        }
+        for after in &self.progress.polls {
+            if after.completed >= count {
+                // The counts only grow, so `before.completed < count <= after.completed`.
+                let share =
+                    (count - before.completed) as f64 / (after.completed - before.completed) as f64;
+                let (from, to) = (moment(before), moment(after));
+                return Some(Moment {
+                    seconds: from.seconds + share * (to.seconds - from.seconds),
+                    cpu_ticks: from.cpu_ticks + share * (to.cpu_ticks - from.cpu_ticks),
+                });
+            }
+            before = after;
+        }
+        None
+    }
+
+    /// Registrations accepted with 201 that never completed.
+    fn lost(&self) -> u64 {
+        self.posted.accepted.saturating_sub(self.last().completed)
+    }
+}
+
+async fn measure(
+    args: &Args,
+    client: &reqwest::Client,
+    emulator: &mut Emulator,
+) -> anyhow::Result<Run> {
+    let ready = emulator.wait_ready(client).await?;
+    let idle = procfs::memory(emulator.pid)?;
+    let tickets = client
+        .get(format!("{}/api/tickets", emulator.url))
+        .send()
+        .await
+        .context("GET /api/tickets failed")?;
+    ensure!(
+        tickets.status() == reqwest::StatusCode::OK,
+        "GET /api/tickets answered {}",
+        tickets.status()
+    );
+    tickets
+        .bytes()
+        .await
+        .context("GET /api/tickets: no answer")?;
+    let idle_after_tickets = procfs::memory(emulator.pid)?;
+
+    let start = load::baseline(client, &emulator.url, emulator.pid).await?;
+    let (finished, finished_rx) = watch::channel(None);
+    let (posted, progress) = tokio::try_join!(
+        load::post_registrations(
+            client,
+            &emulator.url,
+            args.registrations,
+            args.concurrency,
+            finished
+        ),
+        load::watch_progress(
+            client,
+            &emulator.url,
+            emulator.pid,
+            start,
+            finished_rx,
+            Duration::from_secs(args.timeout_secs)
+        ),
+    )?;
+    if let Some(status) = emulator.exited()? {
+        anyhow::bail!("the emulator died during the run ({status})");
+    }
+    let after = procfs::memory(emulator.pid)?;
+    Ok(Run {
+        ready,
+        idle,
+        idle_after_tickets,
+        posted,
+        progress,
+        after,
+    })
+}
+
+/// A moment of the load: seconds since its start, and the emulator's CPU time then.
+#[derive(Debug, Clone, Copy)]
+struct Moment {
+    seconds: f64,
+    cpu_ticks: f64,
+}
+
+/// `count` completions between two moments: their rate and the emulator's CPU time for each.
+struct Stretch {
+    per_second: f64,
+    cpu_ms: f64,
+}
+
+impl Stretch {
+    fn between(from: Moment, to: Moment, count: u64, ms_per_tick: f64) -> Option<Self> {
+        let seconds = to.seconds - from.seconds;
+        (count > 0 && seconds > 0.0).then(|| Self {
+            per_second: count as f64 / seconds,
+            cpu_ms: (to.cpu_ticks - from.cpu_ticks) * ms_per_tick / count as f64,
+        })
+    }
+}
+
+struct Report<'a> {
+    args: &'a Args,
+    database_url: &'a str,
+    ticks_per_second: Option<u64>,
+    run: &'a Run,
+    stop: &'a anyhow::Result<Duration>,
+}
+
+impl Report<'_> {
+    fn table(&self) -> String {
+        let (args, run) = (self.args, self.run);
+        let ms_per_tick = 1000.0 / self.ticks_per_second.unwrap_or(100) as f64;
+        let accepted = run.posted.accepted;
+        let start = run.reached(0);
+        let end = run.reached(accepted);
+        let stretch = |from: Option<Moment>, to: Option<Moment>, count| {
+            Stretch::between(from?, to?, count, ms_per_tick)
+        };
+        let overall = stretch(start, end, accepted);
+        // The first and last stretches, when the run is long enough for them not to overlap.
+        let first = stretch(start, run.reached(STRETCH), STRETCH);
+        let last = stretch(run.reached(accepted.saturating_sub(STRETCH)), end, STRETCH);
+        let stretches = (accepted >= 2 * STRETCH).then_some((first, last));
+        let detail = |value: fn(&Stretch) -> String| match &stretches {
+            Some((first, last)) => format!(
+                " (first {STRETCH}: {}, last {STRETCH}: {})",
+                first.as_ref().map_or("n/a".into(), value),
+                last.as_ref().map_or("n/a".into(), value)
+            ),
+            None => String::new(),
+        };
+
+        let mut end_to_end = match &overall {
+            Some(s) => format!("{:.0} registrations/s", s.per_second),
+            None => "n/a".into(),
+        };
+        end_to_end += &detail(|s| format!("{:.0}/s", s.per_second));
+        if end.is_none() {
+            end_to_end += &format!(
+                "; timed out with {} of {accepted} complete {} s after the last POST",
+                run.last().completed,
+                args.timeout_secs
+            );
+        }
+        let mut cpu = match &overall {
+            Some(s) => format!("{:.2} ms", s.cpu_ms),
+            None => "n/a".into(),
+        };
+        cpu += &detail(|s| format!("{:.2} ms", s.cpu_ms));
+        if self.ticks_per_second.is_none() {
+            cpu += " (getconf CLK_TCK failed: assumed 100 ticks/s)";
+        }
+        let latency = |percent| {
+            percentile(&run.posted.latencies, percent).map_or("n/a".into(), |d| {
+                format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+            })
+        };
+        let emulator = match &args.emulator {
+            Some(binary) => format!("`{}`", binary.display()),
+            None => "release".into(),
+        };
+        let rows = [
+            (
+                "emulator",
+                format!(
+                    "{emulator}, {}, {} clients, {} registrations",
+                    database_kind(self.database_url),
+                    args.concurrency,
+                    args.registrations
+                ),
+            ),
+            ("start to ready", format!("{} ms", run.ready.as_millis())),
+            (
+                "idle memory (RSS)",
+                format!(
+                    "{} ({} after GET /api/tickets)",
+                    mib(run.idle.rss_kib),
+                    mib(run.idle_after_tickets.rss_kib)
+                ),
+            ),
+            (
+                "POST /api/registrations p50 / p99",
+                format!("{} / {}", latency(50), latency(99)),
+            ),
+            ("end to end", end_to_end),
+            ("emulator CPU per registration", cpu),
+            (
+                "memory after the run (RSS / peak)",
+                format!("{} / {}", mib(run.after.rss_kib), mib(run.after.peak_kib)),
+            ),
+            (
+                "errors / lost",
+                format!("{} / {}", run.posted.errors, run.lost()),
+            ),
+            (
+                "clean stop",
+                match self.stop {
+                    Ok(took) => format!("{} ms", took.as_millis()),
+                    Err(e) => format!("failed: {e:#}"),
+                },
+            ),
+        ];
+        let mut table = String::from("| measure | value |\n|---|---|\n");
+        for (measure, value) in rows {
+            table += &format!("| {measure} | {} |\n", value.replace('|', "\\|"));
+        }
+        table
+    }
+}
+
+/// The nearest-rank percentile of sorted `values`.
+fn percentile(values: &[Duration], percent: usize) -> Option<Duration> {
+    let rank = (values.len() * percent).div_ceil(100).max(1);
+    values.get(rank - 1).copied()
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn database_kind(url: &str) -> String {
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        Some("sqlite") => "SQLite (WAL)".into(),
+        Some("postgres" | "postgresql") => "PostgreSQL".into(),
+        Some(scheme) => format!("database {scheme}"),
+        None => "database".into(),
+    }
+}
+
+/// This run as a `cargo run` line.
+fn bench_command() -> String {
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    if args.is_empty() {
+        "cargo run --release -p bench".into()
+    } else {
+        format!("cargo run --release -p bench -- {}", args.join(" "))
+    }
+}
+
+/// Removes the SQLite database (and its WAL files) of a run that went well; the log stays.
+fn remove_database(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("bench.db") {
+            // Best effort: the directory is a temporary one.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
