@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::procfs;
 
 /// How often the progress is asked.
-const POLL_EVERY: Duration = Duration::from_millis(100);
+const POLL_EVERY: Duration = Duration::from_millis(250);
 /// How many refused registrations have their answer printed.
 const SHOWN_ERRORS: usize = 5;
 

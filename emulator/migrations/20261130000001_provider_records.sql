@@ -1,26 +1,20 @@
 -- What the local providers keep, so that it survives a restart as the real services' records do.
 -- Portable DDL (SQLite and PostgreSQL): times are milliseconds since the Unix epoch, documents are
--- JSON text. Each listing table has (id, at, record): `record` is what the inspector shows.
+-- JSON text. Each listing has (id, at, record): `record` is what the inspector shows.
 
--- The local PayPal's ledger: orders, the PayPal-Request-Id of each create and capture (so that a
--- replayed request answers the same order and charges nothing), and the captures.
+-- The local PayPal's ledger: one row per order, with the PayPal-Request-Id of its create and of its
+-- capture (unique: a replayed request answers the same order and charges nothing) and, once
+-- charged, its captures (a JSON list, what the inspector shows) and their status.
 CREATE TABLE paypal_orders (
-    id   TEXT PRIMARY KEY,
-    body TEXT NOT NULL
+    id                 TEXT PRIMARY KEY,
+    body               TEXT NOT NULL,
+    create_request_id  TEXT UNIQUE,
+    capture_request_id TEXT UNIQUE,
+    at                 BIGINT NOT NULL,
+    capture_status     TEXT,
+    captures           TEXT
 );
-CREATE TABLE paypal_request_ids (
-    operation  TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    order_id   TEXT NOT NULL,
-    PRIMARY KEY (operation, request_id)
-);
-CREATE TABLE paypal_captures (
-    id     TEXT PRIMARY KEY,
-    at     BIGINT NOT NULL,
-    status TEXT NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE INDEX paypal_captures_at ON paypal_captures (at, id);
+CREATE INDEX paypal_orders_at ON paypal_orders (at, id);
 
 -- The local SendGrid's outbox.
 CREATE TABLE sendgrid_emails (

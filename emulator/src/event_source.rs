@@ -79,13 +79,16 @@ impl EventSourceMapping {
             .collect();
         let response = handle_batch(self.function.as_ref(), &messages).await;
         let failed: Vec<&str> = response.failed_ids().collect();
-        for message in batch
+        let handled: Vec<&str> = batch
             .iter()
             .filter(|m| !failed.contains(&m.message_id.as_str()))
-        {
-            if let Err(e) = self.queue.delete(&message.receipt_handle).await {
-                tracing::warn!(message_id = %message.message_id, "could not delete a handled message: {e}");
-            }
+            .map(|m| m.receipt_handle.as_str())
+            .collect();
+        if let Err(e) = self.queue.delete_batch(&handled).await {
+            tracing::warn!(
+                count = handled.len(),
+                "could not delete handled messages; they will be delivered again: {e}"
+            );
         }
     }
 }

@@ -3,8 +3,12 @@
 //! PayPal request replayed after a crash answers the same order and charges nothing, and the
 //! inspector still lists what was sent before.
 //!
-//! Each listing table holds `(id, at, record)`, with `record` the JSON the inspector shows, so one
-//! paged query serves them all. The tables are in `emulator/migrations`.
+//! Each listing has `(id, at, record)` columns, with `record` the JSON the inspector shows, so one
+//! paged query serves them all. The tables are in `emulator/migrations`. The PayPal ledger is one
+//! row per order, so that creating a charged order is one statement, and a concurrent replay of
+//! one `PayPal-Request-Id` loses on the unique column instead of charging twice.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use durable::{Db, DbError, Page, PageRequest, on_pool};
 use serde::Serialize;
@@ -20,13 +24,22 @@ pub enum Listing {
 }
 
 impl Listing {
-    fn table(self) -> &'static str {
+    /// The table, the column holding the record, and which rows are listed.
+    fn source(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Self::Captures => "paypal_captures",
-            Self::Emails => "sendgrid_emails",
-            Self::Members => "mailchimp_members",
+            Self::Captures => ("paypal_orders", "captures", "captures IS NOT NULL"),
+            Self::Emails => ("sendgrid_emails", "record", "TRUE"),
+            Self::Members => ("mailchimp_members", "record", "TRUE"),
         }
     }
+}
+
+/// What storing a PayPal order did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Stored,
+    /// Another request with the same request id (or a capture of the same order) came first.
+    LostRace,
 }
 
 /// A PayPal request that can be replayed by its `PayPal-Request-Id`.
@@ -37,10 +50,10 @@ pub enum PayPalOperation {
 }
 
 impl PayPalOperation {
-    fn name(self) -> &'static str {
+    fn column(self) -> &'static str {
         match self {
-            Self::Create => "create",
-            Self::Capture => "capture",
+            Self::Create => "create_request_id",
+            Self::Capture => "capture_request_id",
         }
     }
 }
@@ -73,17 +86,17 @@ impl Records {
         self.db.now_ms()
     }
 
-    /// A page of a listing, newest first.
+    /// A page of a listing, newest first. The captures of one order are listed together.
     pub async fn page<T: DeserializeOwned>(
         &self,
         listing: Listing,
         request: &PageRequest,
     ) -> Result<Page<T>, DbError> {
         let (at, id) = request.after();
+        let (table, record, filter) = listing.source();
         let sql = format!(
-            "SELECT id, at, record FROM {} WHERE at < $1 OR (at = $1 AND id < $2) \
-             ORDER BY at DESC, id DESC LIMIT $3",
-            listing.table()
+            "SELECT id, at, {record} FROM {table} WHERE {filter} AND (at < $1 OR (at = $1 AND id < $2)) \
+             ORDER BY at DESC, id DESC LIMIT $3"
         );
         let rows: Vec<(String, i64, String)> = on_pool!(self.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(at)
@@ -92,11 +105,21 @@ impl Records {
             .fetch_all(pool)
             .await)?;
         let page = Page::from_rows(rows, request, |(id, at, _)| (*at, id.clone()));
-        let items = page
-            .items
-            .iter()
-            .map(|(_, _, record)| serde_json::from_str(record).map_err(|e| corrupt("record", e)))
-            .collect::<Result<_, _>>()?;
+        let mut items = Vec::new();
+        for (_, _, record) in &page.items {
+            match serde_json::from_str(record).map_err(|e| corrupt("record", e))? {
+                Value::Array(records) if matches!(listing, Listing::Captures) => {
+                    for record in records {
+                        items.push(
+                            serde_json::from_value(record).map_err(|e| corrupt("record", e))?,
+                        );
+                    }
+                }
+                record => {
+                    items.push(serde_json::from_value(record).map_err(|e| corrupt("record", e))?)
+                }
+            }
+        }
         Ok(Page {
             items,
             next_cursor: page.next_cursor,
@@ -107,11 +130,12 @@ impl Records {
     pub async fn count(&self, listing: Listing, status: Option<&str>) -> Result<u64, DbError> {
         let n: i64 = match status {
             None => {
-                let sql = format!("SELECT COUNT(*) FROM {}", listing.table());
+                let (table, _, filter) = listing.source();
+                let sql = format!("SELECT COUNT(*) FROM {table} WHERE {filter}");
                 on_pool!(self.db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await)?
             }
             Some(status) => on_pool!(self.db, pool => sqlx::query_scalar(
-                "SELECT COUNT(*) FROM paypal_captures WHERE status = $1",
+                "SELECT COUNT(*) FROM paypal_orders WHERE capture_status = $1",
             )
             .bind(status)
             .fetch_one(pool)
@@ -126,14 +150,14 @@ impl Records {
         operation: PayPalOperation,
         request_id: &str,
     ) -> Result<Option<Value>, DbError> {
-        let body: Option<String> = on_pool!(self.db, pool => sqlx::query_scalar(
-            "SELECT o.body FROM paypal_request_ids r JOIN paypal_orders o ON o.id = r.order_id \
-             WHERE r.operation = $1 AND r.request_id = $2",
-        )
-        .bind(operation.name())
-        .bind(request_id)
-        .fetch_optional(pool)
-        .await)?;
+        let sql = format!(
+            "SELECT body FROM paypal_orders WHERE {} = $1",
+            operation.column()
+        );
+        let body: Option<String> = on_pool!(self.db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(request_id)
+            .fetch_optional(pool)
+            .await)?;
         body.map(|body| serde_json::from_str(&body).map_err(|e| corrupt("order", e)))
             .transpose()
     }
@@ -149,58 +173,79 @@ impl Records {
             .transpose()
     }
 
-    /// Stores an order as it now stands, the request id that made it so, and its new captures
-    /// (`(capture id, status, record)`), in one transaction.
-    pub async fn paypal_store(
+    /// Stores a new order, created by the request `request_id`, with its captures (`status` and
+    /// the records) when it was charged at once.
+    pub async fn paypal_create(
         &self,
         order: &Value,
-        operation: PayPalOperation,
         request_id: Option<&str>,
-        captures: &[(String, &'static str, String)],
-    ) -> Result<(), DbError> {
-        let id = order["id"].as_str().unwrap_or_default();
-        let body = to_json(order)?;
-        let at = self.db.now_ms();
-        on_pool!(self.db, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO paypal_orders (id, body) VALUES ($1, $2) \
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            )
-            .bind(id)
-            .bind(&body)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(request_id) = request_id {
-                sqlx::query(
-                    "INSERT INTO paypal_request_ids (operation, request_id, order_id) VALUES ($1, $2, $3) \
-                     ON CONFLICT (operation, request_id) DO NOTHING",
-                )
-                .bind(operation.name())
-                .bind(request_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for (capture_id, status, record) in captures {
-                sqlx::query("INSERT INTO paypal_captures (id, at, status, record) VALUES ($1, $2, $3, $4)")
-                    .bind(capture_id)
-                    .bind(at)
-                    .bind(*status)
-                    .bind(record)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await
-        })?;
-        Ok(())
+        captures: Option<(&str, &impl Serialize)>,
+    ) -> Result<Stored, DbError> {
+        let (status, captures) = match captures {
+            Some((status, records)) => (Some(status), Some(to_json(records)?)),
+            None => (None, None),
+        };
+        let inserted = on_pool!(self.db, pool => sqlx::query(
+            "INSERT INTO paypal_orders (id, body, create_request_id, at, capture_status, captures) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(order["id"].as_str().unwrap_or_default())
+        .bind(to_json(order)?)
+        .bind(request_id)
+        .bind(self.db.now_ms())
+        .bind(status)
+        .bind(captures)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(if inserted == 1 {
+            Stored::Stored
+        } else {
+            Stored::LostRace
+        })
     }
 
-    /// Adds an email to the outbox.
+    /// Records the capture of an order not captured before, by the request `request_id`.
+    pub async fn paypal_capture(
+        &self,
+        order: &Value,
+        request_id: Option<&str>,
+        status: &str,
+        captures: &impl Serialize,
+    ) -> Result<Stored, DbError> {
+        let updated = on_pool!(self.db, pool => sqlx::query(
+            "UPDATE paypal_orders SET body = $1, capture_request_id = $2, at = $3, capture_status = $4, captures = $5 \
+             WHERE id = $6 AND capture_status IS NULL",
+        )
+        .bind(to_json(order)?)
+        .bind(request_id)
+        .bind(self.db.now_ms())
+        .bind(status)
+        .bind(to_json(captures)?)
+        .bind(order["id"].as_str().unwrap_or_default())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(if updated == 1 {
+            Stored::Stored
+        } else {
+            Stored::LostRace
+        })
+    }
+
+    /// Adds an email to the outbox. Its id orders emails of one millisecond as they were sent
+    /// (by this process), so that listings are stable.
     pub async fn add_email(&self, email: &impl Serialize) -> Result<(), DbError> {
+        static SENT: AtomicU64 = AtomicU64::new(0);
+        let at = self.db.now_ms();
+        let id = format!(
+            "{at:013}-{:012}-{}",
+            SENT.fetch_add(1, Ordering::Relaxed),
+            uuid::Uuid::new_v4().simple()
+        );
         on_pool!(self.db, pool => sqlx::query("INSERT INTO sendgrid_emails (id, at, record) VALUES ($1, $2, $3)")
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(self.db.now_ms())
+            .bind(id)
+            .bind(at)
             .bind(to_json(email)?)
             .execute(pool)
             .await
@@ -221,27 +266,34 @@ impl Records {
             .transpose()
     }
 
-    /// Adds or replaces a member: `member` is what the API answers, `record` what the inspector
-    /// shows.
+    /// Adds a member (`replace`: or replaces one): `member` is what the fake keeps, `record` what
+    /// the inspector shows. Whether it was written (without `replace`, not when the member exists).
     pub async fn put_member(
         &self,
         list_id: &str,
         address: &str,
         member: &Value,
         record: &impl Serialize,
-    ) -> Result<(), DbError> {
-        on_pool!(self.db, pool => sqlx::query(
+        replace: bool,
+    ) -> Result<bool, DbError> {
+        let on_conflict = if replace {
+            "DO UPDATE SET at = excluded.at, record = excluded.record, member = excluded.member"
+        } else {
+            "DO NOTHING"
+        };
+        let sql = format!(
             "INSERT INTO mailchimp_members (id, at, record, member) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET at = excluded.at, record = excluded.record, member = excluded.member",
-        )
-        .bind(member_id(list_id, address))
-        .bind(self.db.now_ms())
-        .bind(to_json(record)?)
-        .bind(to_json(member)?)
-        .execute(pool)
-        .await
-        .map(drop))?;
-        Ok(())
+             ON CONFLICT (id) {on_conflict}"
+        );
+        let written = on_pool!(self.db, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(member_id(list_id, address))
+            .bind(self.db.now_ms())
+            .bind(to_json(record)?)
+            .bind(to_json(member)?)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(written == 1)
     }
 }
 

@@ -180,7 +180,7 @@ impl LocalStepFunctions {
     }
 
     /// Runs an execution this process started or claimed, in the background.
-    fn spawn(self: &Arc<Self>, name: String, input: Value) {
+    fn spawn(self: &Arc<Self>, name: String, input: Value, resumed: bool) {
         let history = History::new();
         lock(&self.live).insert(name.clone(), history.clone());
         self.running.send_modify(|n| *n += 1);
@@ -197,6 +197,7 @@ impl LocalStepFunctions {
                     input,
                     &service.tasks,
                     &history,
+                    resumed,
                 )
                 .await;
                 match result {
@@ -218,7 +219,7 @@ impl LocalStepFunctions {
                 Ok(claimed) => {
                     for (name, input) in claimed {
                         tracing::info!(order_id = %name, "resuming an execution from its checkpoints");
-                        self.spawn(name, input);
+                        self.spawn(name, input, true);
                     }
                 }
                 Err(e) => tracing::warn!("could not look for executions to resume: {e}"),
@@ -260,7 +261,7 @@ impl WorkflowStarter for LocalStarter {
         if !started {
             return Ok(StartOutcome::AlreadyStarted);
         }
-        self.0.spawn(execution_name.to_owned(), input);
+        self.0.spawn(execution_name.to_owned(), input, false);
         Ok(StartOutcome::Started)
     }
 }

@@ -26,9 +26,12 @@ async function startEmulator() {
 }
 
 const emulator = await startEmulator();
+// The inspector's JSON; a paged listing is read as its first page's items (newest first).
 const api = async (path, init) => {
   const response = await fetch(emulator.url + path, init);
-  return response.status === 204 ? null : response.json();
+  if (response.status === 204) return null;
+  const body = await response.json();
+  return body && Array.isArray(body.items) ? body.items : body;
 };
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

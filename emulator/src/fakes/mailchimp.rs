@@ -143,6 +143,21 @@ fn api_key_invalid() -> Response {
 }
 
 impl Member {
+    /// Applies a PUT's merge fields, stamps the opt-in of a subscribed member, and the change.
+    fn apply(&mut self, request: &MemberRequest<'_>, now: DateTime<Utc>) {
+        if let Some(fields) = request.merge_fields {
+            self.merge_fields.extend(
+                fields
+                    .iter()
+                    .map(|(tag, value)| (tag.clone(), value.clone())),
+            );
+        }
+        if self.status == "subscribed" && self.timestamp_opt.is_empty() {
+            self.timestamp_opt = timestamp(now);
+        }
+        self.last_changed = now;
+    }
+
     /// What the inspector shows of the member.
     fn record(&self) -> AudienceMember {
         AudienceMember {
@@ -261,46 +276,47 @@ async fn put_member(
             &[],
         )
     };
-    let stored = match fake.records.member(&fake.list_id, address).await {
-        Ok(stored) => stored.map(serde_json::from_value::<Member>).transpose(),
+    // A new member is the usual case: added with one statement, unless the address is known.
+    let mut fresh = Member {
+        email_address: address.to_owned(),
+        unique_email_id: random_hex(10),
+        status: request.status_if_new.to_owned(),
+        merge_fields: Map::from_iter([
+            ("FNAME".to_owned(), json!("")),
+            ("LNAME".to_owned(), json!("")),
+        ]),
+        timestamp_signup: request.timestamp_signup.unwrap_or_default().to_owned(),
+        timestamp_opt: String::new(),
+        last_changed: now,
+    };
+    fresh.apply(&request, now);
+    let stored = serde_json::to_value(&fresh).unwrap_or_default();
+    match fake
+        .records
+        .put_member(&fake.list_id, address, &stored, &fresh.record(), false)
+        .await
+    {
+        Ok(true) => return Json(fresh.to_json(&fake.list_id)).into_response(),
+        Ok(false) => {}
+        Err(e) => return unavailable(e),
+    }
+    let mut member = match fake.records.member(&fake.list_id, address).await {
+        Ok(Some(stored)) => match serde_json::from_value::<Member>(stored) {
+            Ok(member) => member,
+            Err(e) => return unavailable(durable::DbError::Corrupt(format!("member: {e}"))),
+        },
+        // Removed meanwhile: add it as new.
+        Ok(None) => fresh,
         Err(e) => return unavailable(e),
     };
-    let mut member = match stored {
-        Ok(Some(mut member)) => {
-            if let Some(status) = request.status {
-                member.status = status.to_owned();
-            }
-            member
-        }
-        Ok(None) => Member {
-            email_address: address.to_owned(),
-            unique_email_id: random_hex(10),
-            status: request.status_if_new.to_owned(),
-            merge_fields: Map::from_iter([
-                ("FNAME".to_owned(), json!("")),
-                ("LNAME".to_owned(), json!("")),
-            ]),
-            timestamp_signup: request.timestamp_signup.unwrap_or_default().to_owned(),
-            timestamp_opt: String::new(),
-            last_changed: now,
-        },
-        Err(e) => return unavailable(durable::DbError::Corrupt(format!("member: {e}"))),
-    };
-    if let Some(fields) = request.merge_fields {
-        member.merge_fields.extend(
-            fields
-                .iter()
-                .map(|(tag, value)| (tag.clone(), value.clone())),
-        );
+    if let Some(status) = request.status {
+        member.status = status.to_owned();
     }
-    if member.status == "subscribed" && member.timestamp_opt.is_empty() {
-        member.timestamp_opt = timestamp(now);
-    }
-    member.last_changed = now;
+    member.apply(&request, now);
     let stored = serde_json::to_value(&member).unwrap_or_default();
     if let Err(e) = fake
         .records
-        .put_member(&fake.list_id, address, &stored, &member.record())
+        .put_member(&fake.list_id, address, &stored, &member.record(), true)
         .await
     {
         return unavailable(e);

@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 
 use super::{basic_credentials, bearer_token, has_media_type, lock, random_hex, with_faults};
 use crate::faults::Faults;
-use crate::records::{PayPalOperation as Operation, Records};
+use crate::records::{PayPalOperation as Operation, Records, Stored};
 
 /// Where PayPal's links point (the sandbox: the fake stands in for it).
 const API: &str = "https://api-m.sandbox.paypal.com";
@@ -205,27 +205,6 @@ impl PayPalFake {
         bearer_token(headers).is_some_and(|token| lock(&self.tokens).contains(token))
     }
 
-    /// Keeps an order as it now stands, with the request id that made it so and its captures.
-    async fn store(
-        &self,
-        order: &Value,
-        operation: Operation,
-        request_id: Option<&str>,
-        captures: Vec<CaptureRecord>,
-    ) -> Result<(), durable::DbError> {
-        let captures = captures
-            .iter()
-            .map(|capture| {
-                let record = serde_json::to_string(capture)
-                    .map_err(|e| durable::DbError::Corrupt(format!("capture: {e}")))?;
-                Ok((capture.capture_id.clone(), capture.status.as_str(), record))
-            })
-            .collect::<Result<Vec<_>, durable::DbError>>()?;
-        self.records
-            .paypal_store(order, operation, request_id, &captures)
-            .await
-    }
-
     /// The order an earlier request with this request id made, if any.
     async fn replay(
         &self,
@@ -320,7 +299,9 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-/// `POST /v2/checkout/orders`.
+/// `POST /v2/checkout/orders`. A replayed `PayPal-Request-Id` answers `200` with the order it
+/// created: found when the new order loses on the unique request id, or, for a request that would
+/// be rejected, looked up first; so the usual request costs one statement.
 async fn create_order(
     State(fake): State<Arc<PayPalFake>>,
     headers: HeaderMap,
@@ -333,38 +314,60 @@ async fn create_order(
         Ok(request_id) => request_id,
         Err(invalid) => return reject(vec![invalid]),
     };
-    match fake.replay(Operation::Create, request_id).await {
-        Ok(Some(order)) => return view(&order, StatusCode::OK, &headers),
-        Ok(None) => {}
-        Err(e) => return ledger_unavailable(&e),
-    }
-    if !has_media_type(&headers, "application/json") {
-        return paypal_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &[]);
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return reject(vec![malformed_json()]);
+    let replay = || async {
+        match fake.replay(Operation::Create, request_id).await {
+            Ok(Some(order)) => Some(view(&order, StatusCode::OK, &headers)),
+            Ok(None) => None,
+            Err(e) => Some(ledger_unavailable(&e)),
+        }
     };
-    let request = match check_order(&body, request_id) {
-        Ok(request) => request,
-        Err(details) => return reject(details),
+    let parsed = if has_media_type(&headers, "application/json") {
+        serde_json::from_slice::<Value>(&body).map_err(|_| Box::new(reject(vec![malformed_json()])))
+    } else {
+        Err(Box::new(paypal_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &[],
+        )))
     };
     let now = Utc::now();
-    let payment = match check_order_rules(&request, now) {
-        Ok(payment) => payment,
-        Err(details) => return reject(details),
+    // The order, charged at once when the request brings a card (the sandbox's behaviour).
+    let checked = parsed.and_then(|body| {
+        let (mut order, payment) = new_order_request(&body, request_id, now)?;
+        let captures = payment.map(|payment| charge(&mut order, &payment, now));
+        Ok((order, captures))
+    });
+    let (order, captures) = match checked {
+        Ok(checked) => checked,
+        Err(rejection) => return replay().await.unwrap_or(*rejection),
     };
-    let mut order = new_order(&request, now);
-    let captures = match payment {
-        Some(payment) => charge(&mut order, &payment, now),
-        None => Vec::new(),
-    };
-    if let Err(e) = fake
-        .store(&order, Operation::Create, request_id, captures)
+    let charged = captures
+        .as_ref()
+        .and_then(|captures| Some((captures.first()?.status.as_str(), captures)));
+    match fake
+        .records
+        .paypal_create(&order, request_id, charged)
         .await
     {
-        return ledger_unavailable(&e);
+        Ok(Stored::Stored) => view(&order, StatusCode::CREATED, &headers),
+        // An earlier (or concurrent) request with the same request id stored its order first.
+        Ok(Stored::LostRace) => replay()
+            .await
+            .unwrap_or_else(|| paypal_error(StatusCode::CONFLICT, &[])),
+        Err(e) => ledger_unavailable(&e),
     }
-    view(&order, StatusCode::CREATED, &headers)
+}
+
+/// A checked create request: the new order and, when it brings a card, the payment to charge; or
+/// the rejection PayPal would answer.
+fn new_order_request<'b>(
+    body: &'b Value,
+    request_id: Option<&'b str>,
+    now: DateTime<Utc>,
+) -> Result<(Value, Option<Payment<'b>>), Box<Response>> {
+    let rejected = |details| Box::new(reject(details));
+    let request = check_order(body, request_id).map_err(rejected)?;
+    let payment = check_order_rules(&request, now).map_err(rejected)?;
+    Ok((new_order(&request, now), payment))
 }
 
 /// `POST /v2/checkout/orders/{id}/capture`, with an optional `payment_source.card` in the body.
@@ -430,13 +433,28 @@ async fn capture_order(
         return reject(vec![Detail::new(Issue::OrderNotApproved, None, None, None)]);
     };
     let captures = charge(&mut order, &payment, now);
-    if let Err(e) = fake
-        .store(&order, Operation::Capture, request_id, captures)
-        .await
-    {
-        return ledger_unavailable(&e);
+    let status = captures
+        .first()
+        .map_or(CaptureStatus::Completed, |capture| capture.status);
+    let stored = fake
+        .records
+        .paypal_capture(&order, request_id, status.as_str(), &captures)
+        .await;
+    match stored {
+        Ok(Stored::Stored) => view(&order, StatusCode::CREATED, &headers),
+        // Captured meanwhile by a concurrent request: a replay of it, or a second capture.
+        Ok(Stored::LostRace) => match fake.replay(Operation::Capture, request_id).await {
+            Ok(Some(order)) => view(&order, StatusCode::OK, &headers),
+            Ok(None) => reject(vec![Detail::new(
+                Issue::OrderAlreadyCaptured,
+                None,
+                None,
+                None,
+            )]),
+            Err(e) => ledger_unavailable(&e),
+        },
+        Err(e) => ledger_unavailable(&e),
     }
-    view(&order, StatusCode::CREATED, &headers)
 }
 
 /// The `PayPal-Request-Id` header, if any: 1 to 108 characters.

@@ -35,6 +35,8 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
     #[error("a stored value does not parse: {0}")]
     Corrupt(String),
+    #[error("a batched write failed: {0}")]
+    Batch(String),
 }
 
 /// An open pool of either database.

@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 use workflow::{ExecutionFailure, History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
 
+use crate::batch::{Arg, BatchedInsert};
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
 use crate::page::{Page, PageRequest};
@@ -115,6 +116,9 @@ pub struct Executions {
     db: Db,
     /// How long an execution stays claimed by its process without a renewal.
     lease: Duration,
+    /// New executions and checkpoints, written in batches.
+    starts: BatchedInsert,
+    checkpoints: BatchedInsert,
 }
 
 impl Executions {
@@ -124,6 +128,18 @@ impl Executions {
     /// `lease` is at least 30 ms (it is renewed every third of it).
     pub fn new(db: Db, lease: Duration) -> Self {
         Self {
+            starts: BatchedInsert::new(
+                db.clone(),
+                "INSERT INTO executions (name, status, input, started_at, lease_until)",
+                "ON CONFLICT (name) DO NOTHING",
+                "name",
+            ),
+            checkpoints: BatchedInsert::new(
+                db.clone(),
+                "INSERT INTO execution_checkpoints (execution, step, output)",
+                "ON CONFLICT (execution, step) DO NOTHING",
+                "execution || '/' || step",
+            ),
             db,
             lease: lease.max(Duration::from_millis(30)),
         }
@@ -137,18 +153,14 @@ impl Executions {
     /// `false` when the name was used before: nothing is started (Step Functions'
     /// `StartExecution` is idempotent by name in the same way).
     pub async fn start(&self, name: &str, input: &Value) -> Result<bool, DbError> {
-        let inserted = on_pool!(self.db, pool => sqlx::query(
-            "INSERT INTO executions (name, status, input, started_at, lease_until) \
-             VALUES ($1, 'RUNNING', $2, $3, $4) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(input.to_string())
-        .bind(self.db.now_ms())
-        .bind(self.lease_until())
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
-        Ok(inserted == 1)
+        let row = vec![
+            Arg::Text(Some(name.to_owned())),
+            Arg::Text(Some("RUNNING".to_owned())),
+            Arg::Text(Some(input.to_string())),
+            Arg::Int(Some(self.db.now_ms())),
+            Arg::Int(Some(self.lease_until())),
+        ];
+        self.starts.insert(name.to_owned(), row).await
     }
 
     /// Claims up to `limit` `RUNNING` executions whose lease has lapsed, for the caller to resume:
@@ -196,17 +208,15 @@ impl Executions {
     }
 
     async fn checkpoint(&self, name: &str, step: &str, output: &Value) -> Result<(), DbError> {
-        on_pool!(self.db, pool => sqlx::query(
-            "INSERT INTO execution_checkpoints (execution, step, output) VALUES ($1, $2, $3) \
-             ON CONFLICT (execution, step) DO NOTHING",
-        )
-        .bind(name)
-        .bind(step)
-        .bind(output.to_string())
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
-        Ok(())
+        let row = vec![
+            Arg::Text(Some(name.to_owned())),
+            Arg::Text(Some(step.to_owned())),
+            Arg::Text(Some(output.to_string())),
+        ];
+        self.checkpoints
+            .insert(format!("{name}/{step}"), row)
+            .await
+            .map(drop)
     }
 
     async fn finish(
@@ -310,8 +320,9 @@ impl Executions {
     }
 }
 
-/// Runs (or resumes) the execution `name`, which the caller started or claimed: tasks already
-/// checkpointed are answered from their checkpoints, every other completed task is checkpointed,
+/// Runs (or, with `resumed`, resumes) the execution `name`, which the caller started or claimed:
+/// tasks already checkpointed are answered from their checkpoints (a fresh start has none to
+/// read), every other completed task is checkpointed,
 /// the lease is renewed while it runs, and the outcome and `history` are stored when it stops.
 ///
 /// A database failure never loses the execution: a checkpoint that cannot be written leaves that
@@ -324,8 +335,16 @@ pub async fn run(
     input: Value,
     invoker: &dyn TaskInvoker,
     history: &History,
+    resumed: bool,
 ) -> Result<Value, ExecutionFailure> {
-    let done = match executions.checkpoints(name).await {
+    let checkpoints = async {
+        if resumed {
+            executions.checkpoints(name).await
+        } else {
+            Ok(HashMap::new())
+        }
+    };
+    let done = match checkpoints.await {
         Ok(done) => done,
         Err(e) => {
             tracing::warn!(

@@ -9,8 +9,10 @@
 //!
 //! Layout: `db.rs` opens either database and applies `migrations/` (one portable SQL text for
 //! both); `queue.rs` the SQS-like queue; `executions.rs` durable executions of the workflow crate's
-//! interpreter; `idempotency.rs` the idempotency records; `page.rs` paged listings.
+//! interpreter; `idempotency.rs` the idempotency records; `page.rs` paged listings; `batch.rs`
+//! group commit of inserts.
 
+mod batch;
 mod db;
 pub mod executions;
 pub mod idempotency;

@@ -13,7 +13,7 @@
 //!   handle stays valid while its message was not received again, even if its visibility expired.
 //! - **ChangeMessageVisibility**, on in-flight messages only ([`QueueError::MessageNotInflight`]).
 //! - **Redrive policy**: a due message already received `maxReceiveCount` times moves to the
-//!   dead-letter queue instead of being delivered, keeping its id, body, attributes and sent time;
+//!   dead-letter queue when a receive reaches it, instead of being delivered, keeping its id, body, attributes and sent time;
 //!   there it starts with a receive count of 0, visible at once.
 //! - **Delivery delay**, per queue or per message; **batches** of 1 to 10; **long polling**.
 //!
@@ -35,6 +35,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Notify;
 
+use crate::batch::{Arg, BatchedInsert};
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
 
@@ -173,6 +174,8 @@ impl MessageRow {
 pub struct Queue {
     db: Db,
     config: QueueConfig,
+    /// Sends, written in batches.
+    sends: BatchedInsert,
     /// Woken when this process sends or makes a message visible sooner than waiters planned.
     changed: Notify,
 }
@@ -180,9 +183,16 @@ pub struct Queue {
 impl Queue {
     /// The queue `config` names, in `db` (which keeps its messages across restarts).
     pub fn new(db: Db, config: QueueConfig) -> Self {
+        let sends = BatchedInsert::new(
+            db.clone(),
+            "INSERT INTO queue_messages (message_id, queue, body, attributes, sent_at, receive_count, visible_at)",
+            "",
+            "message_id",
+        );
         Self {
             db,
             config,
+            sends,
             changed: Notify::new(),
         }
     }
@@ -203,19 +213,16 @@ impl Queue {
         let visible_at = now.saturating_add(millis(delay.unwrap_or(self.config.delay)));
         let attributes = serde_json::to_string(&attributes)
             .map_err(|e| DbError::Corrupt(format!("message attributes: {e}")))?;
-        on_pool!(self.db, pool => sqlx::query(
-            "INSERT INTO queue_messages (message_id, queue, body, attributes, sent_at, receive_count, visible_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6)",
-        )
-        .bind(&message_id)
-        .bind(&self.config.name)
-        .bind(body)
-        .bind(attributes)
-        .bind(now)
-        .bind(visible_at)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
+        let row = vec![
+            Arg::Text(Some(message_id.clone())),
+            Arg::Text(Some(self.config.name.clone())),
+            Arg::Text(Some(body)),
+            Arg::Text(Some(attributes)),
+            Arg::Int(Some(now)),
+            Arg::Int(Some(0)),
+            Arg::Int(Some(visible_at)),
+        ];
+        self.sends.insert(message_id.clone(), row).await?;
         self.changed.notify_waiters();
         Ok(message_id)
     }
@@ -277,6 +284,40 @@ impl Queue {
             ));
         }
         Ok(())
+    }
+
+    /// Deletes the messages of several receipt handles in one statement (what a consumer does
+    /// with a handled batch); handles that are no longer valid are skipped. Returns how many
+    /// messages were deleted.
+    pub async fn delete_batch(&self, receipt_handles: &[&str]) -> Result<u64, QueueError> {
+        let handles: Vec<(&str, i64)> = receipt_handles
+            .iter()
+            .filter_map(|handle| parse_handle(handle).ok())
+            .collect();
+        if handles.is_empty() {
+            return Ok(0);
+        }
+        let pairs: Vec<String> = (0..handles.len())
+            .map(|i| {
+                format!(
+                    "(message_id = ${} AND receive_count = ${})",
+                    2 * i + 2,
+                    2 * i + 3
+                )
+            })
+            .collect();
+        let sql = format!(
+            "DELETE FROM queue_messages WHERE queue = $1 AND ({})",
+            pairs.join(" OR ")
+        );
+        let deleted = on_pool!(self.db, pool => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&self.config.name);
+            for (message_id, receive_count) in &handles {
+                query = query.bind(*message_id).bind(*receive_count);
+            }
+            query.execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        Ok(deleted)
     }
 
     /// Makes the in-flight message of `receipt_handle` visible again `timeout` from now (at once
@@ -398,9 +439,6 @@ impl Queue {
     ) -> Result<(Vec<ReceivedMessage>, Option<i64>), QueueError> {
         let max_messages = i64::try_from(max_messages.clamp(1, MAX_BATCH_SIZE)).unwrap_or(1);
         let now = self.db.now_ms();
-        if let Some(redrive) = &self.config.redrive {
-            self.dead_letter(redrive, now).await?;
-        }
         let invisible_until = now.saturating_add(millis(
             visibility_timeout.unwrap_or(self.config.visibility_timeout),
         ));
@@ -430,6 +468,20 @@ impl Queue {
             .await)?;
             return Ok((Vec::new(), next));
         }
+        if let Some(redrive) = &self.config.redrive {
+            // Received once more than the redrive policy allows: moved, not delivered.
+            let (over, due): (Vec<_>, Vec<_>) = rows
+                .into_iter()
+                .partition(|row| row.receive_count > i64::from(redrive.max_receive_count));
+            rows = due;
+            if !over.is_empty() {
+                self.dead_letter(redrive, &over, now).await?;
+                if rows.is_empty() {
+                    // Others may be visible behind the ones moved: look again at once.
+                    return Ok((Vec::new(), Some(now)));
+                }
+            }
+        }
         rows.sort_by(|a, b| (a.sent_at, &a.message_id).cmp(&(b.sent_at, &b.message_id)));
         let messages = rows
             .into_iter()
@@ -448,33 +500,39 @@ impl Queue {
         Ok((messages, None))
     }
 
-    /// Moves the due messages already received `max_receive_count` times to the dead-letter
-    /// queue: visible there at once, never received there.
-    async fn dead_letter(&self, redrive: &Redrive, now: i64) -> Result<(), QueueError> {
-        let moved = on_pool!(self.db, pool => sqlx::query(
-            "UPDATE queue_messages SET queue = $1, receive_count = 0, first_received_at = NULL, visible_at = $2 \
-             WHERE queue = $3 AND visible_at <= $2 AND receive_count >= $4",
-        )
-        .bind(redrive.dead_letter_queue.name())
-        .bind(now)
-        .bind(&self.config.name)
-        .bind(i64::from(redrive.max_receive_count))
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
-        if moved > 0 {
-            let moved = i64::try_from(moved).unwrap_or(i64::MAX);
+    /// Moves `rows` (just received once more than the redrive policy allows) to the
+    /// dead-letter queue: visible there at once, never received there.
+    async fn dead_letter(
+        &self,
+        redrive: &Redrive,
+        rows: &[MessageRow],
+        now: i64,
+    ) -> Result<(), QueueError> {
+        for row in rows {
             on_pool!(self.db, pool => sqlx::query(
-                "INSERT INTO queue_counters (queue, dead_lettered) VALUES ($1, $2) \
-                 ON CONFLICT (queue) DO UPDATE SET dead_lettered = queue_counters.dead_lettered + $2",
+                "UPDATE queue_messages SET queue = $1, receive_count = 0, first_received_at = NULL, visible_at = $2 \
+                 WHERE message_id = $3 AND queue = $4 AND receive_count = $5",
             )
+            .bind(redrive.dead_letter_queue.name())
+            .bind(now)
+            .bind(&row.message_id)
             .bind(&self.config.name)
-            .bind(moved)
+            .bind(row.receive_count)
             .execute(pool)
             .await
-            .map(|done| done.rows_affected()))?;
-            redrive.dead_letter_queue.changed.notify_waiters();
+            .map(drop))?;
         }
+        let moved = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        on_pool!(self.db, pool => sqlx::query(
+            "INSERT INTO queue_counters (queue, dead_lettered) VALUES ($1, $2) \
+             ON CONFLICT (queue) DO UPDATE SET dead_lettered = queue_counters.dead_lettered + $2",
+        )
+        .bind(&self.config.name)
+        .bind(moved)
+        .execute(pool)
+        .await
+        .map(drop))?;
+        redrive.dead_letter_queue.changed.notify_waiters();
         Ok(())
     }
 }

@@ -188,6 +188,7 @@ mod scenarios {
             input.clone(),
             &tasks,
             &History::new(),
+            false,
         )
         .await
         .expect("succeeds");
@@ -213,9 +214,17 @@ mod scenarios {
 
         // Every task was checkpointed: running it again invokes nothing and changes nothing.
         let again = Tasks::new("second");
-        let replayed = run(&machine, &executions, "o-1", input, &again, &History::new())
-            .await
-            .expect("succeeds");
+        let replayed = run(
+            &machine,
+            &executions,
+            "o-1",
+            input,
+            &again,
+            &History::new(),
+            true,
+        )
+        .await
+        .expect("succeeds");
         assert_eq!(replayed, expected);
         assert!(again.counts().is_empty(), "{:?}", again.counts());
         assert_eq!(
@@ -238,6 +247,7 @@ mod scenarios {
             json!({}),
             &tasks,
             &History::new(),
+            false,
         )
         .await
         .expect_err("fails");
@@ -286,7 +296,18 @@ mod scenarios {
                 Arc::clone(&tasks),
                 input.clone(),
             );
-            async move { run(&machine, &first, "o-1", input, &*tasks, &History::new()).await }
+            async move {
+                run(
+                    &machine,
+                    &first,
+                    "o-1",
+                    input,
+                    &*tasks,
+                    &History::new(),
+                    false,
+                )
+                .await
+            }
         });
         tokio::time::timeout(Duration::from_secs(10), tasks.hanging.notified())
             .await
@@ -328,6 +349,7 @@ mod scenarios {
             input,
             &resumed_tasks,
             &History::new(),
+            true,
         )
         .await
         .expect("succeeds");
