@@ -10,6 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use durable::batch::{Arg, BatchedInsert};
 use durable::{Db, DbError, Page, PageRequest, on_pool};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -62,6 +63,10 @@ impl PayPalOperation {
 #[derive(Debug, Clone)]
 pub struct Records {
     db: Db,
+    /// The inserts of the busy path, in batches (group commit).
+    emails: BatchedInsert,
+    orders: BatchedInsert,
+    new_members: BatchedInsert,
 }
 
 fn corrupt(what: &str, e: serde_json::Error) -> DbError {
@@ -79,7 +84,19 @@ impl Records {
         migrator.dangerous_set_table_name("_emulator_migrations");
         on_pool!(db, pool => migrator.run(pool).await)
             .map_err(|e| DbError::Migrate("emulator", e))?;
-        Ok(Self { db })
+        let batched = |insert, conflict| BatchedInsert::new(db.clone(), insert, conflict, "id");
+        Ok(Self {
+            emails: batched("INSERT INTO sendgrid_emails (id, at, record)", ""),
+            orders: batched(
+                "INSERT INTO paypal_orders (id, body, create_request_id, at, capture_status, captures)",
+                "ON CONFLICT DO NOTHING",
+            ),
+            new_members: batched(
+                "INSERT INTO mailchimp_members (id, at, record, member)",
+                "ON CONFLICT (id) DO NOTHING",
+            ),
+            db,
+        })
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -185,20 +202,17 @@ impl Records {
             Some((status, records)) => (Some(status), Some(to_json(records)?)),
             None => (None, None),
         };
-        let inserted = on_pool!(self.db, pool => sqlx::query(
-            "INSERT INTO paypal_orders (id, body, create_request_id, at, capture_status, captures) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(order["id"].as_str().unwrap_or_default())
-        .bind(to_json(order)?)
-        .bind(request_id)
-        .bind(self.db.now_ms())
-        .bind(status)
-        .bind(captures)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
-        Ok(if inserted == 1 {
+        let id = order["id"].as_str().unwrap_or_default().to_owned();
+        let row = vec![
+            Arg::Text(Some(id.clone())),
+            Arg::Text(Some(to_json(order)?)),
+            Arg::Text(request_id.map(str::to_owned)),
+            Arg::Int(Some(self.db.now_ms())),
+            Arg::Text(status.map(str::to_owned)),
+            Arg::Text(captures),
+        ];
+        let inserted = self.orders.insert(id, row).await?;
+        Ok(if inserted {
             Stored::Stored
         } else {
             Stored::LostRace
@@ -243,14 +257,12 @@ impl Records {
             SENT.fetch_add(1, Ordering::Relaxed),
             uuid::Uuid::new_v4().simple()
         );
-        on_pool!(self.db, pool => sqlx::query("INSERT INTO sendgrid_emails (id, at, record) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(at)
-            .bind(to_json(email)?)
-            .execute(pool)
-            .await
-            .map(drop))?;
-        Ok(())
+        let row = vec![
+            Arg::Text(Some(id.clone())),
+            Arg::Int(Some(at)),
+            Arg::Text(Some(to_json(email)?)),
+        ];
+        self.emails.insert(id, row).await.map(drop)
     }
 
     /// A member of a list, as last stored.
@@ -276,23 +288,28 @@ impl Records {
         record: &impl Serialize,
         replace: bool,
     ) -> Result<bool, DbError> {
-        let on_conflict = if replace {
-            "DO UPDATE SET at = excluded.at, record = excluded.record, member = excluded.member"
-        } else {
-            "DO NOTHING"
-        };
-        let sql = format!(
+        let id = member_id(list_id, address);
+        let (at, record, member) = (self.db.now_ms(), to_json(record)?, to_json(member)?);
+        if !replace {
+            let row = vec![
+                Arg::Text(Some(id.clone())),
+                Arg::Int(Some(at)),
+                Arg::Text(Some(record)),
+                Arg::Text(Some(member)),
+            ];
+            return self.new_members.insert(id, row).await;
+        }
+        let written = on_pool!(self.db, pool => sqlx::query(
             "INSERT INTO mailchimp_members (id, at, record, member) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) {on_conflict}"
-        );
-        let written = on_pool!(self.db, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(member_id(list_id, address))
-            .bind(self.db.now_ms())
-            .bind(to_json(record)?)
-            .bind(to_json(member)?)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+             ON CONFLICT (id) DO UPDATE SET at = excluded.at, record = excluded.record, member = excluded.member",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(record)
+        .bind(member)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(written == 1)
     }
 }

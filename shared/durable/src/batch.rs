@@ -18,7 +18,7 @@ const MAX_ROWS: usize = 256;
 
 /// A value of a column.
 #[derive(Debug, Clone)]
-pub(crate) enum Arg {
+pub enum Arg {
     Text(Option<String>),
     Int(Option<i64>),
 }
@@ -32,7 +32,7 @@ struct Pending {
 
 /// Inserts rows into one table in batches; see the module documentation.
 #[derive(Debug, Clone)]
-pub(crate) struct BatchedInsert {
+pub struct BatchedInsert {
     rows: mpsc::UnboundedSender<Pending>,
 }
 
@@ -45,7 +45,7 @@ impl std::fmt::Debug for Pending {
 impl BatchedInsert {
     /// `insert` is `INSERT INTO table (columns…)`, `conflict` what follows the values (e.g.
     /// `ON CONFLICT (id) DO NOTHING`), and `returning` the key column, which identifies rows.
-    pub(crate) fn new(
+    pub fn new(
         db: Db,
         insert: &'static str,
         conflict: &'static str,
@@ -69,7 +69,7 @@ impl BatchedInsert {
     }
 
     /// Writes one row; `true` if it was inserted, `false` if the conflict clause skipped it.
-    pub(crate) async fn insert(&self, key: String, row: Vec<Arg>) -> Result<bool, DbError> {
+    pub async fn insert(&self, key: String, row: Vec<Arg>) -> Result<bool, DbError> {
         let (written, outcome) = oneshot::channel();
         self.rows
             .send(Pending { key, row, written })

@@ -14,6 +14,7 @@ use clients::idempotency::{
     Claim, IdempotencyError, IdempotencyKey, IdempotencyStore, RecordedAnswer,
 };
 
+use crate::batch::{Arg, BatchedInsert};
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
 
@@ -21,11 +22,21 @@ use crate::on_pool;
 #[derive(Debug, Clone)]
 pub struct SqlIdempotencyStore {
     db: Db,
+    /// Claims, inserted in batches (each still atomic: the unique key decides).
+    claims: BatchedInsert,
 }
 
 impl SqlIdempotencyStore {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            claims: BatchedInsert::new(
+                db.clone(),
+                "INSERT INTO idempotency_records (idempotency_key, fingerprint, claimed_at)",
+                "ON CONFLICT (idempotency_key) DO NOTHING",
+                "idempotency_key",
+            ),
+            db,
+        }
     }
 }
 
@@ -47,18 +58,17 @@ impl IdempotencyStore for SqlIdempotencyStore {
     ) -> Result<Claim, IdempotencyError> {
         let fingerprint = hex(&fingerprint);
         let now = self.db.now_ms();
-        let inserted = on_pool!(self.db, pool => sqlx::query(
-            "INSERT INTO idempotency_records (idempotency_key, fingerprint, claimed_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(key.as_str())
-        .bind(&fingerprint)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .map_err(unavailable)?;
-        if inserted == 1 {
+        let row = vec![
+            Arg::Text(Some(key.as_str().to_owned())),
+            Arg::Text(Some(fingerprint.clone())),
+            Arg::Int(Some(now)),
+        ];
+        let inserted = self
+            .claims
+            .insert(key.as_str().to_owned(), row)
+            .await
+            .map_err(unavailable)?;
+        if inserted {
             return Ok(Claim::New);
         }
         let record: Option<(String, i64, Option<String>)> = on_pool!(self.db, pool => sqlx::query_as(

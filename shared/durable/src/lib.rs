@@ -12,7 +12,7 @@
 //! interpreter; `idempotency.rs` the idempotency records; `page.rs` paged listings; `batch.rs`
 //! group commit of inserts.
 
-mod batch;
+pub mod batch;
 mod db;
 pub mod executions;
 pub mod idempotency;
