@@ -15,6 +15,7 @@ CREATE TABLE paypal_orders (
     captures           TEXT
 );
 CREATE INDEX paypal_orders_at ON paypal_orders (at, id);
+CREATE INDEX paypal_orders_capture_status ON paypal_orders (capture_status);
 
 -- The local SendGrid's outbox.
 CREATE TABLE sendgrid_emails (

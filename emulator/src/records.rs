@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use durable::batch::{Arg, BatchedInsert};
+use durable::batch::{Arg, BatchedWrite};
 use durable::{Db, DbError, Page, PageRequest, on_pool};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,7 +28,7 @@ impl Listing {
     /// The table, the column holding the record, and which rows are listed.
     fn source(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Self::Captures => ("paypal_orders", "captures", "captures IS NOT NULL"),
+            Self::Captures => ("paypal_orders", "captures", "capture_status IS NOT NULL"),
             Self::Emails => ("sendgrid_emails", "record", "TRUE"),
             Self::Members => ("mailchimp_members", "record", "TRUE"),
         }
@@ -64,9 +64,9 @@ impl PayPalOperation {
 pub struct Records {
     db: Db,
     /// The inserts of the busy path, in batches (group commit).
-    emails: BatchedInsert,
-    orders: BatchedInsert,
-    new_members: BatchedInsert,
+    emails: BatchedWrite,
+    orders: BatchedWrite,
+    new_members: BatchedWrite,
 }
 
 fn corrupt(what: &str, e: serde_json::Error) -> DbError {
@@ -84,16 +84,19 @@ impl Records {
         migrator.dangerous_set_table_name("_emulator_migrations");
         on_pool!(db, pool => migrator.run(pool).await)
             .map_err(|e| DbError::Migrate("emulator", e))?;
-        let batched = |insert, conflict| BatchedInsert::new(db.clone(), insert, conflict, "id");
+        let batched = |insert, after| BatchedWrite::new(db.clone(), insert, after);
         Ok(Self {
-            emails: batched("INSERT INTO sendgrid_emails (id, at, record)", ""),
+            emails: batched(
+                "INSERT INTO sendgrid_emails (id, at, record) VALUES",
+                "RETURNING id",
+            ),
             orders: batched(
-                "INSERT INTO paypal_orders (id, body, create_request_id, at, capture_status, captures)",
-                "ON CONFLICT DO NOTHING",
+                "INSERT INTO paypal_orders (id, body, create_request_id, at, capture_status, captures) VALUES",
+                "ON CONFLICT DO NOTHING RETURNING id",
             ),
             new_members: batched(
-                "INSERT INTO mailchimp_members (id, at, record, member)",
-                "ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO mailchimp_members (id, at, record, member) VALUES",
+                "ON CONFLICT (id) DO NOTHING RETURNING id",
             ),
             db,
         })
@@ -211,7 +214,7 @@ impl Records {
             Arg::Text(status.map(str::to_owned)),
             Arg::Text(captures),
         ];
-        let inserted = self.orders.insert(id, row).await?;
+        let inserted = self.orders.write(id, row).await?;
         Ok(if inserted {
             Stored::Stored
         } else {
@@ -262,7 +265,7 @@ impl Records {
             Arg::Int(Some(at)),
             Arg::Text(Some(to_json(email)?)),
         ];
-        self.emails.insert(id, row).await.map(drop)
+        self.emails.write(id, row).await.map(drop)
     }
 
     /// A member of a list, as last stored.
@@ -297,7 +300,7 @@ impl Records {
                 Arg::Text(Some(record)),
                 Arg::Text(Some(member)),
             ];
-            return self.new_members.insert(id, row).await;
+            return self.new_members.write(id, row).await;
         }
         let written = on_pool!(self.db, pool => sqlx::query(
             "INSERT INTO mailchimp_members (id, at, record, member) VALUES ($1, $2, $3, $4) \

@@ -272,7 +272,11 @@ async fn interrupt(database: TestDatabase, signal: &str, moment: Moment) {
         Moment::BeforeOrchestrator => tokio::time::sleep(Duration::from_millis(500)).await,
         Moment::WhileOneBranchIsSlow => {
             wait_until(|| async { emulator.execution_status(&order_id).await.is_some() }).await;
-            assert_eq!(emulator.count("outbox", &email).await, 0, "stopped before the email");
+            assert_eq!(
+                emulator.count("outbox", &email).await,
+                0,
+                "stopped before the email"
+            );
         }
         Moment::AfterTwoBranchesCompleted => {
             // A task's success enters the history after its checkpoint is written.

@@ -1,12 +1,14 @@
-//! Group commit for inserts: rows that many tasks write at about the same time go to the database
-//! as one multi-row `INSERT … RETURNING` statement, instead of one statement each.
+//! Group commit: rows that many tasks write at about the same time go to the database as one
+//! statement over a multi-row `VALUES` list (`INSERT … VALUES …`, or `UPDATE … FROM (VALUES …)`),
+//! instead of one statement each.
 //!
 //! Why: every statement costs a round trip to the database (for SQLite, a hop to sqlx's worker
 //! thread and back, and a commit of its own), and under load the emulator writes thousands of
 //! small rows a second (queue messages, executions, checkpoints). The batch forms by itself: the
 //! first row is written at once, and the rows that arrive while a statement runs go together in
 //! the next one. No timer, so no added latency when the system is idle. Each writer learns whether
-//! its row was written (`ON CONFLICT DO NOTHING` skips it), once the statement has committed.
+//! its row was written (the statement `RETURNING` its key: an insert that `ON CONFLICT DO NOTHING`
+//! skipped, or an update whose row did not match, is not), once the statement has committed.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -30,9 +32,9 @@ struct Pending {
     written: oneshot::Sender<Result<bool, String>>,
 }
 
-/// Inserts rows into one table in batches; see the module documentation.
+/// Writes rows with one statement per batch; see the module documentation.
 #[derive(Debug, Clone)]
-pub struct BatchedInsert {
+pub struct BatchedWrite {
     rows: mpsc::UnboundedSender<Pending>,
 }
 
@@ -42,15 +44,12 @@ impl std::fmt::Debug for Pending {
     }
 }
 
-impl BatchedInsert {
-    /// `insert` is `INSERT INTO table (columns…)`, `conflict` what follows the values (e.g.
-    /// `ON CONFLICT (id) DO NOTHING`), and `returning` the key column, which identifies rows.
-    pub fn new(
-        db: Db,
-        insert: &'static str,
-        conflict: &'static str,
-        returning: &'static str,
-    ) -> Self {
+impl BatchedWrite {
+    /// The statement is `before`, the rows as `($1, $2, …), (…)`, then `after`, which ends with
+    /// `RETURNING` the rows' keys: e.g. `INSERT INTO t (id, x) VALUES` and
+    /// `ON CONFLICT (id) DO NOTHING RETURNING id`; or `UPDATE t SET x = v.column2 FROM (VALUES`
+    /// and `) AS v WHERE t.id = v.column1 RETURNING t.id`.
+    pub fn new(db: Db, before: &'static str, after: &'static str) -> Self {
         let (rows, mut pending) = mpsc::unbounded_channel::<Pending>();
         tokio::spawn(async move {
             while let Some(first) = pending.recv().await {
@@ -61,15 +60,15 @@ impl BatchedInsert {
                         Err(_) => break,
                     }
                 }
-                let outcome = write(&db, insert, conflict, returning, &batch).await;
+                let outcome = write(&db, before, after, &batch).await;
                 answer(batch, outcome);
             }
         });
         Self { rows }
     }
 
-    /// Writes one row; `true` if it was inserted, `false` if the conflict clause skipped it.
-    pub async fn insert(&self, key: String, row: Vec<Arg>) -> Result<bool, DbError> {
+    /// Writes one row, identified by `key`; whether it was written (its key returned).
+    pub async fn write(&self, key: String, row: Vec<Arg>) -> Result<bool, DbError> {
         let (written, outcome) = oneshot::channel();
         self.rows
             .send(Pending { key, row, written })
@@ -83,9 +82,8 @@ impl BatchedInsert {
 
 async fn write(
     db: &Db,
-    insert: &str,
-    conflict: &str,
-    returning: &str,
+    before: &str,
+    after: &str,
     batch: &[Pending],
 ) -> Result<Vec<String>, sqlx::Error> {
     let width = batch[0].row.len();
@@ -97,10 +95,7 @@ async fn write(
             format!("({})", params.join(", "))
         })
         .collect();
-    let sql = format!(
-        "{insert} VALUES {} {conflict} RETURNING {returning}",
-        values.join(", ")
-    );
+    let sql = format!("{before} {} {after}", values.join(", "));
     on_pool!(db, pool => {
         let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
         for pending in batch {

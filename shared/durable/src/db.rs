@@ -75,6 +75,9 @@ impl Db {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
+                // 8 MiB of page cache (SQLite's default is 2 MiB): listings and counts of a
+                // long-running emulator stay in memory.
+                .pragma("cache_size", "-8192")
                 .busy_timeout(ACQUIRE_TIMEOUT);
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)

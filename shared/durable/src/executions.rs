@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 use workflow::{ExecutionFailure, History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
 
-use crate::batch::{Arg, BatchedInsert};
+use crate::batch::{Arg, BatchedWrite};
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
 use crate::page::{Page, PageRequest};
@@ -116,9 +116,10 @@ pub struct Executions {
     db: Db,
     /// How long an execution stays claimed by its process without a renewal.
     lease: Duration,
-    /// New executions and checkpoints, written in batches.
-    starts: BatchedInsert,
-    checkpoints: BatchedInsert,
+    /// New executions, checkpoints and outcomes, written in batches.
+    starts: BatchedWrite,
+    checkpoints: BatchedWrite,
+    outcomes: BatchedWrite,
 }
 
 impl Executions {
@@ -128,17 +129,22 @@ impl Executions {
     /// `lease` is at least 30 ms (it is renewed every third of it).
     pub fn new(db: Db, lease: Duration) -> Self {
         Self {
-            starts: BatchedInsert::new(
+            starts: BatchedWrite::new(
                 db.clone(),
-                "INSERT INTO executions (name, status, input, started_at, lease_until)",
-                "ON CONFLICT (name) DO NOTHING",
-                "name",
+                "INSERT INTO executions (name, status, input, started_at, lease_until) VALUES",
+                "ON CONFLICT (name) DO NOTHING RETURNING name",
             ),
-            checkpoints: BatchedInsert::new(
+            checkpoints: BatchedWrite::new(
                 db.clone(),
-                "INSERT INTO execution_checkpoints (execution, step, output)",
-                "ON CONFLICT (execution, step) DO NOTHING",
-                "execution || '/' || step",
+                "INSERT INTO execution_checkpoints (execution, step, output) VALUES",
+                "ON CONFLICT (execution, step) DO NOTHING RETURNING execution || '/' || step",
+            ),
+            outcomes: BatchedWrite::new(
+                db.clone(),
+                "UPDATE executions SET status = v.column2, output = v.column3, error = v.column4, \
+                 cause = v.column5, history = v.column6, stopped_at = v.column7 FROM (VALUES",
+                ") AS v WHERE executions.name = v.column1 AND executions.status = 'RUNNING' \
+                 RETURNING executions.name",
             ),
             db,
             lease: lease.max(Duration::from_millis(30)),
@@ -160,7 +166,7 @@ impl Executions {
             Arg::Int(Some(self.db.now_ms())),
             Arg::Int(Some(self.lease_until())),
         ];
-        self.starts.insert(name.to_owned(), row).await
+        self.starts.write(name.to_owned(), row).await
     }
 
     /// Claims up to `limit` `RUNNING` executions whose lease has lapsed, for the caller to resume:
@@ -214,7 +220,7 @@ impl Executions {
             Arg::Text(Some(output.to_string())),
         ];
         self.checkpoints
-            .insert(format!("{name}/{step}"), row)
+            .write(format!("{name}/{step}"), row)
             .await
             .map(drop)
     }
@@ -236,21 +242,16 @@ impl Executions {
                 Some(failure.cause.clone()),
             ),
         };
-        on_pool!(self.db, pool => sqlx::query(
-            "UPDATE executions SET status = $1, output = $2, error = $3, cause = $4, history = $5, stopped_at = $6 \
-             WHERE name = $7 AND status = 'RUNNING'",
-        )
-        .bind(status)
-        .bind(output)
-        .bind(error)
-        .bind(cause)
-        .bind(history)
-        .bind(self.db.now_ms())
-        .bind(name)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
-        Ok(())
+        let row = vec![
+            Arg::Text(Some(name.to_owned())),
+            Arg::Text(Some(status.to_owned())),
+            Arg::Text(output),
+            Arg::Text(error),
+            Arg::Text(cause),
+            Arg::Text(Some(history)),
+            Arg::Int(Some(self.db.now_ms())),
+        ];
+        self.outcomes.write(name.to_owned(), row).await.map(drop)
     }
 
     /// One execution with its stored history (empty while it runs), if it exists.

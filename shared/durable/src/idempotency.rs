@@ -14,7 +14,7 @@ use clients::idempotency::{
     Claim, IdempotencyError, IdempotencyKey, IdempotencyStore, RecordedAnswer,
 };
 
-use crate::batch::{Arg, BatchedInsert};
+use crate::batch::{Arg, BatchedWrite};
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
 
@@ -22,18 +22,24 @@ use crate::on_pool;
 #[derive(Debug, Clone)]
 pub struct SqlIdempotencyStore {
     db: Db,
-    /// Claims, inserted in batches (each still atomic: the unique key decides).
-    claims: BatchedInsert,
+    /// Claims and answers, written in batches (each claim still atomic: the unique key decides).
+    claims: BatchedWrite,
+    answers: BatchedWrite,
 }
 
 impl SqlIdempotencyStore {
     pub fn new(db: Db) -> Self {
         Self {
-            claims: BatchedInsert::new(
+            claims: BatchedWrite::new(
                 db.clone(),
-                "INSERT INTO idempotency_records (idempotency_key, fingerprint, claimed_at)",
-                "ON CONFLICT (idempotency_key) DO NOTHING",
-                "idempotency_key",
+                "INSERT INTO idempotency_records (idempotency_key, fingerprint, claimed_at) VALUES",
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+            ),
+            answers: BatchedWrite::new(
+                db.clone(),
+                "UPDATE idempotency_records SET response = v.column2 FROM (VALUES",
+                ") AS v WHERE idempotency_records.idempotency_key = v.column1 \
+                 RETURNING idempotency_records.idempotency_key",
             ),
             db,
         }
@@ -65,7 +71,7 @@ impl IdempotencyStore for SqlIdempotencyStore {
         ];
         let inserted = self
             .claims
-            .insert(key.as_str().to_owned(), row)
+            .write(key.as_str().to_owned(), row)
             .await
             .map_err(unavailable)?;
         if inserted {
@@ -119,16 +125,15 @@ impl IdempotencyStore for SqlIdempotencyStore {
     ) -> Result<(), IdempotencyError> {
         let response = serde_json::to_string(answer)
             .map_err(|e| unavailable(DbError::Corrupt(format!("answer: {e}"))))?;
-        on_pool!(self.db, pool => sqlx::query(
-            "UPDATE idempotency_records SET response = $1 WHERE idempotency_key = $2",
-        )
-        .bind(response)
-        .bind(key.as_str())
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .map_err(unavailable)?;
-        Ok(())
+        let row = vec![
+            Arg::Text(Some(key.as_str().to_owned())),
+            Arg::Text(Some(response)),
+        ];
+        self.answers
+            .write(key.as_str().to_owned(), row)
+            .await
+            .map(drop)
+            .map_err(unavailable)
     }
 
     async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {

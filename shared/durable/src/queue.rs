@@ -35,7 +35,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::batch::{Arg, BatchedInsert};
+use crate::batch::{Arg, BatchedWrite};
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
 
@@ -175,7 +175,7 @@ pub struct Queue {
     db: Db,
     config: QueueConfig,
     /// Sends, written in batches.
-    sends: BatchedInsert,
+    sends: BatchedWrite,
     /// Woken when this process sends or makes a message visible sooner than waiters planned.
     changed: Notify,
 }
@@ -183,11 +183,10 @@ pub struct Queue {
 impl Queue {
     /// The queue `config` names, in `db` (which keeps its messages across restarts).
     pub fn new(db: Db, config: QueueConfig) -> Self {
-        let sends = BatchedInsert::new(
+        let sends = BatchedWrite::new(
             db.clone(),
-            "INSERT INTO queue_messages (message_id, queue, body, attributes, sent_at, receive_count, visible_at)",
-            "",
-            "message_id",
+            "INSERT INTO queue_messages (message_id, queue, body, attributes, sent_at, receive_count, visible_at) VALUES",
+            "RETURNING message_id",
         );
         Self {
             db,
@@ -222,7 +221,7 @@ impl Queue {
             Arg::Int(Some(0)),
             Arg::Int(Some(visible_at)),
         ];
-        self.sends.insert(message_id.clone(), row).await?;
+        self.sends.write(message_id.clone(), row).await?;
         self.changed.notify_waiters();
         Ok(message_id)
     }
