@@ -36,17 +36,29 @@ impl TestDatabase {
         }
     }
 
-    async fn postgres() -> Self {
+    /// A fresh database on the server at `TEST_POSTGRES_URL`; `None` (the test is skipped) when
+    /// no server answers, unless `REQUIRE_POSTGRES` or `CI` is set, as in the other PostgreSQL
+    /// tests of the workspace.
+    async fn postgres() -> Option<Self> {
         let server = std::env::var("TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".to_owned());
         let name = format!("restart_{}", uuid::Uuid::new_v4().simple());
-        let url = order_store::create_database(&server, &name)
-            .await
-            .expect("PostgreSQL runs at TEST_POSTGRES_URL and lets us create a database");
-        Self {
-            url,
-            postgres: Some((server, name)),
-            _dir: tempfile::tempdir().expect("a temporary directory"),
+        match order_store::create_database(&server, &name).await {
+            Ok(url) => Some(Self {
+                url,
+                postgres: Some((server, name)),
+                _dir: tempfile::tempdir().expect("a temporary directory"),
+            }),
+            Err(e)
+                if std::env::var_os("REQUIRE_POSTGRES").is_none()
+                    && std::env::var_os("CI").is_none() =>
+            {
+                eprintln!("SKIPPED: no PostgreSQL at TEST_POSTGRES_URL ({e})");
+                None
+            }
+            Err(e) => panic!("PostgreSQL must run at TEST_POSTGRES_URL: {e}"),
         }
     }
 
@@ -362,7 +374,9 @@ macro_rules! interruptions {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    interrupt(TestDatabase::postgres().await, $signal, Moment::$moment).await;
+                    if let Some(database) = TestDatabase::postgres().await {
+                        interrupt(database, $signal, Moment::$moment).await;
+                    }
                 }
             )*
         }
@@ -382,7 +396,9 @@ interruptions! {
 /// slow: one charge, one order; every answer is the registration (201) or "still running" (409).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_key_to_two_processes_on_one_database_charges_once() {
-    let database = TestDatabase::postgres().await;
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("a temporary directory");
     let first = Emulator::start(&database.url, dir.path()).await;
     let second = Emulator::start(&database.url, dir.path()).await;
