@@ -1,8 +1,8 @@
 //! The emulator keeps what it accepts: the real binary is killed (SIGKILL) or stopped (SIGTERM) in
 //! the middle of a paid registration, restarted on the same database, and every paid order ends up
 //! stored exactly once, with one confirmation email, one audience member and one charge. On SQLite
-//! and on PostgreSQL (a fresh database per test, dropped afterwards; the server at
-//! `TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432`).
+//! and on PostgreSQL (a fresh database per test, dropped afterwards:
+//! `order_store::testing::with_fresh_database`).
 //!
 //! Also here: two emulator processes sharing one PostgreSQL database take 20 concurrent requests
 //! with one `Idempotency-Key` and charge once.
@@ -14,75 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use order_store::testing::with_fresh_database;
 use serde_json::{Value, json};
 
 const CARD: &str = "4012888888881881";
-
-/// A database for one test: a SQLite file in a temporary directory, or a fresh PostgreSQL database
-/// dropped when the test ends.
-struct TestDatabase {
-    url: String,
-    postgres: Option<(String, String)>,
-    _dir: tempfile::TempDir,
-}
-
-impl TestDatabase {
-    async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        Self {
-            url: format!("sqlite://{}/registrations.db", dir.path().display()),
-            postgres: None,
-            _dir: dir,
-        }
-    }
-
-    /// A fresh database on the server at `TEST_POSTGRES_URL`; `None` (the test is skipped) when
-    /// no server answers, unless `REQUIRE_POSTGRES` or `CI` is set, as in the other PostgreSQL
-    /// tests of the workspace.
-    async fn postgres() -> Option<Self> {
-        let server = std::env::var("TEST_POSTGRES_URL")
-            .ok()
-            .filter(|url| !url.is_empty())
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".to_owned());
-        let name = format!("restart_{}", uuid::Uuid::new_v4().simple());
-        match order_store::create_database(&server, &name).await {
-            Ok(url) => Some(Self {
-                url,
-                postgres: Some((server, name)),
-                _dir: tempfile::tempdir().expect("a temporary directory"),
-            }),
-            Err(e)
-                if std::env::var_os("REQUIRE_POSTGRES").is_none()
-                    && std::env::var_os("CI").is_none() =>
-            {
-                eprintln!("SKIPPED: no PostgreSQL at TEST_POSTGRES_URL ({e})");
-                None
-            }
-            Err(e) => panic!("PostgreSQL must run at TEST_POSTGRES_URL: {e}"),
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    /// Drops a PostgreSQL database when the test ends, passed or failed (on a thread of its own:
-    /// `Drop` cannot await).
-    fn drop(&mut self) {
-        let Some((server, name)) = self.postgres.take() else {
-            return;
-        };
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(order_store::drop_database(&server, &name))
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("warning: a test database was not dropped: {dropped:?}");
-        }
-    }
-}
 
 /// A running emulator process.
 struct Emulator {
@@ -277,9 +212,9 @@ enum Moment {
 
 /// Registers, stops the emulator with `signal` at `moment`, restarts it on the same database, and
 /// checks that the registration completed exactly once.
-async fn interrupt(database: TestDatabase, signal: &str, moment: Moment) {
+async fn interrupt(database_url: String, signal: &str, moment: Moment) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let emulator = Emulator::start(&database.url, dir.path()).await;
+    let emulator = Emulator::start(&database_url, dir.path()).await;
     let (target, delay_ms) = match moment {
         Moment::BeforeOrchestrator => ("orchestrator", 5000),
         Moment::WhileOneBranchIsSlow => ("email", 5000),
@@ -320,7 +255,7 @@ async fn interrupt(database: TestDatabase, signal: &str, moment: Moment) {
     }
     emulator.stop(signal).await;
 
-    let emulator = Emulator::start(&database.url, dir.path()).await;
+    let emulator = Emulator::start(&database_url, dir.path()).await;
     wait_until(|| async {
         emulator.execution_status(&order_id).await.as_deref() == Some("SUCCEEDED")
     })
@@ -377,7 +312,9 @@ macro_rules! interruptions {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    interrupt(TestDatabase::sqlite().await, $signal, Moment::$moment).await;
+                    let dir = tempfile::tempdir().expect("a temporary directory");
+                    let url = format!("sqlite://{}/registrations.db", dir.path().display());
+                    interrupt(url, $signal, Moment::$moment).await;
                 }
             )*
         }
@@ -386,9 +323,8 @@ macro_rules! interruptions {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(database) = TestDatabase::postgres().await {
-                        interrupt(database, $signal, Moment::$moment).await;
-                    }
+                    with_fresh_database("restart", |url| interrupt(url, $signal, Moment::$moment))
+                        .await;
                 }
             )*
         }
@@ -408,12 +344,13 @@ interruptions! {
 /// slow: one charge, one order; every answer is the registration (201) or "still running" (409).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_key_to_two_processes_on_one_database_charges_once() {
-    let Some(database) = TestDatabase::postgres().await else {
-        return;
-    };
+    with_fresh_database("restart", one_key_to_two_processes).await;
+}
+
+async fn one_key_to_two_processes(database_url: String) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let first = Emulator::start(&database.url, dir.path()).await;
-    let second = Emulator::start(&database.url, dir.path()).await;
+    let first = Emulator::start(&database_url, dir.path()).await;
+    let second = Emulator::start(&database_url, dir.path()).await;
     // A slow PayPal keeps the first charge running while the other requests arrive.
     for emulator in [&first, &second] {
         emulator

@@ -17,12 +17,14 @@
 //!
 //! Layout: this file holds the port, the stored order and [`connect`]; `row.rs` the one mapping
 //! between an order and its row, shared by both stores; `sqlite.rs` and `postgres.rs` the stores
-//! (and, in `postgres.rs`, the administration helpers). Migrations live in `migrations/sqlite` and
+//! (and, in `postgres.rs`, the administration helpers); `testing.rs` a fresh PostgreSQL database
+//! per test, for the tests of every crate that uses one. Migrations live in `migrations/sqlite` and
 //! `migrations/postgres`, one directory per database.
 
 mod postgres;
 mod row;
 mod sqlite;
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -5,22 +5,16 @@
 //! file in a temporary directory and `postgres::<scenario>` on a fresh database, so the two stores
 //! cannot drift apart unnoticed.
 //!
-//! PostgreSQL is the server at `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`).
-//! Each PostgreSQL test creates its own `store_test_<uuid>` database with
-//! [`order_store::create_database`] and drops it afterwards, also when the test fails. When the
-//! server cannot be reached the PostgreSQL tests print `SKIPPED: …` and pass, so that
-//! `cargo test` works on a machine without PostgreSQL; with `CI` or `REQUIRE_POSTGRES` set they
-//! fail instead, so CI cannot silently skip them.
+//! Each PostgreSQL test runs on its own `store_test_<uuid>` database
+//! ([`order_store::testing::with_fresh_database`]: dropped afterwards, skipped without a server
+//! unless CI or `REQUIRE_POSTGRES` is set).
 
-use std::error::Error;
 use std::future::Future;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use order_store::testing::chain;
 use order_store::{OrderStore, StoreError};
-
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432";
 
 macro_rules! scenarios_on_both_stores {
     ($($scenario:ident),+ $(,)?) => {
@@ -247,98 +241,13 @@ where
     F: FnOnce(Arc<dyn OrderStore>, String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    with_fresh_postgres_database(|url| async move {
+    order_store::testing::with_fresh_database("store_test", |url| async move {
         let store = order_store::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("connects and migrates: {}", chain(&e)));
         scenario(store, url).await;
     })
     .await;
-}
-
-/// Creates a `store_test_<uuid>` database on the test server, runs `body` with its URL and drops
-/// the database, whether `body` passed or panicked (the panic then carries on).
-///
-/// Skips (or, with `CI` or `REQUIRE_POSTGRES` set, fails) when the server cannot be reached.
-async fn with_fresh_postgres_database<F, Fut>(body: F)
-where
-    F: FnOnce(String) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned());
-    let name = format!("store_test_{}", uuid::Uuid::new_v4().simple());
-    let url = match order_store::create_database(&server, &name).await {
-        Ok(url) => url,
-        Err(e @ StoreError::Connect(_)) if !postgres_required() => {
-            // Straight to stderr, not through `eprintln!`, which the test harness captures and
-            // shows only for failing tests: a skip must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: PostgreSQL not reachable at {} ({}); set REQUIRE_POSTGRES=1 to make this a failure",
-                redacted(&server),
-                chain(&e)
-            );
-            return;
-        }
-        Err(e @ StoreError::Connect(_)) => panic!(
-            "PostgreSQL not reachable at {} ({}), and CI or REQUIRE_POSTGRES is set: \
-             start it, or point TEST_POSTGRES_URL at a server",
-            redacted(&server),
-            chain(&e)
-        ),
-        Err(e) => panic!(
-            "could not create a test database on the PostgreSQL server at {}: {}",
-            redacted(&server),
-            chain(&e)
-        ),
-    };
-    // In its own task, a failing assertion comes back here as an error instead of unwinding past
-    // the cleanup.
-    let outcome = tokio::spawn(body(url)).await;
-    let dropped = order_store::drop_database(&server, &name).await;
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("the test task did not finish: {e}"),
-        }
-    }
-    if let Err(e) = dropped {
-        panic!("could not drop the test database {name}: {}", chain(&e));
-    }
-}
-
-/// Whether a PostgreSQL that cannot be reached fails the tests instead of skipping them.
-fn postgres_required() -> bool {
-    ["CI", "REQUIRE_POSTGRES"]
-        .iter()
-        .any(|var| std::env::var(var).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"))
-}
-
-/// The URL without its password, if it has one, to print it.
-fn redacted(url: &str) -> String {
-    match url.split_once("://").and_then(|(scheme, rest)| {
-        let (userinfo, host) = rest.split_once('@')?;
-        let (user, _password) = userinfo.split_once(':')?;
-        Some(format!("{scheme}://{user}:***@{host}"))
-    }) {
-        Some(url) => url,
-        None => url.to_owned(),
-    }
-}
-
-/// An error and its sources, on one line.
-fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
 
 #[tokio::test]
@@ -380,7 +289,7 @@ async fn create_database_checks_the_name_before_connecting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_and_drop_database_on_postgres() {
-    with_fresh_postgres_database(|url| async move {
+    order_store::testing::with_fresh_database("store_test", |url| async move {
         let server = url.rsplit_once('/').expect("a path").0.to_owned();
         let name = url.rsplit_once('/').expect("a path").1.to_owned();
         // The database exists: creating it again fails, connecting works.

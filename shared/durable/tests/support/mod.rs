@@ -15,15 +15,11 @@
 //! SQLite as on PostgreSQL) or its pool maintenance. So the clock runs in real time and [`skip`]
 //! moves it ahead at once, with no statement awaited while it is paused.
 
-use std::error::Error;
 use std::future::Future;
-use std::io::Write;
 use std::time::Duration;
 
 use durable::Db;
-use order_store::StoreError;
-
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432";
+pub use order_store::testing::chain;
 
 /// `on_both_databases!(a, b)` makes the tests `sqlite::a`, `postgres::a`, `sqlite::b`, … of the
 /// scenarios `scenarios::a`, `scenarios::b` of the test file.
@@ -81,39 +77,14 @@ where
     db.close().await;
 }
 
-/// Runs `scenario` on a fresh PostgreSQL database, dropped afterwards.
+/// Runs `scenario` on a fresh PostgreSQL database, dropped afterwards
+/// ([`order_store::testing::with_fresh_database`]).
 pub async fn on_postgres<F, Fut>(scenario: F)
 where
     F: FnOnce(Db, String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned());
-    let name = format!("durable_test_{}", uuid::Uuid::new_v4().simple());
-    let url = match order_store::create_database(&server, &name).await {
-        Ok(url) => url,
-        Err(e @ StoreError::Connect(_)) if !postgres_required() => {
-            // Straight to stderr: the harness shows what `eprintln!` prints only for failures.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: PostgreSQL not reachable at {} ({}); set REQUIRE_POSTGRES=1 to make this a failure",
-                redacted(&server),
-                chain(&e)
-            );
-            return;
-        }
-        Err(e) => panic!(
-            "could not create a test database on the PostgreSQL server at {} \
-             (start it, or point TEST_POSTGRES_URL at one): {}",
-            redacted(&server),
-            chain(&e)
-        ),
-    };
-    // In its own task, a failing assertion comes back here as an error instead of unwinding past
-    // the cleanup.
-    let outcome = tokio::spawn(async move {
+    order_store::testing::with_fresh_database("durable_test", |url| async move {
         let db = Db::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("connects and migrates: {}", chain(&e)));
@@ -121,44 +92,4 @@ where
         db.close().await;
     })
     .await;
-    let dropped = order_store::drop_database(&server, &name).await;
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("the test task did not finish: {e}"),
-        }
-    }
-    if let Err(e) = dropped {
-        panic!("could not drop the test database {name}: {}", chain(&e));
-    }
-}
-
-/// Whether a PostgreSQL that cannot be reached fails the tests instead of skipping them.
-fn postgres_required() -> bool {
-    ["CI", "REQUIRE_POSTGRES"]
-        .iter()
-        .any(|var| std::env::var(var).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"))
-}
-
-/// The URL without its password, if it has one, to print it.
-fn redacted(url: &str) -> String {
-    url.split_once("://")
-        .and_then(|(scheme, rest)| {
-            let (userinfo, host) = rest.split_once('@')?;
-            let (user, _password) = userinfo.split_once(':')?;
-            Some(format!("{scheme}://{user}:***@{host}"))
-        })
-        .unwrap_or_else(|| url.to_owned())
-}
-
-/// An error and its sources, on one line.
-pub fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
