@@ -252,6 +252,38 @@ mod scenarios {
         .await
         .expect_err("fails");
         assert_eq!(failure, ExecutionFailure::new("Boom", "Confirm broke"));
+        // The stored history keeps every event and its error, not the payloads states pass on.
+        let stored = executions
+            .get("o-1")
+            .await
+            .expect("reads")
+            .expect("the execution");
+        let kinds: Vec<&str> = stored
+            .events
+            .iter()
+            .filter_map(|event| event["type"].as_str())
+            .collect();
+        assert!(
+            kinds.contains(&"ExecutionStarted") && kinds.contains(&"TaskFailed"),
+            "{kinds:?}"
+        );
+        let failed = stored
+            .events
+            .iter()
+            .find(|event| event["type"] == "TaskFailed")
+            .expect("a TaskFailed event");
+        assert_eq!(
+            (&failed["state"], &failed["detail"]["error"]),
+            (&json!("Confirm"), &json!("Boom"))
+        );
+        for event in &stored.events {
+            for payload in ["input", "output", "result"] {
+                assert!(
+                    event["detail"].get(payload).is_none(),
+                    "{payload} stored in {event}"
+                );
+            }
+        }
         assert_eq!(
             status(&executions, "o-1").await,
             ExecutionStatus::Failed {

@@ -81,6 +81,11 @@ impl History {
             .clone()
     }
 
+    /// Reads the events recorded so far without copying them (e.g. to serialize them).
+    pub fn read<R>(&self, read: impl FnOnce(&[HistoryEvent]) -> R) -> R {
+        read(&self.events.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     pub(crate) fn record(&self, kind: EventKind, state: Option<&str>, detail: Value) {
         let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         let id = events.len() as u64 + 1;
