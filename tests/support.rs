@@ -140,18 +140,6 @@ fn warn(message: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "warning: {message}");
 }
 
-/// An error and its causes, on one line (the order store's errors name their cause only as a
-/// source).
-fn with_sources(error: &(dyn std::error::Error + 'static)) -> String {
-    std::iter::successors(Some(error), |e| e.source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
-/// The PostgreSQL server `E2E_DATABASE=postgres` uses unless `TEST_POSTGRES_URL` names another.
-const DEFAULT_POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-
 /// Where a test's emulator keeps everything it stores (the orders, and its own queues and
 /// executions): `E2E_DATABASE` chooses the kind, and each test has one of its own, so that tests
 /// running side by side never see each other's data.
@@ -174,18 +162,16 @@ impl TestDatabase {
                 Self::Sqlite(tempfile::tempdir().expect("temp dir"))
             }
             Ok("postgres") => {
-                let server_url = std::env::var("TEST_POSTGRES_URL")
-                    .ok()
-                    .filter(|url| !url.is_empty())
-                    .unwrap_or_else(|| DEFAULT_POSTGRES_SERVER.to_owned());
+                let server_url = order_store::testing::postgres_server();
                 let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
                 let url = order_store::create_database(&server_url, &name)
                     .await
                     .unwrap_or_else(|e| {
                         panic!(
                             "could not create the test database {name} on the PostgreSQL server \
-                             at TEST_POSTGRES_URL (default {DEFAULT_POSTGRES_SERVER}): {}",
-                            with_sources(&e)
+                             at TEST_POSTGRES_URL (default {}): {}",
+                            order_store::testing::DEFAULT_POSTGRES_URL,
+                            order_store::testing::chain(&e)
                         )
                     });
                 Self::Postgres {
@@ -241,7 +227,7 @@ impl TestDatabase {
         {
             warn(format_args!(
                 "could not drop the test database {name}: {}",
-                with_sources(&e)
+                order_store::testing::chain(&e)
             ));
         }
     }

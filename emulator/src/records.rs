@@ -102,10 +102,6 @@ impl Records {
         })
     }
 
-    pub fn now_ms(&self) -> i64 {
-        self.db.now_ms()
-    }
-
     /// A page of a listing, newest first. The captures of one order are listed together.
     pub async fn page<T: DeserializeOwned>(
         &self,

@@ -70,15 +70,20 @@ impl Emulator {
 
     /// Sends `signal` (`KILL` or `TERM`) and waits for the process to exit.
     async fn stop(mut self, signal: &str) {
-        self.signal_and_wait(signal).await;
+        self.signal(signal);
+        self.exited(signal).await;
     }
 
-    async fn signal_and_wait(&mut self, signal: &str) {
+    fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success(), "kill -{signal} worked");
+    }
+
+    /// Waits up to 30 s for the process to exit after `signal`.
+    async fn exited(&mut self, signal: &str) {
         for _ in 0..600 {
             if self
                 .child
@@ -338,6 +343,53 @@ interruptions! {
     term_before_the_orchestrator_took_the_message: "TERM" at BeforeOrchestrator;
     term_while_one_branch_is_slow: "TERM" at WhileOneBranchIsSlow;
     term_after_two_branches_completed: "TERM" at AfterTwoBranchesCompleted;
+}
+
+/// A clean stop takes no new work: while a running execution finishes (its email branch is slow),
+/// a new registration is answered 503 with `Retry-After`, and charged nothing; the running
+/// execution completes before the process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_refuses_new_registrations_and_finishes_running_ones() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}/registrations.db", dir.path().display());
+    let mut emulator = Emulator::start(&url, dir.path()).await;
+    emulator
+        .fault(json!({"target": "email", "mode": "slow", "delayMs": 3000, "times": 1}))
+        .await;
+    let email = format!("stopping.{}@example.org", uuid::Uuid::new_v4().simple());
+    let (status, paid) = emulator
+        .post(&uuid::Uuid::new_v4().to_string(), &registration(&email))
+        .await;
+    assert_eq!(status, 201, "{paid}");
+    let order_id = paid["registrationId"].as_str().expect("an id").to_owned();
+    wait_until(|| async { emulator.execution_status(&order_id).await.is_some() }).await;
+
+    emulator.signal("TERM");
+    let late = format!("late.{}@example.org", uuid::Uuid::new_v4().simple());
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/registrations", emulator.url))
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .json(&registration(&late))
+        .send()
+        .await
+        .expect("the stopping emulator still answers");
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(
+        emulator.count("payments", &late).await,
+        0,
+        "nothing charged"
+    );
+    emulator.exited("TERM").await;
+
+    let emulator = Emulator::start(&url, dir.path()).await;
+    assert_eq!(
+        emulator.execution_status(&order_id).await.as_deref(),
+        Some("SUCCEEDED"),
+        "finished before the process exited"
+    );
+    assert_eq!(emulator.count("outbox", &email).await, 1);
+    emulator.stop("TERM").await;
 }
 
 /// Two processes on one PostgreSQL database, 20 concurrent requests with one key while PayPal is

@@ -116,8 +116,6 @@ impl ExecutionRow {
     }
 }
 
-const COLUMNS: &str = "name, status, input, output, error, cause, history, started_at, stopped_at";
-
 /// The executions of one database.
 #[derive(Debug, Clone)]
 pub struct Executions {
@@ -268,8 +266,9 @@ impl Executions {
 
     /// One execution with its stored history (empty while it runs), if it exists.
     pub async fn get(&self, name: &str) -> Result<Option<ExecutionRecord>, DbError> {
-        let sql = format!("SELECT {COLUMNS} FROM executions WHERE name = $1");
-        let row: Option<ExecutionRow> = on_pool!(self.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let sql = "SELECT name, status, input, output, error, cause, history, started_at, stopped_at \
+                   FROM executions WHERE name = $1";
+        let row: Option<ExecutionRow> = on_pool!(self.db, pool => sqlx::query_as(sql)
             .bind(name)
             .fetch_optional(pool)
             .await)?;
@@ -292,11 +291,11 @@ impl Executions {
     /// Executions, newest first.
     pub async fn page(&self, request: &PageRequest) -> Result<Page<ExecutionSummary>, DbError> {
         let (at, name) = request.after();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM executions WHERE started_at < $1 OR (started_at = $1 AND name < $2) \
-             ORDER BY started_at DESC, name DESC LIMIT $3"
-        );
-        let rows: Vec<ExecutionRow> = on_pool!(self.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        // Listings show no history: it is not read.
+        let sql = "SELECT name, status, input, output, error, cause, NULL AS history, started_at, stopped_at \
+             FROM executions WHERE started_at < $1 OR (started_at = $1 AND name < $2) \
+             ORDER BY started_at DESC, name DESC LIMIT $3";
+        let rows: Vec<ExecutionRow> = on_pool!(self.db, pool => sqlx::query_as(sql)
             .bind(at)
             .bind(name)
             .bind(request.limit() + 1)

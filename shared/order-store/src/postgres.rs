@@ -17,7 +17,7 @@ use domain::OrderPlaced;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::row::{OrderRow, read_error};
+use crate::row::{OrderRow, stored_orders};
 use crate::{OrderStore, Saved, StoreError, StoredOrder, listing_start};
 
 /// How long connecting (or waiting for a pooled connection) may take before the store reports the
@@ -81,15 +81,12 @@ impl OrderStore for PostgresOrderStore {
     }
 
     async fn orders(&self) -> Result<Vec<StoredOrder>, StoreError> {
-        sqlx::query_as::<_, OrderRow>(AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, OrderRow>(AssertSqlSafe(format!(
             "{SELECT_ORDERS} ORDER BY stored_at, order_id"
         )))
         .fetch_all(&self.pool)
-        .await
-        .map_err(read_error)?
-        .into_iter()
-        .map(OrderRow::into_stored)
-        .collect()
+        .await;
+        stored_orders(rows)
     }
 
     async fn recent(
@@ -98,7 +95,7 @@ impl OrderStore for PostgresOrderStore {
         after: Option<(DateTime<Utc>, String)>,
     ) -> Result<Vec<StoredOrder>, StoreError> {
         let (stored_at, order_id) = listing_start(after);
-        sqlx::query_as::<_, OrderRow>(AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, OrderRow>(AssertSqlSafe(format!(
             "{SELECT_ORDERS} WHERE stored_at < $1 OR (stored_at = $1 AND order_id::text < $2) \
              ORDER BY stored_at DESC, order_id DESC LIMIT $3"
         )))
@@ -106,11 +103,8 @@ impl OrderStore for PostgresOrderStore {
         .bind(order_id)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await
-        .map_err(read_error)?
-        .into_iter()
-        .map(OrderRow::into_stored)
-        .collect()
+        .await;
+        stored_orders(rows)
     }
 
     async fn count(&self) -> Result<u64, StoreError> {

@@ -136,6 +136,16 @@ impl OrderRow {
 
 /// Classifies an error from reading order rows: a value the row type cannot decode (a time that
 /// is not a time, a column of the wrong type) is a corrupt row, anything else a failed query.
+/// The orders that a query read, or why it could not: the one ending of every listing query.
+pub(crate) fn stored_orders(
+    rows: Result<Vec<OrderRow>, sqlx::Error>,
+) -> Result<Vec<StoredOrder>, StoreError> {
+    rows.map_err(read_error)?
+        .into_iter()
+        .map(OrderRow::into_stored)
+        .collect()
+}
+
 pub(crate) fn read_error(error: sqlx::Error) -> StoreError {
     match error {
         sqlx::Error::ColumnDecode { index, source } => {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use domain::OrderPlaced;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use crate::row::{OrderRow, read_error};
+use crate::row::{OrderRow, stored_orders};
 use crate::{OrderStore, Saved, StoreError, StoredOrder, listing_start};
 
 #[derive(Debug, Clone)]
@@ -64,13 +64,11 @@ impl OrderStore for SqliteOrderStore {
     }
 
     async fn orders(&self) -> Result<Vec<StoredOrder>, StoreError> {
-        sqlx::query_as::<_, OrderRow>("SELECT * FROM orders ORDER BY stored_at, order_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(read_error)?
-            .into_iter()
-            .map(OrderRow::into_stored)
-            .collect()
+        let rows =
+            sqlx::query_as::<_, OrderRow>("SELECT * FROM orders ORDER BY stored_at, order_id")
+                .fetch_all(&self.pool)
+                .await;
+        stored_orders(rows)
     }
 
     async fn recent(
@@ -79,7 +77,7 @@ impl OrderStore for SqliteOrderStore {
         after: Option<(DateTime<Utc>, String)>,
     ) -> Result<Vec<StoredOrder>, StoreError> {
         let (stored_at, order_id) = listing_start(after);
-        sqlx::query_as::<_, OrderRow>(
+        let rows = sqlx::query_as::<_, OrderRow>(
             "SELECT * FROM orders WHERE stored_at < ?1 OR (stored_at = ?1 AND order_id < ?2) \
              ORDER BY stored_at DESC, order_id DESC LIMIT ?3",
         )
@@ -87,11 +85,8 @@ impl OrderStore for SqliteOrderStore {
         .bind(order_id)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await
-        .map_err(read_error)?
-        .into_iter()
-        .map(OrderRow::into_stored)
-        .collect()
+        .await;
+        stored_orders(rows)
     }
 
     async fn count(&self) -> Result<u64, StoreError> {

@@ -22,10 +22,7 @@ where
     F: FnOnce(String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned());
+    let server = postgres_server();
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let url = match create_database(&server, &name).await {
         Ok(url) => url,
@@ -65,6 +62,14 @@ where
     if let Err(e) = dropped {
         panic!("could not drop the test database {name}: {}", chain(&e));
     }
+}
+
+/// The test server: `TEST_POSTGRES_URL`, or [`DEFAULT_POSTGRES_URL`] when it is unset or empty.
+pub fn postgres_server() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned())
 }
 
 /// Whether a PostgreSQL that cannot be reached fails the tests instead of skipping them.
