@@ -101,11 +101,7 @@ impl Payment {
                 );
             }
         };
-        let key = match request
-            .header("idempotency-key")
-            .map(IdempotencyKey::parse)
-            .transpose()
-        {
+        let key = match idempotency_key(request) {
             Ok(key) => key,
             Err(e) => {
                 return error_response(StatusCode::BAD_REQUEST, &format!("Idempotency-Key {e}."));
@@ -122,12 +118,12 @@ impl Payment {
         let span = tracing::info_span!("registration", order_id = %order_id);
         let Some(key) = key else {
             return self
-                .charge_and_publish(order_id, order_id.to_string(), registration)
+                .charge_and_publish(order_id, registration)
                 .instrument(span)
                 .await;
         };
         async {
-            let fingerprint: [u8; 32] = Sha256::digest(&request.body).into();
+            let fingerprint = fingerprint(&body);
             let claim = match self.idempotency.claim(&key, fingerprint, self.timeout).await {
                 Ok(claim) => claim,
                 Err(e) => {
@@ -155,7 +151,7 @@ impl Payment {
                     .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
                 }
             }
-            let response = self.charge_and_publish(order_id, format!("registration-{}", key.as_str()), registration).await;
+            let response = self.charge_and_publish(order_id, registration).await;
             let recorded = if response.status.is_server_error() {
                 // Nothing final happened (or the charge will replay): let the same key try again.
                 self.idempotency.release(&key).await
@@ -172,10 +168,11 @@ impl Payment {
         .await
     }
 
+    /// Charges the card (PayPal's request id is the order id, itself derived from the
+    /// `Idempotency-Key`, so a retry never charges twice) and publishes the order.
     async fn charge_and_publish(
         &self,
         order_id: OrderId,
-        request_id: String,
         registration: Registration,
     ) -> HttpResponse {
         let Registration {
@@ -186,7 +183,6 @@ impl Payment {
             newsletter,
         } = registration;
         let charge = ChargeRequest {
-            request_id,
             order_id,
             amount: ticket.price,
             description: ticket.name.clone(),
@@ -242,6 +238,56 @@ impl Payment {
         tracing::info!(ticket = %order.ticket.id, amount = %order.amount, "registration paid and published");
         responses::registered(&order)
     }
+}
+
+/// The request's `Idempotency-Key`, if it has one. A key that is present but unusable (another
+/// encoding, too long, sent twice) is an error: ignoring it would let a retry charge twice.
+fn idempotency_key(request: &HttpRequest) -> Result<Option<IdempotencyKey>, &'static str> {
+    let mut values = request.headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("must be sent once");
+    }
+    IdempotencyKey::parse(value.as_bytes()).map(Some)
+}
+
+/// What a key's request is compared by: the body's JSON in a canonical form (object keys sorted,
+/// no whitespace), so that the same registration serialized another way is the same request.
+fn fingerprint(body: &serde_json::Value) -> [u8; 32] {
+    fn canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (i, (name, value)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, name).expect("a string serializes");
+                    out.push(b':');
+                    canonical(value, out);
+                }
+                out.push(b'}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(b']');
+            }
+            scalar => serde_json::to_writer(&mut *out, scalar).expect("a scalar serializes"),
+        }
+    }
+    let mut out = Vec::with_capacity(1024);
+    canonical(body, &mut out);
+    Sha256::digest(&out).into()
 }
 
 /// The answer to keep for a key: status, headers and body.

@@ -71,12 +71,13 @@ impl PaymentGateway for ScriptedGateway {
         if let Some(e) = self.outcome.lock().expect("lock").clone() {
             return Err(e);
         }
+        let request_id = request.order_id.to_string();
         let mut charges = self.charges.lock().expect("lock");
-        if !charges.contains(&request.request_id) {
-            charges.push(request.request_id.clone());
+        if !charges.contains(&request_id) {
+            charges.push(request_id.clone());
         }
         Ok(Capture {
-            capture_id: format!("CAP-{}", request.request_id),
+            capture_id: format!("CAP-{request_id}"),
         })
     }
 }
@@ -169,7 +170,7 @@ async fn a_valid_registration_is_charged_published_without_card_data_and_confirm
     );
     assert_eq!(
         *h.gateway.charges.lock().expect("lock"),
-        ["registration-k1"]
+        [OrderId::for_idempotency_key("k1").to_string()]
     );
     let published = h.publisher.published.lock().expect("lock");
     assert_eq!(published.len(), 1);
@@ -247,7 +248,7 @@ async fn a_failed_publish_heals_on_retry_without_a_second_charge() {
     assert_eq!(retried.status, StatusCode::CREATED);
     assert_eq!(
         *h.gateway.charges.lock().expect("lock"),
-        ["registration-k1"],
+        [OrderId::for_idempotency_key("k1").to_string()],
         "the charge replayed, not repeated"
     );
     assert_eq!(h.publisher.published.lock().expect("lock").len(), 1);
@@ -297,12 +298,79 @@ async fn malformed_requests_get_a_clear_4xx() {
         h.payment.handle(form).await.status,
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
-    let bad_key = json_post(&valid_body(), Some(&"k".repeat(101)));
+    assert!(h.gateway.charges.lock().expect("lock").is_empty());
+}
+
+/// A request whose `Idempotency-Key` header holds these raw bytes.
+fn with_raw_key(key: &[u8]) -> HttpRequest {
+    let mut request = json_post(&valid_body(), None);
+    request.headers.insert(
+        "idempotency-key",
+        http::HeaderValue::from_bytes(key).expect("a header value"),
+    );
+    request
+}
+
+#[tokio::test]
+async fn an_unusable_idempotency_key_is_a_400_naming_the_header_never_ignored() {
+    let h = harness();
+    let too_long = "k".repeat(256);
+    for key in [
+        "ключ-dup".as_bytes(),
+        "café".as_bytes(),
+        "🔑".as_bytes(),
+        b"caf\xe9",
+        too_long.as_bytes(),
+    ] {
+        for _ in 0..2 {
+            let response = h.payment.handle(with_raw_key(key)).await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{key:?}");
+            let error = body_of(&response)["error"]
+                .as_str()
+                .expect("error")
+                .to_owned();
+            assert!(error.starts_with("Idempotency-Key "), "{error}");
+        }
+    }
+    let mut twice = with_raw_key(b"k1");
+    twice
+        .headers
+        .append("idempotency-key", http::HeaderValue::from_static("k2"));
     assert_eq!(
-        h.payment.handle(bad_key).await.status,
+        h.payment.handle(twice).await.status,
         StatusCode::BAD_REQUEST
     );
     assert!(h.gateway.charges.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn every_valid_key_charges_once_whatever_its_length() {
+    let h = harness();
+    for key in ["k", "order 42 / ~!", &"k".repeat(96), &"k".repeat(255)] {
+        for _ in 0..2 {
+            let response = h.payment.handle(with_raw_key(key.as_bytes())).await;
+            assert_eq!(response.status, StatusCode::CREATED, "{key}");
+        }
+    }
+    assert_eq!(h.gateway.charges.lock().expect("lock").len(), 4);
+}
+
+#[tokio::test]
+async fn the_same_json_written_another_way_is_the_same_request() {
+    let h = harness();
+    let first = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let body = valid_body();
+    let reordered = format!(
+        "{{ \"newsletter\" : true,\n \"billingAddress\": {},\n \"card\": {},\n \"attendee\": {},\n \"ticket\": \"conference\" }}",
+        serde_json::to_string_pretty(&body["billingAddress"]).expect("json"),
+        serde_json::to_string_pretty(&body["card"]).expect("json"),
+        serde_json::to_string_pretty(&body["attendee"]).expect("json"),
+    );
+    let again = h.payment.handle(post(reordered, Some("k1"))).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", body_of(&again));
+    assert_eq!(first.body, again.body);
+    assert_eq!(h.gateway.charges.lock().expect("lock").len(), 1);
 }
 
 #[tokio::test]

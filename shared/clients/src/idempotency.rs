@@ -12,16 +12,22 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// A client-chosen key: 1 to 100 visible ASCII characters.
+/// A client-chosen key: 1 to 255 printable ASCII characters (space included, as in a UUID or
+/// `order 42`). Anything else is refused rather than ignored: a key the server dropped would let a
+/// retry charge twice.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        if (1..=100).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()) {
-            Ok(Self(raw.to_owned()))
+    pub const MAX_LEN: usize = 255;
+
+    /// Parses a header's raw bytes (a key in another encoding is an error, never "no key").
+    pub fn parse(raw: &[u8]) -> Result<Self, &'static str> {
+        if (1..=Self::MAX_LEN).contains(&raw.len()) && raw.iter().all(|b| (b' '..=b'~').contains(b))
+        {
+            Ok(Self(String::from_utf8_lossy(raw).into_owned()))
         } else {
-            Err("must be 1 to 100 visible ASCII characters")
+            Err("must be 1 to 255 printable ASCII characters")
         }
     }
 
@@ -75,4 +81,33 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> Result<(), IdempotencyError>;
     /// Forgets an unfinished claim, so that the same key may try again.
     async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_1_to_255_printable_ascii_characters() {
+        for good in ["a", "order 42", "~!@#$%^&*()_+", &"k".repeat(255)] {
+            assert_eq!(
+                IdempotencyKey::parse(good.as_bytes()).map(|k| k.0),
+                Ok(good.to_owned())
+            );
+        }
+        let too_long = "k".repeat(256);
+        for bad in [
+            "".as_bytes(),
+            too_long.as_bytes(),
+            "ключ-dup".as_bytes(),
+            "café".as_bytes(),
+            "🔑".as_bytes(),
+            b"caf\xe9",
+            b"tab\there",
+            b"nul\0",
+            b"del\x7f",
+        ] {
+            assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }

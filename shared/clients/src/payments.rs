@@ -3,11 +3,10 @@
 use async_trait::async_trait;
 use domain::{BillingAddress, Card, Money, OrderId};
 
-/// One charge. `request_id` makes it idempotent: the same id never charges twice and returns the
-/// first outcome (PayPal's `PayPal-Request-Id`).
+/// One charge. The order id makes it idempotent: the same order is never charged twice, and a
+/// retry returns the first outcome (the order id is PayPal's `PayPal-Request-Id`).
 #[derive(Debug)]
 pub struct ChargeRequest<'a> {
-    pub request_id: String,
     pub order_id: OrderId,
     pub amount: Money,
     pub description: String,

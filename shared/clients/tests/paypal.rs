@@ -27,7 +27,6 @@ const CLIENT_SECRET: &str = "test-client-secret";
 const BASIC_AUTH: &str = "Basic dGVzdC1jbGllbnQtaWQ6dGVzdC1jbGllbnQtc2VjcmV0";
 /// The `access_token` of `fixtures/paypal-token.json`.
 const TOKEN: &str = "A21AAtest-access-token";
-const REQUEST_ID: &str = "registration-7f9c2e";
 const ORDER_ID: &str = "0b5c1a36-3e1f-4a57-9b8e-2f3d4c5b6a79";
 const CARD_NUMBER: &str = "4012888888881881";
 const SECURITY_CODE: &str = "737";
@@ -132,7 +131,6 @@ fn payer(name: &str) -> Payer {
 impl Payer {
     fn request(&self, description: &str) -> ChargeRequest<'_> {
         ChargeRequest {
-            request_id: REQUEST_ID.into(),
             order_id: OrderId::parse(ORDER_ID).expect("valid order id"),
             amount: Money::from_minor_units(25000, Currency::Usd),
             description: description.into(),
@@ -221,7 +219,7 @@ async fn charges_a_card_with_a_token_then_one_create_call() {
     assert_eq!(create.method.as_str(), "POST");
     assert_eq!(header(create, "authorization"), format!("Bearer {TOKEN}"));
     assert_eq!(header(create, "content-type"), "application/json");
-    assert_eq!(header(create, "paypal-request-id"), REQUEST_ID);
+    assert_eq!(header(create, "paypal-request-id"), ORDER_ID);
     assert_eq!(header(create, "prefer"), "return=representation");
     assert_eq!(
         create.body_json::<Value>().expect("JSON body"),
@@ -298,7 +296,7 @@ async fn a_401_renews_the_token_and_sends_the_call_once_more() {
     assert!(
         creates
             .iter()
-            .all(|request| header(request, "paypal-request-id") == REQUEST_ID)
+            .all(|request| header(request, "paypal-request-id") == ORDER_ID)
     );
 }
 
@@ -418,7 +416,7 @@ async fn an_approved_order_is_captured_with_its_own_request_id() {
     assert_eq!(header(capture, "authorization"), format!("Bearer {TOKEN}"));
     assert_eq!(
         header(capture, "paypal-request-id"),
-        format!("{REQUEST_ID}-capture")
+        format!("{ORDER_ID}-capture")
     );
     assert_eq!(header(capture, "prefer"), "return=representation");
     assert_eq!(header(capture, "content-type"), "application/json");
@@ -456,7 +454,7 @@ async fn a_500_is_retried_with_the_same_request_id() {
     assert!(
         creates
             .iter()
-            .all(|request| header(request, "paypal-request-id") == REQUEST_ID)
+            .all(|request| header(request, "paypal-request-id") == ORDER_ID)
     );
     assert_eq!(creates[0].body, creates[1].body);
 }
@@ -493,7 +491,7 @@ async fn a_failing_capture_is_retried_and_replays_the_create() {
     assert!(
         captures
             .iter()
-            .all(|request| header(request, "paypal-request-id") == format!("{REQUEST_ID}-capture"))
+            .all(|request| header(request, "paypal-request-id") == format!("{ORDER_ID}-capture"))
     );
 }
 

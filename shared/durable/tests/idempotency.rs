@@ -29,7 +29,7 @@ support::on_both_databases!(
 );
 
 fn key(raw: &str) -> IdempotencyKey {
-    IdempotencyKey::parse(raw).expect("a valid key")
+    IdempotencyKey::parse(raw.as_bytes()).expect("a valid key")
 }
 
 async fn claim(store: &SqlIdempotencyStore, key: &IdempotencyKey, fingerprint: [u8; 32]) -> Claim {

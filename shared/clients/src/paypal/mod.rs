@@ -133,14 +133,15 @@ impl From<DeadlineExceeded> for PaymentError {
 #[async_trait]
 impl PaymentGateway for PayPalClient {
     async fn charge(&self, request: ChargeRequest<'_>) -> Result<Capture, PaymentError> {
-        // The caller's span names the order; this one adds the provider's idempotency key.
-        let span = tracing::info_span!("paypal_charge", request_id = %request.request_id);
+        // The order id is PayPal's idempotency key: 36 characters, well within its 108.
+        let request_id = request.order_id.to_string();
+        let span = tracing::info_span!("paypal_charge", request_id = %request_id);
         async {
             let body = CreateOrder::new(&request);
             let outcome = retry_within(
                 self.config.deadline,
                 &BACKOFF,
-                |_| self.charge_once(&request.request_id, &body),
+                |_| self.charge_once(&request_id, &body),
                 |error| matches!(error, PaymentError::Unavailable(_)),
             )
             .await;
