@@ -117,7 +117,7 @@ fn payer(name: &str) -> Payer {
             name.into(),
             Card::parse_number("4012 8888 8888 1881").expect("valid number"),
             CardExpiry::parse("2030-12", today).expect("valid expiry"),
-            Card::parse_security_code(SECURITY_CODE).expect("valid code"),
+            Card::parse_security_code(SECURITY_CODE, None).expect("valid code"),
         ),
         address: BillingAddress {
             line1: "12 Babbage Square".into(),

@@ -11,11 +11,32 @@ pub struct CountryCode(String);
 #[error("must be a two-letter country code, like GB or US")]
 pub struct CountryCodeError;
 
+/// The 249 officially assigned ISO 3166-1 alpha-2 codes, sorted (user-assigned codes such as `XX`,
+/// `ZZ`, `QQ` and `AA`, and reserved ones, are not countries PayPal can bill in).
+const ASSIGNED: [&str; 249] = [
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+
 impl CountryCode {
     pub fn parse(raw: &str) -> Result<Self, CountryCodeError> {
-        let raw = raw.trim();
-        if raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_alphabetic()) {
-            Ok(Self(raw.to_ascii_uppercase()))
+        let code = raw.trim().to_ascii_uppercase();
+        if ASSIGNED.binary_search(&code.as_str()).is_ok() {
+            Ok(Self(code))
         } else {
             Err(CountryCodeError)
         }
@@ -65,7 +86,13 @@ mod tests {
             CountryCode::parse("gb").map(|c| c.as_str().to_owned()),
             Ok("GB".into())
         );
-        for bad in ["GBR", "G", "", "1A", "G B"] {
+        assert!(ASSIGNED.is_sorted(), "binary search needs a sorted list");
+        for good in ["AD", "us", " fr ", "ZW", "SS"] {
+            assert!(CountryCode::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "GBR", "G", "", "1A", "G B", "XX", "ZZ", "QQ", "AA", "UK", "EU", "C2",
+        ] {
             assert_eq!(CountryCode::parse(bad), Err(CountryCodeError), "{bad}");
         }
     }

@@ -23,7 +23,7 @@ pub mod text;
 pub mod ticket;
 
 pub use address::{BillingAddress, CountryCode};
-pub use card::{Card, CardExpiry};
+pub use card::{Brand, Card, CardExpiry};
 pub use money::{Currency, Money};
 pub use order::{OrderId, OrderPlaced, OrderPlacedError, PaymentReceipt, TicketRef};
 pub use registration::{FieldErrors, Registration};

@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::address::{BillingAddress, CITY_MAX, CountryCode, LINE_MAX, POSTAL_CODE_MAX};
-use crate::card::{Card, CardExpiry};
+use crate::card::{Brand, Card, CardExpiry};
 use crate::text::{Attendee, EmailAddress, Organization, PersonName, plain_text};
 use crate::ticket::{Ticket, TicketCatalogue};
 
@@ -128,7 +129,8 @@ impl Registration {
         let card_name = f.parse("card.name", |s| plain_text(s, 300));
         let number = f.parse("card.number", Card::parse_number);
         let expiry = f.parse("card.expiry", |s| CardExpiry::parse(s, today));
-        let security_code = f.parse("card.securityCode", Card::parse_security_code);
+        let brand = number.as_ref().map(|n| Brand::of(n.expose_secret()));
+        let security_code = f.parse("card.securityCode", |s| Card::parse_security_code(s, brand));
         let line1 = f.parse("billingAddress.line1", |s| plain_text(s, LINE_MAX));
         let city = f.parse("billingAddress.city", |s| plain_text(s, CITY_MAX));
         let postal_code = f.parse("billingAddress.postalCode", |s| {
@@ -289,6 +291,36 @@ mod tests {
                 "must be a two-letter country code, like GB or US",
             ),
             ("newsletter", json!("yes"), "must be true or false"),
+            (
+                "card.securityCode",
+                json!("1234"),
+                "must be the 3 digits on the back of a Visa card",
+            ),
+            (
+                "card.number",
+                json!("401288888881"),
+                "must be 13 to 19 digits",
+            ),
+            (
+                "billingAddress.countryCode",
+                json!("XX"),
+                "must be a two-letter country code, like GB or US",
+            ),
+            (
+                "attendee.firstName",
+                json!("\u{200B}\u{0301}"),
+                "is required",
+            ),
+            (
+                "attendee.lastName",
+                json!("Love\u{202E}ecal"),
+                "must not contain text-direction control characters",
+            ),
+            (
+                "attendee.email",
+                json!("a..b@example.org"),
+                "must be a valid email address, like name@example.org",
+            ),
         ];
         for (path, value, message) in cases {
             let mut body = valid();

@@ -2,10 +2,14 @@
 //!
 //! Each rejects what would break a receipt, an email header or a mailing list (empty values, control
 //! characters, absurd lengths) and nothing a real person might type: names may hold apostrophes,
-//! accents, even angle brackets, because every output escapes them.
+//! accents, even angle brackets, because every output escapes them. A value must show something:
+//! one made only of invisible characters (zero-width spaces, joiners, combining marks alone) is
+//! empty, and one holding a text-direction override (which can make a receipt read backwards) is
+//! refused.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// Why a text value was rejected; the message is written for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,14 +20,17 @@ pub enum TextError {
     TooLong { max: usize },
     #[error("must not contain control characters")]
     ControlCharacter,
+    #[error("must not contain text-direction control characters")]
+    DirectionControl,
     #[error("must be a valid email address, like name@example.org")]
     InvalidEmail,
 }
 
-/// Trims, then checks emptiness, length (in characters) and control characters.
+/// Trims, then checks emptiness (nothing visible left), length (in characters), control
+/// characters and text-direction overrides.
 pub(crate) fn plain_text(raw: &str, max: usize) -> Result<String, TextError> {
     let trimmed = raw.trim();
-    if trimmed.is_empty() {
+    if !trimmed.chars().any(is_visible) {
         return Err(TextError::Empty);
     }
     if trimmed.chars().count() > max {
@@ -32,7 +39,26 @@ pub(crate) fn plain_text(raw: &str, max: usize) -> Result<String, TextError> {
     if trimmed.chars().any(char::is_control) {
         return Err(TextError::ControlCharacter);
     }
+    if trimmed.chars().any(is_direction_control) {
+        return Err(TextError::DirectionControl);
+    }
     Ok(trimmed.to_owned())
+}
+
+/// Whether a character shows on its own: not a space, not a format character (zero-width space,
+/// joiners, soft hyphen, byte-order mark) and not a mark that only combines with another.
+fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !matches!(
+            c.general_category_group(),
+            GeneralCategoryGroup::Mark | GeneralCategoryGroup::Other
+        )
+}
+
+/// Embeddings, overrides and isolates (U+202A to U+202E, U+2066 to U+2069): they reorder the text
+/// around them wherever it is shown.
+fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 macro_rules! text_newtype {
@@ -86,8 +112,12 @@ text_newtype!(
     max = 100
 );
 
-/// An email address: one `@`, a non-empty local part of at most 64 characters, a domain with a dot,
-/// no spaces, at most 254 characters (RFC 5321's path limit).
+/// An email address in the practical subset every provider accepts, the one HTML's
+/// `input type=email` checks: an ASCII local part of letters, digits and ``.!#$%&'*+/=?^_`{|}~-``
+/// without leading, trailing or doubled dots (at most 64 characters), then `@` and a domain name of
+/// two or more labels (letters, digits, inner hyphens; at most 63 characters each) whose last label
+/// is not a number. No display names, comments, quoted local parts or IP literals; at most 254
+/// characters (RFC 5321's path limit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
@@ -96,19 +126,31 @@ impl EmailAddress {
     pub fn parse(raw: &str) -> Result<Self, TextError> {
         let address = plain_text(raw, 254)?;
         let (local, domain) = address.split_once('@').ok_or(TextError::InvalidEmail)?;
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && !domain.contains('@');
-        if local.is_empty()
-            || local.len() > 64
-            || !domain_ok
-            || address.contains(char::is_whitespace)
-        {
-            return Err(TextError::InvalidEmail);
+        let local_ok = (1..=64).contains(&local.len())
+            && local.split('.').all(|atom| {
+                !atom.is_empty()
+                    && atom
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-".contains(&b))
+            });
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|label| {
+                (1..=63).contains(&label.len())
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+            && labels
+                .last()
+                .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
+        if local_ok && domain_ok {
+            Ok(Self(address))
+        } else {
+            Err(TextError::InvalidEmail)
         }
-        Ok(Self(address))
     }
 
     pub fn as_str(&self) -> &str {
@@ -186,11 +228,41 @@ mod tests {
     }
 
     #[test]
+    fn names_must_show_something_and_cannot_reorder_text() {
+        for invisible in [
+            "\u{200B}",
+            "\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}",
+            "\u{0301}\u{0301}",
+            " \u{00AD} ",
+            "\u{20DD}",
+        ] {
+            assert_eq!(
+                PersonName::parse(invisible),
+                Err(TextError::Empty),
+                "{invisible:?}"
+            );
+        }
+        for reordering in ["Ada\u{202E}ecalevol", "\u{2066}Ada\u{2069}", "\u{202A}Ada"] {
+            assert_eq!(
+                PersonName::parse(reordering),
+                Err(TextError::DirectionControl),
+                "{reordering:?}"
+            );
+        }
+        for kept in ["José", "Zoe\u{0308}", "Nguyễn", "עדה", "أدا", "Ada\u{200D}"] {
+            assert!(PersonName::parse(kept).is_ok(), "{kept:?}");
+        }
+    }
+
+    #[test]
     fn emails_accept_ordinary_addresses() {
         for raw in [
             "ada@example.org",
             "a.b+tag@sub.example.co.uk",
             " Ada@Example.org ",
+            "o'brien@example.ie",
+            "x_y-z@my-host.example",
+            "1@2.io",
         ] {
             assert!(EmailAddress::parse(raw).is_ok(), "{raw}");
         }
@@ -214,6 +286,22 @@ mod tests {
             "ada@exa..mple.org",
             "ada@b@example.org",
             "a da@example.org",
+            "<a@b.c>",
+            "Ada <ada@example.org>",
+            "a..b@c.d",
+            ".a@b.c",
+            "a.@b.c",
+            "a@[127.0.0.1]",
+            "a@127.0.0.1",
+            "a(comment)@b.c",
+            "\"quoted\"@example.org",
+            "ada@example.org\u{200B}",
+            "ad\u{200B}a@example.org",
+            "zoë@example.org",
+            "ada@bücher.de",
+            "ada@-example.org",
+            "ada@example-.org",
+            "ada@exa_mple.org",
         ] {
             assert_eq!(
                 EmailAddress::parse(raw),
