@@ -344,6 +344,11 @@ impl Drop for TestApp {
 /// default, or `postgres`); redelivery is fast (300 ms visibility timeout, 3 receives before the
 /// dead-letter queue) so that the tests are quick.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`], with `configure` applied to the emulator's settings last.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut emulator::Config)) -> TestApp {
     capture_logs();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -353,6 +358,7 @@ pub async fn spawn_app() -> TestApp {
     config.visibility_timeout = Duration::from_millis(300);
     config.max_receive_count = 3;
     config.paypal_deadline = PAYPAL_DEADLINE;
+    configure(&mut config);
     let emulator = match emulator::start(config, listener).await {
         Ok(emulator) => emulator,
         Err(e) => {
@@ -367,6 +373,57 @@ pub async fn spawn_app() -> TestApp {
         emulator: Some(emulator),
         database,
     }
+}
+
+/// An answer read off a raw connection (see [`TestApp::raw`]).
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// From the first byte sent to the connection's end.
+    pub elapsed: Duration,
+}
+
+impl RawAnswer {
+    /// A header's value (the first, if repeated), by its name in any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The error message of a JSON error body: `error` (ours) or `message` (the gateway's, in
+    /// API Gateway's shape), if it is a non-empty string.
+    pub fn error_message(&self) -> Option<String> {
+        if !self.header("content-type")?.starts_with("application/json") {
+            return None;
+        }
+        let body: Value = serde_json::from_str(&self.body).ok()?;
+        ["error", "message"]
+            .into_iter()
+            .find_map(|key| body[key].as_str().filter(|m| !m.is_empty()))
+            .map(str::to_owned)
+    }
+}
+
+/// Parses the one answer in `bytes`: status line, headers, then the body to the end.
+fn parse_raw_answer(bytes: &[u8], elapsed: Duration) -> Option<RawAnswer> {
+    let text = String::from_utf8_lossy(bytes);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    Some(RawAnswer {
+        status,
+        headers,
+        body: body.to_owned(),
+        elapsed,
+    })
 }
 
 /// A valid registration body.
@@ -398,6 +455,44 @@ impl TestApp {
         }
         self.read_answer("post", request.send().await.expect("request sent"))
             .await
+    }
+
+    /// Sends `bytes`, as they are, on a connection of its own, then closes its sending side and
+    /// reads until the emulator closes the connection; `None` if there is no complete answer
+    /// within `within`. For requests no HTTP client would send.
+    pub async fn raw(&self, bytes: &[u8], within: Duration) -> Option<RawAnswer> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let started = std::time::Instant::now();
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect(self.addr()).await.ok()?;
+            // The emulator may answer and close before reading everything: a failed write is fine.
+            let _ = stream.write_all(bytes).await;
+            let _ = stream.shutdown().await;
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer).await;
+            Some(answer)
+        };
+        let answer = tokio::time::timeout(within, exchange).await.ok()??;
+        let parsed = parse_raw_answer(&answer, started.elapsed())?;
+        self.responses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(parsed.body.clone());
+        Some(parsed)
+    }
+
+    /// The emulator's address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.emulator
+            .as_ref()
+            .expect("the emulator runs until the test ends")
+            .addr()
+    }
+
+    /// A client for requests the helpers do not make; answers are not checked against the
+    /// contract.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     pub async fn register(&self, body: &Value, key: Option<&str>) -> (u16, Value) {
@@ -522,6 +617,7 @@ impl TestApp {
                 "{}/_emulator/api/queues/{queue}/messages",
                 self.url
             ))
+            .header("content-type", "application/json")
             .body(body.to_owned())
             .send()
             .await

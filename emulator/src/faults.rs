@@ -12,6 +12,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The longest delay a `slow` fault may add: an hour, longer than any timeout it may be meant to
+/// trip.
+pub const MAX_DELAY_MS: u64 = 3_600_000;
+
 /// Every name a fault may target.
 pub const TARGETS: [&str; 8] = [
     "payment",
@@ -44,7 +48,7 @@ pub struct FaultSpec {
     /// How many invocations it affects; absent means every one until cleared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<u32>,
-    /// For `slow`: the added latency (default 1000 ms).
+    /// For `slow`: the added latency (default 1000 ms, at most [`MAX_DELAY_MS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
     /// For `fail` on a provider: the HTTP status it answers with (default 503; 429, 500, ...).
@@ -71,6 +75,8 @@ pub enum FaultError {
     ZeroTimes,
     #[error("status must be an HTTP error status (400 to 599)")]
     InvalidStatus,
+    #[error("delayMs must be at most {MAX_DELAY_MS} (an hour)")]
+    DelayTooLong,
 }
 
 /// The active faults, by target.
@@ -89,6 +95,9 @@ impl Faults {
         }
         if spec.status.is_some_and(|s| !(400..=599).contains(&s)) {
             return Err(FaultError::InvalidStatus);
+        }
+        if spec.delay_ms.is_some_and(|ms| ms > MAX_DELAY_MS) {
+            return Err(FaultError::DelayTooLong);
         }
         self.lock().insert(spec.target.clone(), spec);
         Ok(())
@@ -193,5 +202,23 @@ mod tests {
             faults.inject(spec("email", FaultMode::Fail, Some(0))),
             Err(FaultError::ZeroTimes)
         );
+    }
+
+    #[test]
+    fn rejects_delays_over_an_hour() {
+        let faults = Faults::default();
+        for delay_ms in [MAX_DELAY_MS + 1, u64::MAX] {
+            let slow = FaultSpec {
+                delay_ms: Some(delay_ms),
+                ..spec("payment", FaultMode::Slow, None)
+            };
+            assert_eq!(faults.inject(slow), Err(FaultError::DelayTooLong));
+        }
+        assert!(faults.list().is_empty());
+        let an_hour = FaultSpec {
+            delay_ms: Some(MAX_DELAY_MS),
+            ..spec("payment", FaultMode::Slow, None)
+        };
+        assert_eq!(faults.inject(an_hour), Ok(()));
     }
 }

@@ -1,6 +1,12 @@
 //! The emulator's HTTP face: the static site at `/`, the API gateway at `/api/*` (what API Gateway
-//! HTTP API does in front of the payment function), the inspector at `/_emulator` (a page) and `/_emulator/api/*` (JSON), and the
-//! local providers at `/_providers/{paypal,sendgrid,mailchimp}`.
+//! HTTP API does in front of the payment function), the inspector at `/_emulator` (a page) and
+//! `/_emulator/api/*` (JSON), and the local providers at `/_providers/{paypal,sendgrid,mailchimp}`.
+//!
+//! Every answer carries the security headers; every error is JSON (`{"message"}` from the gateway,
+//! as API Gateway words it; `{"error"}` everywhere else); request bodies are read whole within
+//! [`Limits::body_timeout`]; and neither the inspector nor the local providers take a write from
+//! another site (a page the developer visits while the emulator runs). Request heads are checked
+//! before all of this, in `front.rs`.
 
 use std::sync::Arc;
 
@@ -8,8 +14,9 @@ use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::Path;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use function_model::HttpRequest;
@@ -21,6 +28,7 @@ use tokio::sync::watch;
 
 use crate::Services;
 use crate::faults::{Fault, FaultSpec};
+use crate::front::{self, Limits, SECURITY_HEADERS};
 use crate::records::Listing;
 
 type Shared = State<Arc<Services>>;
@@ -33,12 +41,26 @@ const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 /// an HTTP client still sending it receives the 413 instead of a broken connection.
 const GATEWAY_DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
+/// The request headers the site's origin may send to the API (answered to CORS preflights, and
+/// allowed by `template.yaml`'s `CorsConfiguration`).
+pub(crate) const CORS_ALLOWED_HEADERS: &str = "content-type,idempotency-key";
+
 pub(crate) async fn serve(
     listener: TcpListener,
     services: Arc<Services>,
-    mut shutdown: watch::Receiver<bool>,
+    limits: Limits,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let app = Router::new()
+    let app = routes(services.clone())
+        .layer(middleware::from_fn(guard_writes))
+        .layer(middleware::from_fn_with_state(limits, buffer_body))
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(security_headers));
+    front::serve(listener, app, limits, shutdown).await;
+}
+
+fn routes(services: Arc<Services>) -> Router {
+    Router::new()
         .route(
             "/",
             get(|| {
@@ -63,6 +85,24 @@ pub(crate) async fn serve(
                 static_file(
                     "text/html; charset=utf-8",
                     include_str!("../inspector/index.html"),
+                )
+            }),
+        )
+        .route(
+            "/_emulator/inspector.js",
+            get(|| {
+                static_file(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../inspector/inspector.js"),
+                )
+            }),
+        )
+        .route(
+            "/_emulator/inspector.css",
+            get(|| {
+                static_file(
+                    "text/css; charset=utf-8",
+                    include_str!("../inspector/inspector.css"),
                 )
             }),
         )
@@ -106,20 +146,214 @@ pub(crate) async fn serve(
             "/_emulator/api/faults",
             get(list_faults).post(inject_fault).delete(clear_faults),
         )
-        .layer(DefaultBodyLimit::max(GATEWAY_BODY_LIMIT))
         .with_state(services.clone())
         .nest("/_providers/paypal", services.paypal.router())
         .nest("/_providers/sendgrid", services.sendgrid.router())
-        .nest("/_providers/mailchimp", services.mailchimp.router());
-    let stop = async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
-    };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-    {
-        tracing::error!("the emulator's HTTP server stopped: {e}");
+        .nest("/_providers/mailchimp", services.mailchimp.router())
+}
+
+/// Adds the security headers to every answer that does not set its own.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        if !headers.contains_key(name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
     }
+    response
+}
+
+/// Whether a path is the gateway's, whose errors take API Gateway's `{"message"}` shape.
+fn is_gateway(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+/// An error answer in the shape of the part that gives it.
+fn error_at(path: &str, status: StatusCode, message: &str) -> Response {
+    if is_gateway(path) {
+        gateway_error(status, message)
+    } else {
+        inspector_error(status, message)
+    }
+}
+
+/// Turns an error answer that is not JSON (axum's plain-text rejections, empty 404s and 405s) into
+/// a JSON one with the same status and headers.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = match (text.is_empty(), status) {
+        (false, _) => text,
+        (true, StatusCode::NOT_FOUND) => format!("Nothing is served at {path}."),
+        (true, StatusCode::METHOD_NOT_ALLOWED) => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            format!("{path} does not take this method (it takes {allowed}).")
+        }
+        (true, _) => status.canonical_reason().unwrap_or("Error").to_owned(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let json = error_at(&path, status, &message);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, json.into_body())
+}
+
+/// Why a request body could not be read.
+enum BodyError {
+    /// Over [`GATEWAY_BODY_LIMIT`].
+    TooLarge,
+    /// The framing broke (a bad chunk, a connection closed before `Content-Length` bytes).
+    Malformed(axum::Error),
+}
+
+/// Reads every request's body whole, within [`Limits::body_timeout`], so that a client sending
+/// it slowly cannot hold a connection and a task: too slow is a `408`, malformed framing a `400`,
+/// too large a `413`, each closing the connection.
+async fn buffer_body(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let refusal = match tokio::time::timeout(limits.body_timeout, read_body(body)).await {
+        Ok(Ok(body)) => return next.run(Request::from_parts(parts, Body::from(body))).await,
+        Err(_) => error_at(
+            &path,
+            StatusCode::REQUEST_TIMEOUT,
+            &format!(
+                "The request body did not arrive within {} s.",
+                limits.body_timeout.as_secs()
+            ),
+        ),
+        Ok(Err(BodyError::TooLarge)) => error_at(
+            &path,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+        ),
+        Ok(Err(BodyError::Malformed(e))) => error_at(
+            &path,
+            StatusCode::BAD_REQUEST,
+            &format!("The request body is malformed ({}).", innermost(&e)),
+        ),
+    };
+    let mut refusal = refusal;
+    refusal
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    refusal
+}
+
+/// What an error chain ends with: the framing problem itself (`invalid chunk size line`), not
+/// the layers that passed it on.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = e;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    inner.to_string()
+}
+
+/// The whole body; over the gateway's limit, it is drained up to [`GATEWAY_DRAIN_LIMIT`] before
+/// the 413 goes out.
+async fn read_body(body: Body) -> Result<Bytes, BodyError> {
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BodyError::Malformed)?;
+        seen += chunk.len();
+        if seen > GATEWAY_DRAIN_LIMIT {
+            return Err(BodyError::TooLarge);
+        }
+        if seen <= GATEWAY_BODY_LIMIT {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    if seen > GATEWAY_BODY_LIMIT {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(kept.into())
+}
+
+/// Refuses a write to the inspector or a local provider that a browser sent from another site, so
+/// that a hostile page cannot inject faults or forge orders: the `Origin` must be the emulator's
+/// own, and `Sec-Fetch-Site`, when sent, `same-origin` or `none`. The inspector's writes must also
+/// be `application/json`, which a cross-site form or `fetch` cannot send without a preflight (which
+/// finds no CORS here). Clients that send neither header (curl, the functions' HTTP clients) pass.
+async fn guard_writes(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let guarded = path.starts_with("/_emulator/") || path.starts_with("/_providers/");
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !guarded || safe {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    if is_cross_site(headers) {
+        return error_at(
+            path,
+            StatusCode::FORBIDDEN,
+            "Writes from another site are refused: use the inspector page, curl or the API from this origin.",
+        );
+    }
+    let has_body = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH
+    );
+    if path.starts_with("/_emulator/") && has_body && !is_json(headers) {
+        return error_at(
+            path,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the request body as application/json.",
+        );
+    }
+    next.run(request).await
+}
+
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !(site == "same-origin" || site == "none")
+    {
+        return true;
+    }
+    match (headers.get(header::ORIGIN), text(header::HOST)) {
+        (None, _) => false,
+        (Some(origin), Some(host)) => origin.as_bytes() != format!("http://{host}").as_bytes(),
+        (Some(_), None) => true,
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
 async fn static_file(content_type: &'static str, body: &'static str) -> Response {
@@ -137,70 +371,120 @@ fn gateway_error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "message": message }))).into_response()
 }
 
-/// Hands the request to the payment function, as API Gateway's Lambda proxy integration does.
+fn inspector_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// Hands the request to the payment function, as API Gateway's Lambda proxy integration does,
+/// and holds it to the function's timeout whatever the function (or a fault) does: past it, a
+/// `504`. Answers CORS for the configured site origin.
 async fn gateway(State(services): Shared, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let Some(body) = read_body(body).await else {
-        return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
-    };
-    if *services.stopping.borrow() {
+    let origin = allowed_origin(&services, &parts.headers);
+    if parts.method == Method::OPTIONS
+        && parts
+            .headers
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return preflight(origin);
+    }
+    // Read whole by `buffer_body` already.
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let mut response = if *services.stopping.borrow() {
         let mut response = gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-        return response;
-    }
-    match services.faults.next("payment") {
-        Some(Fault::Fail { .. }) => {
-            return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
-        }
-        Some(Fault::Timeout) => {
-            tokio::time::sleep(services.payment_timeout).await;
-            return gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-        }
-        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-        None => {}
-    }
-    let request = HttpRequest {
-        method: parts.method,
-        path: parts.uri.path().to_owned(),
-        headers: parts.headers,
-        body,
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        response
+    } else {
+        let request = HttpRequest {
+            method: parts.method,
+            path: parts.uri.path().to_owned(),
+            headers: parts.headers,
+            body,
+        };
+        invoke_payment(&services, request).await
     };
-    match tokio::time::timeout(services.payment_timeout, services.payment.handle(request)).await {
-        Ok(response) => {
+    if let Some(origin) = origin {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after"),
+        );
+    }
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("origin"));
+    response
+}
+
+async fn invoke_payment(services: &Services, request: HttpRequest) -> Response {
+    let invocation = async {
+        match services.faults.next("payment") {
+            Some(Fault::Fail { .. }) => return None,
+            Some(Fault::Timeout) => std::future::pending::<()>().await,
+            Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+            None => {}
+        }
+        Some(services.payment.handle(request).await)
+    };
+    match tokio::time::timeout(services.payment_timeout, invocation).await {
+        Ok(Some(response)) => {
             let mut out = Response::new(Body::from(response.body));
             *out.status_mut() = response.status;
             *out.headers_mut() = response.headers;
             out
         }
-        Err(_) => gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+        Ok(None) => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        Err(_) => gateway_error(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out"),
     }
 }
 
-/// The whole body, or `None` when it is over the gateway's limit (or breaks off). An oversized
-/// body is drained up to [`GATEWAY_DRAIN_LIMIT`] before the 413 goes out.
-async fn read_body(body: Body) -> Option<Bytes> {
-    let mut stream = body.into_data_stream();
-    let mut kept = Vec::new();
-    let mut seen = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.ok()?;
-        seen += chunk.len();
-        if seen > GATEWAY_DRAIN_LIMIT {
-            return None;
-        }
-        if seen <= GATEWAY_BODY_LIMIT {
-            kept.extend_from_slice(&chunk);
-        }
-    }
-    (seen <= GATEWAY_BODY_LIMIT).then(|| kept.into())
+/// The request's `Origin`, when it is the configured site origin (the only one the API answers
+/// cross-origin requests from).
+fn allowed_origin(services: &Services, headers: &HeaderMap) -> Option<HeaderValue> {
+    let origin = headers.get(header::ORIGIN)?;
+    let allowed = services.site_origin.as_deref()?;
+    (origin.as_bytes() == allowed.as_bytes()).then(|| origin.clone())
+}
+
+/// The answer to a CORS preflight: what the site's origin may send, or a refusal.
+fn preflight(origin: Option<HeaderValue>) -> Response {
+    let Some(origin) = origin else {
+        return gateway_error(
+            StatusCode::FORBIDDEN,
+            "This origin may not call the API from a browser.",
+        );
+    };
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin),
+            (
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET,POST"),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(CORS_ALLOWED_HEADERS),
+            ),
+            (
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            ),
+            (header::VARY, HeaderValue::from_static("origin")),
+        ],
+    )
+        .into_response()
 }
 
 /// What a store failure answers: the inspector says which part is down, the log says why.
 fn unavailable(what: &str, e: &dyn std::fmt::Display) -> Response {
     tracing::error!("could not read {what}: {e}");
-    gateway_error(
+    inspector_error(
         StatusCode::SERVICE_UNAVAILABLE,
         &format!("{what} cannot be read: the database is unavailable"),
     )
@@ -224,7 +508,7 @@ async fn queues(State(services): Shared) -> Response {
 /// with duplicates and malformed messages.
 async fn send_message(State(services): Shared, Path(name): Path<String>, body: String) -> Response {
     let Some(queue) = services.queues.iter().find(|q| q.name() == name) else {
-        return gateway_error(StatusCode::NOT_FOUND, &format!("no queue named {name:?}"));
+        return inspector_error(StatusCode::NOT_FOUND, &format!("no queue named {name:?}"));
     };
     match queue.send(body, Default::default(), None).await {
         Ok(message_id) => (
@@ -283,7 +567,7 @@ async fn executions(State(services): Shared, Query(query): Query<PageQuery>) -> 
 async fn execution(State(services): Shared, Path(name): Path<String>) -> Response {
     match services.step_functions.execution(&name).await {
         Ok(Some(execution)) => Json(execution).into_response(),
-        Ok(None) => gateway_error(
+        Ok(None) => inspector_error(
             StatusCode::NOT_FOUND,
             &format!("no execution named {name:?}"),
         ),
@@ -348,7 +632,7 @@ async fn inject_fault(State(services): Shared, body: Bytes) -> Response {
     let spec: FaultSpec = match serde_json::from_slice(&body) {
         Ok(spec) => spec,
         Err(e) => {
-            return gateway_error(
+            return inspector_error(
                 StatusCode::BAD_REQUEST,
                 &format!(
                     "expected {{\"target\", \"mode\": \"fail\"|\"timeout\"|\"slow\", \"times\"?, \"delayMs\"?, \"status\"?}}: {e}"
@@ -358,7 +642,7 @@ async fn inject_fault(State(services): Shared, body: Bytes) -> Response {
     };
     match services.faults.inject(spec.clone()) {
         Ok(()) => (StatusCode::CREATED, Json(spec)).into_response(),
-        Err(e) => gateway_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+        Err(e) => inspector_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
     }
 }
 

@@ -21,6 +21,7 @@
 pub mod event_source;
 pub mod fakes;
 pub mod faults;
+mod front;
 mod http;
 pub mod records;
 pub mod step_functions;
@@ -49,6 +50,8 @@ use fakes::{MailchimpFake, PayPalCredentials, PayPalFake, SendGridFake};
 use faults::Faults;
 use records::Records;
 use step_functions::{LocalStarter, LocalStepFunctions, LocalTasks, function_arn, queue_url};
+
+pub use front::Limits;
 
 /// The registration workflow, as deployed by `template.yaml`.
 pub const REGISTRATION_WORKFLOW: &str =
@@ -81,6 +84,27 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// How long an execution stays claimed by a process that stopped renewing it (died).
     pub execution_lease: Duration,
+    /// How long and how large a request may be (heads and bodies).
+    pub limits: Limits,
+    /// The origin of a site served elsewhere that may call the API from a browser (CORS); see
+    /// [`site_origin`].
+    pub site_origin: Option<String>,
+}
+
+/// Checks a site origin: `http(s)://host[:port]`, nothing after, as browsers send it in `Origin`.
+pub fn site_origin(raw: &str) -> anyhow::Result<String> {
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .ok_or_else(|| anyhow::anyhow!("{raw:?} must start with http:// or https://"))?;
+    let host_ok = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if !host_ok {
+        anyhow::bail!("{raw:?} must be an origin: a scheme and a host, with no path");
+    }
+    Ok(raw.to_owned())
 }
 
 impl Config {
@@ -95,6 +119,8 @@ impl Config {
             providers: Providers::default(),
             drain_timeout: Duration::from_secs(20),
             execution_lease: Executions::DEFAULT_LEASE,
+            limits: Limits::default(),
+            site_origin: None,
         }
     }
 }
@@ -216,6 +242,7 @@ pub(crate) struct Services {
     mailchimp: Arc<MailchimpFake>,
     faults: Arc<Faults>,
     payment_timeout: Duration,
+    site_origin: Option<String>,
     /// True once a clean stop has begun: the gateway takes no new registrations.
     stopping: watch::Receiver<bool>,
 }
@@ -382,11 +409,17 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         mailchimp: providers.mailchimp,
         faults,
         payment_timeout: config.payment_timeout,
+        site_origin: config.site_origin.clone(),
         stopping: stopping.clone(),
     });
     let resumer = tokio::spawn(step_functions.clone().resume_lapsed(stopping.clone()));
     let poller = tokio::spawn(mapping.run(stopping));
-    let server = tokio::spawn(http::serve(listener, services, server_stopping));
+    let server = tokio::spawn(http::serve(
+        listener,
+        services,
+        config.limits,
+        server_stopping,
+    ));
     Ok(RunningEmulator {
         addr,
         stop_work,
@@ -434,5 +467,18 @@ mod tests {
             defaults.payment_timeout.as_secs()
         )));
         assert!(TEMPLATE.contains("BatchSize: 10") && TEMPLATE.contains("ReportBatchItemFailures"));
+    }
+
+    /// The emulator's gateway answers CORS as the deployed HTTP API does.
+    #[test]
+    fn cors_matches_the_sam_template() {
+        let allowed = http::CORS_ALLOWED_HEADERS.replace(',', ", ");
+        assert!(
+            TEMPLATE.contains(&format!("AllowHeaders: [{allowed}]")),
+            "template.yaml allows the headers the emulator allows: {allowed}"
+        );
+        assert!(TEMPLATE.contains("AllowMethods: [GET, POST]"));
+        assert!(TEMPLATE.contains("ExposeHeaders: [retry-after]"));
+        assert!(TEMPLATE.contains("MaxAge: 600"));
     }
 }

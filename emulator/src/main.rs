@@ -37,6 +37,10 @@ struct Args {
     /// Seconds after which an execution left running by a process that died is resumed.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     execution_lease: u64,
+    /// The origin of a site served elsewhere (e.g. http://localhost:8080) that may call the API
+    /// from a browser (CORS, as template.yaml's SiteOrigin). The site served here needs none.
+    #[arg(long, env = "SITE_ORIGIN", value_name = "ORIGIN")]
+    site_origin: Option<String>,
 }
 
 const DEFAULT_DATABASE: &str = ".emulator/registrations.db";
@@ -76,6 +80,11 @@ async fn main() -> anyhow::Result<()> {
     config.visibility_timeout = std::time::Duration::from_secs(args.visibility_timeout);
     config.execution_lease = std::time::Duration::from_secs(args.execution_lease.max(1));
     config.providers = emulator::Providers::from_env(&ProcessEnv).context("provider settings")?;
+    config.site_origin = args
+        .site_origin
+        .map(|origin| emulator::site_origin(&origin))
+        .transpose()
+        .context("--site-origin")?;
     if let Some(ms) = std::env::var("PAYPAL_DEADLINE_MS")
         .ok()
         .filter(|_| config.providers.paypal.is_none())

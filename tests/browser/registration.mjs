@@ -80,7 +80,7 @@ try {
   assert.equal(await page.inputValue('#card-number'), '', 'card number cleared after a decline');
 
   // The payment provider is down: a try-again message; once it is back, the retry succeeds with the same key.
-  await api('/_emulator/api/faults', { method: 'POST', body: JSON.stringify({ target: 'paypal', mode: 'fail', status: 503 }) });
+  await api('/_emulator/api/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target: 'paypal', mode: 'fail', status: 503 }) });
   await fill('Ada Lovelace', 'ada@example.org');
   await page.check('#newsletter');
   await page.click('#submit-button');

@@ -3,7 +3,9 @@
 //!
 //! - `registration`: the happy paths, consent, declines, bad input;
 //! - `idempotency`: retried requests and redelivered orders do everything once;
-//! - `failures`: retries, exhausted retries, dead-letter queues.
+//! - `failures`: retries, exhausted retries, dead-letter queues;
+//! - `hardening`: hostile and careless clients, one test per way they once got through;
+//! - `malformed`: hundreds of malformed requests, each a 4xx with a JSON error within a second.
 //!
 //! Every answer of the public API is held to web/openapi.json, and each test ends by scanning
 //! for card data (the number, grouped or not, and the security code) in logs, queues, tables
@@ -14,5 +16,7 @@
 //! `postgres://postgres@127.0.0.1:5432`), dropped when the test ends.
 
 mod failures;
+mod hardening;
 mod idempotency;
+mod malformed;
 mod registration;

@@ -76,11 +76,12 @@ pub struct PayPalConfig {
 
 impl PayPalConfig {
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = exchange::DEFAULT_TIMEOUT;
-    /// Leaves time to answer within the API gateway's 29 s.
-    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(25);
+    /// The attendee is waiting: a PayPal outage is answered (503, "try again") within 10 s,
+    /// retries included, not at the API gateway's 29 s.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(8);
 
     /// Reads `PAYPAL_BASE_URL`, `PAYPAL_CLIENT_ID`, `PAYPAL_CLIENT_SECRET`, and the optional
-    /// `PAYPAL_TIMEOUT_MS` (default 10 000) and `PAYPAL_DEADLINE_MS` (default 25 000).
+    /// `PAYPAL_TIMEOUT_MS` (default 10 000) and `PAYPAL_DEADLINE_MS` (default 8 000).
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         const BASE_URL: &str = "PAYPAL_BASE_URL";
         Ok(Self {

@@ -1,0 +1,728 @@
+//! The HTTP/1.1 front door: accepts connections and checks each request's head before hyper reads
+//! it, so that every request the emulator refuses gets a JSON answer.
+//!
+//! hyper answers a malformed head with an empty `400` and a slow one by closing the connection
+//! without a word. Here each head is read in full (within [`Limits::head_timeout`] of its first
+//! byte, at most [`Limits::max_head_bytes`]) and parsed with httparse (the parser hyper uses) and
+//! the `http` types (which hyper builds from it), before hyper sees any of it. A head that fails is
+//! withheld: hyper sees the connection end after the requests before it, finishes their answers,
+//! and on closing the connection the front writes a `400`, `408` or `431` with a JSON `error` and
+//! closes. Bodies pass through as they come; the front follows their framing (`Content-Length` or
+//! chunked) only to find where the next head starts, and stops checking heads on a connection
+//! whose framing it cannot follow (hyper then fails the body and the app answers `400`).
+//!
+//! Request bodies are held to a deadline by the app (see `http.rs`), which knows the route.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use axum::Router;
+use bytes::{Buf, BytesMut};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Sleep;
+
+/// How much of a request the emulator waits for, and how long. A request past a bound is answered
+/// `408` (too slow) or `431` (head too large) and its connection closed.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// From a head's first byte to its end.
+    pub head_timeout: Duration,
+    /// From the end of the head to the end of the body (checked by the app, see `http.rs`).
+    pub body_timeout: Duration,
+    /// A head's size: request line and headers.
+    pub max_head_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_head_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// The most headers a request may have (hyper's own limit).
+const MAX_HEADERS: usize = 100;
+
+/// Headers every answer carries, the front's own too (see `http::security_headers`).
+pub(crate) const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+];
+
+/// Serves `app` on `listener` until `shutdown` turns true, then lets open connections finish
+/// their requests.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let service = TowerToHyperService::new(app);
+    let mut connections = JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, for instance: wait, as axum::serve does.
+                    tracing::warn!("could not accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut shutdown) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        let mut shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                // Answer the requests already read when the front withholds a bad head (which
+                // hyper sees as the client closing its side).
+                .half_close(true)
+                .serve_connection(TokioIo::new(Guarded::new(stream, limits)), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => log_connection_end(result),
+                () = stopped(&mut shutdown) => {
+                    connection.as_mut().graceful_shutdown();
+                    log_connection_end(connection.await);
+                }
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+fn log_connection_end(result: Result<(), hyper::Error>) {
+    if let Err(e) = result {
+        tracing::debug!("connection ended: {e}");
+    }
+}
+
+/// A refused request head: the status and message the front answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
+    status: u16,
+    reason: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            reason: "Bad Request",
+            message: message.into(),
+        }
+    }
+
+    fn too_large(message: impl Into<String>) -> Self {
+        Self {
+            status: 431,
+            reason: "Request Header Fields Too Large",
+            message: message.into(),
+        }
+    }
+
+    /// The whole answer, as bytes on the wire.
+    fn to_bytes(&self) -> Vec<u8> {
+        let body = serde_json::json!({ "error": self.message }).to_string();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+            self.status,
+            self.reason,
+            body.len()
+        );
+        for (name, value) in SECURITY_HEADERS {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        out.push_str("\r\n");
+        out.push_str(&body);
+        out.into_bytes()
+    }
+}
+
+/// Where the front is in the stream of requests on one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// Reading a head.
+    Head,
+    /// Passing this many more bytes of a `Content-Length` body.
+    Body(u64),
+    /// Passing a chunked body.
+    Chunked(Chunk),
+    /// Passing everything: the framing could not be followed (hyper will fail the body).
+    Opaque,
+}
+
+/// Where the front is in a chunked body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Reading a chunk's size (hex digits so far, the value) or its extensions.
+    Size {
+        digits: u8,
+        size: u64,
+        extension: bool,
+    },
+    /// The size line's `\n`.
+    SizeEnd { size: u64 },
+    /// Passing the chunk's data.
+    Data(u64),
+    /// The `\r\n` after the data.
+    DataEnd { seen_cr: bool },
+    /// Trailer lines after the last chunk, until an empty one; `line` counts this line's bytes.
+    Trailer { line: u32 },
+}
+
+/// What a head says about the body after it.
+fn body_framing(request: &httparse::Request<'_, '_>) -> Result<Framing, Refusal> {
+    let mut transfer_codings = Vec::new();
+    let mut lengths = Vec::new();
+    for header in request.headers.iter() {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_codings.extend(
+                String::from_utf8_lossy(header.value)
+                    .split(',')
+                    .map(|coding| coding.trim().to_ascii_lowercase()),
+            );
+        } else if header.name.eq_ignore_ascii_case("content-length") {
+            for length in String::from_utf8_lossy(header.value).split(',') {
+                let length = length.trim();
+                if length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(Refusal::bad_request(
+                        "Content-Length must be a whole number of bytes.",
+                    ));
+                }
+                lengths.push(
+                    length
+                        .parse::<u64>()
+                        .map_err(|_| Refusal::bad_request("Content-Length is too large."))?,
+                );
+            }
+        }
+    }
+    if !transfer_codings.is_empty() {
+        if request.version == Some(0) {
+            return Err(Refusal::bad_request(
+                "Transfer-Encoding is not allowed in HTTP/1.0.",
+            ));
+        }
+        if !lengths.is_empty() {
+            return Err(Refusal::bad_request(
+                "Send either Content-Length or Transfer-Encoding, not both.",
+            ));
+        }
+        if transfer_codings.last().map(String::as_str) != Some("chunked") {
+            return Err(Refusal::bad_request(
+                "Transfer-Encoding must end with chunked.",
+            ));
+        }
+        return Ok(Framing::Chunked(Chunk::Size {
+            digits: 0,
+            size: 0,
+            extension: false,
+        }));
+    }
+    match lengths.split_first() {
+        None | Some((0, [])) => Ok(Framing::Head),
+        Some((first, rest)) if rest.iter().all(|l| l == first) => Ok(if *first == 0 {
+            Framing::Head
+        } else {
+            Framing::Body(*first)
+        }),
+        Some(_) => Err(Refusal::bad_request(
+            "Content-Length is given with different values.",
+        )),
+    }
+}
+
+/// Checks a complete head the way hyper will read it; on success, the framing of its body.
+fn check_head(request: &httparse::Request<'_, '_>) -> Result<Framing, Refusal> {
+    let method = request.method.unwrap_or_default();
+    if http::Method::from_bytes(method.as_bytes()).is_err() {
+        return Err(Refusal::bad_request("The request method is not valid."));
+    }
+    let target = request.path.unwrap_or_default();
+    if http::Uri::try_from(target).is_err() {
+        return Err(Refusal::bad_request(
+            "The request target is not a valid URI.",
+        ));
+    }
+    for header in request.headers.iter() {
+        if http::HeaderName::from_bytes(header.name.as_bytes()).is_err() {
+            return Err(Refusal::bad_request(format!(
+                "The header name {:?} is not valid.",
+                header.name.escape_debug().to_string()
+            )));
+        }
+        if http::HeaderValue::from_bytes(header.value).is_err() {
+            return Err(Refusal::bad_request(format!(
+                "The value of the {} header is not valid (control characters are not allowed).",
+                header.name
+            )));
+        }
+    }
+    body_framing(request)
+}
+
+/// Why httparse refused a head, for the person who sent it.
+fn parse_refusal(error: httparse::Error) -> Refusal {
+    match error {
+        httparse::Error::TooManyHeaders => {
+            Refusal::too_large(format!("A request may have at most {MAX_HEADERS} headers."))
+        }
+        httparse::Error::HeaderName => Refusal::bad_request("A header name is not valid."),
+        httparse::Error::HeaderValue => Refusal::bad_request(
+            "A header value is not valid (control characters are not allowed).",
+        ),
+        httparse::Error::Version => {
+            Refusal::bad_request("Only HTTP/1.0 and HTTP/1.1 are served here.")
+        }
+        httparse::Error::Token => Refusal::bad_request("The request method is not valid."),
+        httparse::Error::NewLine | httparse::Error::Status => {
+            Refusal::bad_request("The request line is malformed.")
+        }
+    }
+}
+
+/// The checking half of the front, without the socket: takes the client's bytes as they come and
+/// releases those of acceptable requests.
+#[derive(Debug)]
+struct Scanner {
+    limits: Limits,
+    framing: Framing,
+    /// The head being read.
+    head: Vec<u8>,
+    /// Checked bytes hyper has not read yet.
+    ready: BytesMut,
+    /// Set when a head was refused; nothing more is released.
+    refusal: Option<Refusal>,
+}
+
+impl Scanner {
+    fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            framing: Framing::Head,
+            head: Vec::new(),
+            ready: BytesMut::new(),
+            refusal: None,
+        }
+    }
+
+    /// Whether part of a head has arrived and its end has not.
+    fn in_head(&self) -> bool {
+        !self.head.is_empty()
+    }
+
+    fn refuse(&mut self, refusal: Refusal) {
+        tracing::debug!(
+            status = refusal.status,
+            "refused a request: {}",
+            refusal.message
+        );
+        self.refusal = Some(refusal);
+        self.head.clear();
+    }
+
+    /// Takes bytes just read from the client.
+    fn take(&mut self, input: &[u8]) {
+        let mut pending = input.to_vec();
+        let mut at = 0;
+        while at < pending.len() && self.refusal.is_none() {
+            let input = &pending[at..];
+            match self.framing {
+                Framing::Head => {
+                    self.head.extend_from_slice(input);
+                    at = pending.len();
+                    if let Some(used) = self.end_of_head() {
+                        // What follows the head is its body, or the next head.
+                        pending = self.head.split_off(used);
+                        at = 0;
+                        self.ready.extend_from_slice(&self.head);
+                        self.head.clear();
+                    }
+                }
+                Framing::Body(remaining) => {
+                    let n = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(input.len());
+                    self.ready.extend_from_slice(&input[..n]);
+                    at += n;
+                    let remaining = remaining - n as u64;
+                    self.framing = if remaining == 0 {
+                        Framing::Head
+                    } else {
+                        Framing::Body(remaining)
+                    };
+                }
+                Framing::Chunked(chunk) => {
+                    let (n, next) = follow_chunk(chunk, input);
+                    self.ready.extend_from_slice(&input[..n]);
+                    at += n;
+                    self.framing = next;
+                }
+                Framing::Opaque => {
+                    self.ready.extend_from_slice(input);
+                    at = pending.len();
+                }
+            }
+        }
+    }
+
+    /// Parses the head read so far: `Some(length)` when it is complete and acceptable (the
+    /// framing is then set for its body), `None` when more is needed or it was refused.
+    fn end_of_head(&mut self) -> Option<usize> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        let too_large = || {
+            Refusal::too_large(format!(
+                "The request line and headers must fit in {} KiB.",
+                self.limits.max_head_bytes / 1024
+            ))
+        };
+        let outcome = match request.parse(&self.head) {
+            Ok(httparse::Status::Complete(used)) if used > self.limits.max_head_bytes => {
+                Err(too_large())
+            }
+            Ok(httparse::Status::Complete(used)) => check_head(&request).map(|f| Some((used, f))),
+            Ok(httparse::Status::Partial) if self.head.len() > self.limits.max_head_bytes => {
+                Err(too_large())
+            }
+            Ok(httparse::Status::Partial) => Ok(None),
+            Err(e) => Err(parse_refusal(e)),
+        };
+        match outcome {
+            Ok(Some((used, framing))) => {
+                self.framing = framing;
+                Some(used)
+            }
+            Ok(None) => None,
+            Err(refusal) => {
+                self.refuse(refusal);
+                None
+            }
+        }
+    }
+}
+
+/// Follows a chunked body through `input`: how many bytes belong to it, and the framing after
+/// them (the next head after the last chunk's trailers; [`Framing::Opaque`] on a framing error).
+fn follow_chunk(mut chunk: Chunk, input: &[u8]) -> (usize, Framing) {
+    let mut used = 0;
+    while used < input.len() {
+        let byte = input[used];
+        chunk = match chunk {
+            Chunk::Data(remaining) => {
+                let n = usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len() - used);
+                used += n;
+                let remaining = remaining - n as u64;
+                chunk = if remaining == 0 {
+                    Chunk::DataEnd { seen_cr: false }
+                } else {
+                    Chunk::Data(remaining)
+                };
+                continue;
+            }
+            Chunk::Size {
+                digits,
+                size,
+                extension,
+            } => match byte {
+                b'\r' if digits > 0 => Chunk::SizeEnd { size },
+                _ if extension => chunk,
+                b';' if digits > 0 => Chunk::Size {
+                    digits,
+                    size,
+                    extension: true,
+                },
+                b' ' | b'\t' if digits > 0 => Chunk::Size {
+                    digits,
+                    size,
+                    extension: true,
+                },
+                _ if byte.is_ascii_hexdigit() && digits < 16 => Chunk::Size {
+                    digits: digits + 1,
+                    size: size * 16 + u64::from((byte as char).to_digit(16).unwrap_or(0)),
+                    extension,
+                },
+                _ => return (used, Framing::Opaque),
+            },
+            Chunk::SizeEnd { size } => match byte {
+                b'\n' if size == 0 => Chunk::Trailer { line: 0 },
+                b'\n' => Chunk::Data(size),
+                _ => return (used, Framing::Opaque),
+            },
+            Chunk::DataEnd { seen_cr } => match (seen_cr, byte) {
+                (false, b'\r') => Chunk::DataEnd { seen_cr: true },
+                (true, b'\n') => Chunk::Size {
+                    digits: 0,
+                    size: 0,
+                    extension: false,
+                },
+                _ => return (used, Framing::Opaque),
+            },
+            Chunk::Trailer { line } => match byte {
+                b'\n' if line <= 1 => return (used + 1, Framing::Head),
+                b'\n' => Chunk::Trailer { line: 0 },
+                _ => Chunk::Trailer { line: line + 1 },
+            },
+        };
+        used += 1;
+    }
+    (used, Framing::Chunked(chunk))
+}
+
+/// The connection as hyper sees it: bytes are handed over only once the head they belong to
+/// passed [`check_head`].
+struct Guarded {
+    stream: TcpStream,
+    scanner: Scanner,
+    /// Set when the first byte of a head arrives.
+    head_deadline: Option<Pin<Box<Sleep>>>,
+    /// The refusal's bytes, once hyper is done, and how much of them is written.
+    refusal: Option<(Vec<u8>, usize)>,
+    /// The client closed its side.
+    eof: bool,
+}
+
+impl Guarded {
+    fn new(stream: TcpStream, limits: Limits) -> Self {
+        Self {
+            stream,
+            scanner: Scanner::new(limits),
+            head_deadline: None,
+            refusal: None,
+            eof: false,
+        }
+    }
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            let scanner = &mut this.scanner;
+            if !scanner.ready.is_empty() {
+                let n = scanner.ready.len().min(buf.remaining());
+                buf.put_slice(&scanner.ready[..n]);
+                scanner.ready.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            if scanner.refusal.is_some() || this.eof {
+                // The end of the connection, as far as hyper knows.
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(deadline) = this.head_deadline.as_mut()
+                && deadline.as_mut().poll(cx).is_ready()
+            {
+                let secs = scanner.limits.head_timeout.as_secs();
+                scanner.refuse(Refusal {
+                    status: 408,
+                    reason: "Request Timeout",
+                    message: format!("The request's headers did not arrive within {secs} s."),
+                });
+                continue;
+            }
+            let mut chunk = [0u8; 8 * 1024];
+            let mut read = ReadBuf::new(&mut chunk);
+            ready!(Pin::new(&mut this.stream).poll_read(cx, &mut read))?;
+            if read.filled().is_empty() {
+                this.eof = true;
+                if scanner.in_head() {
+                    scanner.refuse(Refusal::bad_request(
+                        "The connection was closed before the request's headers ended.",
+                    ));
+                }
+                continue;
+            }
+            scanner.take(read.filled());
+            match (scanner.in_head(), this.head_deadline.is_some()) {
+                (true, false) => {
+                    this.head_deadline =
+                        Some(Box::pin(tokio::time::sleep(scanner.limits.head_timeout)));
+                }
+                (false, true) => this.head_deadline = None,
+                _ => {}
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    /// Writes the refusal, if there is one, after everything hyper wrote; then closes.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.refusal.is_none()
+            && let Some(refusal) = &this.scanner.refusal
+        {
+            this.refusal = Some((refusal.to_bytes(), 0));
+        }
+        if let Some((bytes, written)) = &mut this.refusal {
+            while *written < bytes.len() {
+                let n = ready!(Pin::new(&mut this.stream).poll_write(cx, &bytes[*written..]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                *written += n;
+            }
+            ready!(Pin::new(&mut this.stream).poll_flush(cx))?;
+        }
+        Pin::new(&mut this.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `parts` one after the other, as separate reads.
+    fn scan(parts: &[&[u8]]) -> Scanner {
+        let mut scanner = Scanner::new(Limits::default());
+        for part in parts {
+            scanner.take(part);
+        }
+        scanner
+    }
+
+    fn refused(parts: &[&[u8]]) -> (u16, String) {
+        let refusal = scan(parts).refusal.expect("refused");
+        (refusal.status, refusal.message)
+    }
+
+    #[test]
+    fn passes_requests_whole_and_finds_each_next_head() {
+        let requests: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n\
+POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nTrailer: t\r\n\r\n\
+GET /d HTTP/1.1\r\nHost: x\r\n\r\n";
+        let whole = scan(&[requests]);
+        assert_eq!(whole.ready.as_ref(), requests);
+        assert_eq!((whole.framing, whole.refusal), (Framing::Head, None));
+        // The same bytes one at a time.
+        let parts: Vec<&[u8]> = requests.chunks(1).collect();
+        let bytewise = scan(&parts);
+        assert_eq!(bytewise.ready.as_ref(), requests);
+        assert_eq!(bytewise.framing, Framing::Head);
+    }
+
+    #[test]
+    fn holds_a_head_back_until_it_ends() {
+        let scanner = scan(&[b"GET / HTTP/1.1\r\nHost: x\r\n"]);
+        assert!(scanner.ready.is_empty() && scanner.in_head());
+    }
+
+    #[test]
+    fn refuses_what_hyper_would_refuse_silently() {
+        for (head, status) in [
+            (&b"GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n"[..], 400),
+            (b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400),
+            (b"G(T / HTTP/1.1\r\n\r\n", 400),
+            (b"GET / HTTP/2.0\r\n\r\n", 400),
+            (b"GET /a b HTTP/1.1\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", 400),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                400,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                400,
+            ),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            (
+                b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                400,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+                400,
+            ),
+        ] {
+            let scanner = scan(&[head]);
+            assert_eq!(
+                scanner.refusal.map(|r| r.status),
+                Some(status),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
+        let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        assert_eq!(refused(&[many.as_bytes()]).0, 431);
+        let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(17 * 1024));
+        assert_eq!(
+            refused(&[long.as_bytes()]).0,
+            431,
+            "too large before its end"
+        );
+        let whole = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(17 * 1024));
+        assert_eq!(refused(&[whole.as_bytes()]).0, 431, "too large at its end");
+    }
+
+    #[test]
+    fn a_refusal_after_a_good_request_keeps_the_good_one() {
+        let scanner = scan(&[b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nX: \x7f\r\n\r\n"]);
+        assert_eq!(scanner.ready.as_ref(), b"GET / HTTP/1.1\r\n\r\n");
+        assert!(scanner.refusal.is_some());
+    }
+
+    #[test]
+    fn a_chunked_body_it_cannot_follow_passes_through() {
+        let scanner = scan(&[b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET"]);
+        assert_eq!(scanner.framing, Framing::Opaque);
+        assert!(scanner.ready.ends_with(b"zz\r\nGET"));
+    }
+
+    #[test]
+    fn the_refusal_is_json_with_the_security_headers() {
+        let bytes = Refusal::bad_request("No.").to_bytes();
+        let text = String::from_utf8(bytes).expect("ASCII");
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.contains("content-type: application/json\r\n"));
+        assert!(text.contains("x-content-type-options: nosniff\r\n"));
+        assert!(text.ends_with("\r\n\r\n{\"error\":\"No.\"}"), "{text}");
+    }
+}
