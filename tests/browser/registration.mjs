@@ -33,14 +33,19 @@ const api = async (path, init) => {
   const body = await response.json();
   return body && Array.isArray(body.items) ? body.items : body;
 };
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-sync'],
-});
-
+let browser;
 try {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
   const page = await browser.newPage();
+  // Whatever the Content-Security-Policy blocks (an inline script or style) fails the walk.
+  const blocked = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
+  });
   await page.goto(emulator.url + '/');
   const tickets = page.locator('#ticket-options input[type=radio]');
   await tickets.first().waitFor();
@@ -101,8 +106,13 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok((await api('/_emulator/api/orders')).some((o) => o.orderId === id), 'the order is stored');
+
+  // The inspector runs under the same policy: its script fills in the order.
+  await page.goto(emulator.url + '/_emulator');
+  await page.locator('#orders code', { hasText: id }).waitFor();
+  assert.deepEqual(blocked, [], 'nothing blocked by the Content-Security-Policy');
   console.log(`ok: browser walk (registration ${id})`);
 } finally {
-  await browser.close();
+  await browser?.close();
   emulator.stop();
 }
