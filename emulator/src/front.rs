@@ -13,6 +13,7 @@
 //!
 //! Request bodies are held to a deadline by the app (see `http.rs`), which knows the route.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use axum::Router;
 use bytes::{Buf, BytesMut};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -88,12 +89,11 @@ pub(crate) async fn serve(
             },
             () = stopped(&mut shutdown) => break,
         };
-        let _ = stream.set_nodelay(true);
         let service = service.clone();
         let mut shutdown = shutdown.clone();
         connections.spawn(async move {
+            // No hyper timer: the front times heads itself, and bodies are timed by the app.
             let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
                 // Answer the requests already read when the front withholds a bad head (which
                 // hyper sees as the client closing its side).
                 .half_close(true)
@@ -260,7 +260,8 @@ fn body_framing(request: &httparse::Request<'_, '_>) -> Result<Framing, Refusal>
     }
 }
 
-/// Checks a complete head the way hyper will read it; on success, the framing of its body.
+/// Checks a complete head the way hyper will read it (hyper builds `http` types from httparse's
+/// parse, and answers an empty 400 when that fails); on success, the framing of its body.
 fn check_head(request: &httparse::Request<'_, '_>) -> Result<Framing, Refusal> {
     let method = request.method.unwrap_or_default();
     if http::Method::from_bytes(method.as_bytes()).is_err() {
@@ -272,20 +273,8 @@ fn check_head(request: &httparse::Request<'_, '_>) -> Result<Framing, Refusal> {
             "The request target is not a valid URI.",
         ));
     }
-    for header in request.headers.iter() {
-        if http::HeaderName::from_bytes(header.name.as_bytes()).is_err() {
-            return Err(Refusal::bad_request(format!(
-                "The header name {:?} is not valid.",
-                header.name.escape_debug().to_string()
-            )));
-        }
-        if http::HeaderValue::from_bytes(header.value).is_err() {
-            return Err(Refusal::bad_request(format!(
-                "The value of the {} header is not valid (control characters are not allowed).",
-                header.name
-            )));
-        }
-    }
+    // Header names and values were checked by httparse, by the rules `http`'s types apply (RFC
+    // 9110 tokens; no control characters but the tab in values).
     body_framing(request)
 }
 
@@ -351,7 +340,11 @@ impl Scanner {
 
     /// Takes bytes just read from the client.
     fn take(&mut self, input: &[u8]) {
-        let mut pending = input.to_vec();
+        if self.framing == Framing::Opaque {
+            self.ready.extend_from_slice(input);
+            return;
+        }
+        let mut pending = Cow::Borrowed(input);
         let mut at = 0;
         while at < pending.len() && self.refusal.is_none() {
             let input = &pending[at..];
@@ -361,7 +354,7 @@ impl Scanner {
                     at = pending.len();
                     if let Some(used) = self.end_of_head() {
                         // What follows the head is its body, or the next head.
-                        pending = self.head.split_off(used);
+                        pending = Cow::Owned(self.head.split_off(used));
                         at = 0;
                         self.ready.extend_from_slice(&self.head);
                         self.head.clear();
@@ -586,6 +579,19 @@ impl AsyncWrite for Guarded {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    /// As the socket: hyper then writes a response's head and body with one `writev`.
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

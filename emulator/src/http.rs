@@ -181,7 +181,8 @@ fn error_at(path: &str, status: StatusCode, message: &str) -> Response {
 /// Turns an error answer that is not JSON (axum's plain-text rejections, empty 404s and 405s) into
 /// a JSON one with the same status and headers.
 async fn json_errors(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
+    let uri = request.uri().clone();
+    let path = uri.path();
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -211,7 +212,7 @@ async fn json_errors(request: Request, next: Next) -> Response {
         (true, _) => status.canonical_reason().unwrap_or("Error").to_owned(),
     };
     parts.headers.remove(header::CONTENT_LENGTH);
-    let json = error_at(&path, status, &message);
+    let json = error_at(path, status, &message);
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -232,11 +233,12 @@ enum BodyError {
 /// too large a `413`, each closing the connection.
 async fn buffer_body(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_owned();
+    let uri = parts.uri.clone();
+    let path = uri.path();
     let refusal = match tokio::time::timeout(limits.body_timeout, read_body(body)).await {
         Ok(Ok(body)) => return next.run(Request::from_parts(parts, Body::from(body))).await,
         Err(_) => error_at(
-            &path,
+            path,
             StatusCode::REQUEST_TIMEOUT,
             &format!(
                 "The request body did not arrive within {} s.",
@@ -244,12 +246,12 @@ async fn buffer_body(State(limits): State<Limits>, request: Request, next: Next)
             ),
         ),
         Ok(Err(BodyError::TooLarge)) => error_at(
-            &path,
+            path,
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request Entity Too Large",
         ),
         Ok(Err(BodyError::Malformed(e))) => error_at(
-            &path,
+            path,
             StatusCode::BAD_REQUEST,
             &format!("The request body is malformed ({}).", innermost(&e)),
         ),
