@@ -3,7 +3,8 @@
 //!
 //! Messages the function reports as failed are left alone: they reappear when their visibility
 //! timeout ends, and the queue's redrive policy moves them to its dead-letter queue after
-//! `maxReceiveCount` receives. If the invocation itself fails (an injected fault), the whole batch
+//! `maxReceiveCount` receives. Messages that can never succeed (a terminal error) are moved to the
+//! dead-letter queue at once, with the reason in their attributes. If the invocation itself fails (an injected fault), the whole batch
 //! is left for redelivery, as when a Lambda function errors. A message is deleted only once the
 //! function has handled it, so a crash in between delivers it again.
 
@@ -77,11 +78,29 @@ impl EventSourceMapping {
                 receive_count: m.receive_count,
             })
             .collect();
-        let response = handle_batch(self.function.as_ref(), &messages).await;
-        let failed: Vec<&str> = response.failed_ids().collect();
+        let outcome = handle_batch(self.function.as_ref(), &messages).await;
+        let failed: Vec<&str> = outcome.retry.failed_ids().collect();
+        for dead in &outcome.dead_letter {
+            let Some(message) = batch.iter().find(|m| m.message_id == dead.message_id) else {
+                continue;
+            };
+            if let Err(e) = self
+                .queue
+                .dead_letter_now(&message.receipt_handle, dead.reason, &dead.description)
+                .await
+            {
+                tracing::warn!(
+                    message_id = %dead.message_id,
+                    "could not dead-letter the message; it will be delivered again: {e}"
+                );
+            }
+        }
         let handled: Vec<&str> = batch
             .iter()
-            .filter(|m| !failed.contains(&m.message_id.as_str()))
+            .filter(|m| {
+                let id = m.message_id.as_str();
+                !failed.contains(&id) && !outcome.dead_letter.iter().any(|d| d.message_id == id)
+            })
             .map(|m| m.receipt_handle.as_str())
             .collect();
         if let Err(e) = self.queue.delete_batch(&handled).await {

@@ -469,6 +469,89 @@ mod tests {
         assert!(TEMPLATE.contains("BatchSize: 10") && TEMPLATE.contains("ReportBatchItemFailures"));
     }
 
+    /// Every Task state of `state_machine` (in Parallel branches and Map processors too), by name.
+    fn task_states(state_machine: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+        let mut found = Vec::new();
+        let states = state_machine["States"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (name, state) in states {
+            match state["Type"].as_str() {
+                Some("Task") => found.push((name, state)),
+                Some("Parallel") => {
+                    for branch in state["Branches"].as_array().into_iter().flatten() {
+                        found.extend(task_states(branch));
+                    }
+                }
+                Some("Map") => {
+                    found.extend(task_states(&state["ItemProcessor"]));
+                    found.extend(task_states(&state["Iterator"]));
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// The names a state's `Retry` or `Catch` (`which`) matches.
+    fn error_equals<'a>(state: &'a serde_json::Value, which: &str) -> Vec<&'a str> {
+        state[which]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|rule| rule["ErrorEquals"].as_array().into_iter().flatten())
+            .filter_map(serde_json::Value::as_str)
+            .collect()
+    }
+
+    /// The workflow file and the functions agree on error names: a name in a task's `ErrorEquals`
+    /// is one the task raises (or a platform's: `States.*`, `Lambda.*`, `Sandbox.*`), and every
+    /// retryable error a task raises is retried by its state.
+    #[test]
+    fn the_workflow_retries_and_catches_what_its_tasks_raise() {
+        use function_model::{ErrorType, TypedTask};
+        let raises: HashMap<&str, &[ErrorType]> = HashMap::from([
+            (
+                "${SaveOrderFunctionArn}",
+                <save_order::SaveOrder as TypedTask>::RAISES,
+            ),
+            ("${EmailFunctionArn}", <email::Email as TypedTask>::RAISES),
+            (
+                "${MailingListFunctionArn}",
+                <mailing_list::MailingList as TypedTask>::RAISES,
+            ),
+        ]);
+        let definition: serde_json::Value =
+            serde_json::from_str(REGISTRATION_WORKFLOW).expect("the workflow is JSON");
+        let mut checked = 0;
+        for (name, state) in task_states(&definition) {
+            let Some(raised) = state["Resource"].as_str().and_then(|r| raises.get(r)) else {
+                continue;
+            };
+            checked += 1;
+            let retried = error_equals(&state, "Retry");
+            for matched in retried.iter().chain(&error_equals(&state, "Catch")) {
+                let platform = ["States.", "Lambda.", "Sandbox."]
+                    .iter()
+                    .any(|prefix| matched.starts_with(prefix));
+                let raisable = *matched == ErrorType::InvalidInput.name()
+                    || raised.iter().any(|t| t.name() == *matched);
+                assert!(
+                    platform || raisable,
+                    "{name} matches {matched}, which its function never raises"
+                );
+            }
+            for retryable in raised.iter().filter(|t| t.is_retryable()) {
+                assert!(
+                    retried.contains(&retryable.name()) || retried.contains(&"States.ALL"),
+                    "{name} does not retry {retryable}, which its function raises as retryable"
+                );
+            }
+        }
+        assert_eq!(checked, raises.len(), "every task function has a state");
+    }
+
     /// The emulator's gateway answers CORS as the deployed HTTP API does.
     #[test]
     fn cors_matches_the_sam_template() {

@@ -112,11 +112,11 @@ impl TaskInvoker for LocalTasks {
                     order_id = %task.execution_name,
                     function = name,
                     attempt = task.attempt,
-                    error_type = e.error_type(),
+                    error_type = e.error_type().name(),
                     "task failed: {}",
                     e.chain()
                 );
-                Err(TaskFailure::new(e.error_type(), e.message()))
+                Err(TaskFailure::new(e.error_type().name(), e.message()))
             }
         }
     }

@@ -1,4 +1,6 @@
-use end_to_end::{registration, spawn_app, unique_email};
+use std::time::Duration;
+
+use end_to_end::{registration, spawn_app, spawn_app_with, unique_email};
 use serde_json::{Value, json};
 
 fn events_of<'a>(execution: &'a Value, kind: &str, state: &str) -> Vec<&'a Value> {
@@ -89,9 +91,12 @@ async fn a_step_that_always_fails_parks_the_order_on_the_follow_up_dead_letter_q
     app.assert_no_card_data().await;
 }
 
+/// A message that can never succeed goes to the dead-letter queue on its first delivery, with
+/// the reason, instead of after `maxReceiveCount` deliveries (with a 60 s visibility timeout,
+/// three deliveries would take two minutes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_malformed_message_is_dead_lettered_after_max_receive_count() {
-    let app = spawn_app().await;
+async fn a_malformed_message_is_dead_lettered_at_once_with_its_reason() {
+    let app = spawn_app_with(|config| config.visibility_timeout = Duration::from_secs(60)).await;
     app.send_to_queue("registrations", "{\"not\": \"an order\"}")
         .await;
     let dead = app
@@ -102,6 +107,10 @@ async fn a_malformed_message_is_dead_lettered_after_max_receive_count() {
         .await
         .expect("dead-lettered within 10 s");
     assert_eq!(dead["messages"][0]["body"], "{\"not\": \"an order\"}");
+    assert_eq!(
+        dead["messages"][0]["attributes"]["DeadLetterReason"],
+        "InvalidMessage"
+    );
     let source = app.queue("registrations").await;
     assert_eq!(source["deadLettered"], 1);
     assert_eq!(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clients::email::{EmailSender, OutgoingEmail, SendError};
 use domain::OrderPlaced;
-use function_model::{FunctionError, TaskFunction};
+use function_model::{ErrorType, FunctionError, TypedTask};
 use serde_json::{Value, json};
 use tera::{Context, Tera};
 
@@ -81,25 +81,31 @@ impl Email {
 }
 
 #[async_trait]
-impl TaskFunction for Email {
-    async fn handle(&self, input: Value) -> Result<Value, FunctionError> {
-        let order = OrderPlaced::from_value(input).map_err(|e| {
-            FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced")
-                .with_source(e)
-        })?;
+impl TypedTask for Email {
+    type Input = OrderPlaced;
+    type Output = Value;
+    const RAISES: &'static [ErrorType] = &[
+        ErrorType::TemplateError,
+        ErrorType::ProviderUnavailable,
+        ErrorType::EmailRejected,
+    ];
+
+    async fn run(&self, order: OrderPlaced) -> Result<Value, FunctionError> {
         let email = self.confirmation.render(&order).map_err(|e| {
-            FunctionError::terminal("TemplateError", "the confirmation did not render")
+            FunctionError::new(ErrorType::TemplateError, "the confirmation did not render")
                 .with_source(e)
         })?;
         self.sender.send(&email).await.map_err(|e| match e {
-            SendError::Unavailable(_) => {
-                FunctionError::retryable("ProviderUnavailable", "the email provider is unavailable")
-                    .with_source(e)
-            }
-            SendError::Rejected(_) => {
-                FunctionError::terminal("EmailRejected", "the email provider refused the message")
-                    .with_source(e)
-            }
+            SendError::Unavailable(_) => FunctionError::new(
+                ErrorType::ProviderUnavailable,
+                "the email provider is unavailable",
+            )
+            .with_source(e),
+            SendError::Rejected(_) => FunctionError::new(
+                ErrorType::EmailRejected,
+                "the email provider refused the message",
+            )
+            .with_source(e),
         })?;
         tracing::info!(order_id = %order.order_id, "confirmation email sent");
         Ok(json!({ "sent": true }))

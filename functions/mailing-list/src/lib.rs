@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clients::audience::{Audience, AudienceError, Member};
 use domain::OrderPlaced;
-use function_model::{FunctionError, TaskFunction};
+use function_model::{ErrorType, FunctionError, TypedTask};
 use serde_json::{Value, json};
 
 pub struct MailingList {
@@ -21,12 +21,13 @@ impl MailingList {
 }
 
 #[async_trait]
-impl TaskFunction for MailingList {
-    async fn handle(&self, input: Value) -> Result<Value, FunctionError> {
-        let order = OrderPlaced::from_value(input).map_err(|e| {
-            FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced")
-                .with_source(e)
-        })?;
+impl TypedTask for MailingList {
+    type Input = OrderPlaced;
+    type Output = Value;
+    const RAISES: &'static [ErrorType] =
+        &[ErrorType::ProviderUnavailable, ErrorType::MemberRejected];
+
+    async fn run(&self, order: OrderPlaced) -> Result<Value, FunctionError> {
         if !order.newsletter {
             tracing::info!(order_id = %order.order_id, "no newsletter consent: not added to the audience");
             return Ok(json!({ "subscribed": false, "skipped": "no consent" }));
@@ -41,13 +42,13 @@ impl TaskFunction for MailingList {
             .upsert_member(&member)
             .await
             .map_err(|e| match e {
-                AudienceError::Unavailable(_) => FunctionError::retryable(
-                    "ProviderUnavailable",
+                AudienceError::Unavailable(_) => FunctionError::new(
+                    ErrorType::ProviderUnavailable,
                     "the mailing-list provider is unavailable",
                 )
                 .with_source(e),
-                AudienceError::Rejected(_) => FunctionError::terminal(
-                    "MemberRejected",
+                AudienceError::Rejected(_) => FunctionError::new(
+                    ErrorType::MemberRejected,
                     "the mailing-list provider refused the member",
                 )
                 .with_source(e),
@@ -60,6 +61,7 @@ impl TaskFunction for MailingList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use function_model::TaskFunction;
     use std::sync::Mutex;
 
     #[derive(Default)]

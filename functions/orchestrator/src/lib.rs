@@ -3,15 +3,15 @@
 //!
 //! Delivery is at-least-once, so the same order may arrive twice; a workflow name is used once,
 //! so the second start starts nothing. A message that is not a valid `OrderPlaced` fails alone
-//! (partial batch failure) and, after the queue's `maxReceiveCount`, lands on its dead-letter queue
-//! for someone to look at: nothing is dropped silently.
+//! (partial batch failure) with a terminal error, and goes to the dead-letter queue at once for
+//! someone to look at: nothing is dropped silently, and nothing hopeless is retried.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
 use domain::OrderPlaced;
-use function_model::{FunctionError, QueueFunction, QueueMessage};
+use function_model::{ErrorType, FunctionError, QueueFunction, QueueMessage};
 use serde_json::json;
 use tracing::Instrument;
 
@@ -29,8 +29,8 @@ impl Orchestrator {
 impl QueueFunction for Orchestrator {
     async fn handle_message(&self, message: &QueueMessage) -> Result<(), FunctionError> {
         let order = OrderPlaced::from_json(&message.body).map_err(|e| {
-            FunctionError::terminal(
-                "InvalidMessage",
+            FunctionError::new(
+                ErrorType::InvalidMessage,
                 format!("message {} is not an OrderPlaced", message.message_id),
             )
             .with_source(e)
@@ -54,13 +54,13 @@ impl QueueFunction for Orchestrator {
                 );
                 Ok(())
             }
-            Err(e @ StartError::Unavailable(_)) => Err(FunctionError::retryable(
-                "WorkflowUnavailable",
+            Err(e @ StartError::Unavailable(_)) => Err(FunctionError::new(
+                ErrorType::WorkflowUnavailable,
                 "could not start the workflow",
             )
             .with_source(e)),
-            Err(e @ StartError::Rejected(_)) => Err(FunctionError::terminal(
-                "WorkflowRejected",
+            Err(e @ StartError::Rejected(_)) => Err(FunctionError::new(
+                ErrorType::WorkflowRejected,
                 "the workflow start was refused",
             )
             .with_source(e)),
@@ -111,7 +111,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn duplicates_start_one_execution_and_bad_messages_fail_alone() {
+    async fn duplicates_start_one_execution_and_bad_messages_are_dead_lettered_alone() {
         let executions = Arc::new(NamedExecutions::default());
         let orchestrator = Orchestrator::new(executions.clone());
         let batch = [
@@ -119,8 +119,14 @@ mod tests {
             message("b", "{not json".into()),
             message("c", order_json()),
         ];
-        let response = function_model::handle_batch(&orchestrator, &batch).await;
-        assert_eq!(response.failed_ids().collect::<Vec<_>>(), ["b"]);
+        let outcome = function_model::handle_batch(&orchestrator, &batch).await;
+        assert_eq!(outcome.retry.failed_ids().count(), 0);
+        let dead: Vec<_> = outcome
+            .dead_letter
+            .iter()
+            .map(|d| (d.message_id.as_str(), d.reason))
+            .collect();
+        assert_eq!(dead, [("b", "InvalidMessage")], "never retried");
         assert_eq!(executions.0.lock().expect("lock").len(), 1);
     }
 
@@ -141,7 +147,7 @@ mod tests {
             .handle_message(&message("a", order_json()))
             .await
             .expect_err("fails");
-        assert_eq!(error.error_type(), "WorkflowUnavailable");
+        assert_eq!(error.error_type(), ErrorType::WorkflowUnavailable);
         assert!(error.is_retryable());
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::OrderPlaced;
-use function_model::{FunctionError, TaskFunction};
+use function_model::{ErrorType, FunctionError, TypedTask};
 use order_store::{OrderStore, StoreError};
 use serde_json::{Value, json};
 
@@ -20,18 +20,19 @@ impl SaveOrder {
 }
 
 #[async_trait]
-impl TaskFunction for SaveOrder {
-    async fn handle(&self, input: Value) -> Result<Value, FunctionError> {
-        let order = OrderPlaced::from_value(input).map_err(|e| {
-            FunctionError::terminal("InvalidInput", "the task input is not an OrderPlaced")
-                .with_source(e)
-        })?;
+impl TypedTask for SaveOrder {
+    type Input = OrderPlaced;
+    type Output = Value;
+    const RAISES: &'static [ErrorType] = &[ErrorType::StoreUnavailable, ErrorType::StoreError];
+
+    async fn run(&self, order: OrderPlaced) -> Result<Value, FunctionError> {
         let saved = self.store.save(&order).await.map_err(|e| match e {
-            StoreError::Query(_) | StoreError::Connect(_) => {
-                FunctionError::retryable("StoreUnavailable", "the order store is unavailable")
-                    .with_source(e)
-            }
-            other => FunctionError::terminal("StoreError", "the order could not be stored")
+            StoreError::Query(_) | StoreError::Connect(_) => FunctionError::new(
+                ErrorType::StoreUnavailable,
+                "the order store is unavailable",
+            )
+            .with_source(e),
+            other => FunctionError::new(ErrorType::StoreError, "the order could not be stored")
                 .with_source(other),
         })?;
         tracing::info!(order_id = %order.order_id, ?saved, "order stored");
@@ -42,6 +43,7 @@ impl TaskFunction for SaveOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use function_model::TaskFunction;
 
     #[tokio::test]
     async fn stores_once_and_rejects_what_is_not_an_order() {
@@ -67,7 +69,7 @@ mod tests {
             .handle(json!({"orderId": 1}))
             .await
             .expect_err("invalid");
-        assert_eq!(error.error_type(), "InvalidInput");
+        assert_eq!(error.error_type(), ErrorType::InvalidInput);
         assert!(!error.is_retryable());
     }
 }

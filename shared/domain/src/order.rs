@@ -118,6 +118,15 @@ impl OrderPlaced {
     }
 }
 
+/// What a workflow task receives: the order, checked as [`OrderPlaced::from_value`] does.
+impl TryFrom<serde_json::Value> for OrderPlaced {
+    type Error = OrderPlacedError;
+
+    fn try_from(value: serde_json::Value) -> Result<Self, OrderPlacedError> {
+        Self::from_value(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

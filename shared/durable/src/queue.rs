@@ -107,6 +107,9 @@ pub enum QueueError {
     /// (SQS `AWS.SimpleQueueService.MessageNotInflight`).
     #[error("the message of receipt handle {0:?} is not in flight")]
     MessageNotInflight(String),
+    /// `dead_letter_now` on a queue without a redrive policy.
+    #[error("the queue {0:?} has no dead-letter queue")]
+    NoDeadLetterQueue(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -474,7 +477,11 @@ impl Queue {
                 .partition(|row| row.receive_count > i64::from(redrive.max_receive_count));
             rows = due;
             if !over.is_empty() {
-                self.dead_letter(redrive, &over, now).await?;
+                let moves: Vec<_> = over
+                    .iter()
+                    .map(|row| (row.message_id.as_str(), row.receive_count, None))
+                    .collect();
+                self.dead_letter(redrive, &moves, now).await?;
                 if rows.is_empty() {
                     // Others may be visible behind the ones moved: look again at once.
                     return Ok((Vec::new(), Some(now)));
@@ -499,40 +506,91 @@ impl Queue {
         Ok((messages, None))
     }
 
-    /// Moves `rows` (just received once more than the redrive policy allows) to the
-    /// dead-letter queue: visible there at once, never received there.
+    /// Moves the in-flight message of `receipt_handle` to the dead-letter queue at once, with
+    /// `reason` and `description` added to its attributes (as Service Bus's `DeadLetterReason`
+    /// and `DeadLetterErrorDescription`): for a message that can never succeed, which redelivery
+    /// would only repeat. Fails on a queue without a redrive policy, or a stale handle.
+    pub async fn dead_letter_now(
+        &self,
+        receipt_handle: &str,
+        reason: &str,
+        description: &str,
+    ) -> Result<(), QueueError> {
+        let (message_id, receive_count) = parse_handle(receipt_handle)?;
+        let Some(redrive) = &self.config.redrive else {
+            return Err(QueueError::NoDeadLetterQueue(self.config.name.clone()));
+        };
+        let attributes: Option<String> = on_pool!(self.db, pool => sqlx::query_scalar(
+            "SELECT attributes FROM queue_messages WHERE message_id = $1 AND queue = $2 AND receive_count = $3",
+        )
+        .bind(message_id)
+        .bind(&self.config.name)
+        .bind(receive_count)
+        .fetch_optional(pool)
+        .await)?;
+        let Some(attributes) = attributes else {
+            return Err(QueueError::ReceiptHandleIsInvalid(
+                receipt_handle.to_owned(),
+            ));
+        };
+        let mut attributes: BTreeMap<String, String> = serde_json::from_str(&attributes)
+            .map_err(|e| DbError::Corrupt(format!("message attributes: {e}")))?;
+        attributes.insert("DeadLetterReason".into(), reason.to_owned());
+        attributes.insert("DeadLetterErrorDescription".into(), description.to_owned());
+        let attributes = serde_json::to_string(&attributes)
+            .map_err(|e| DbError::Corrupt(format!("message attributes: {e}")))?;
+        let moved = self
+            .dead_letter(
+                redrive,
+                &[(message_id, receive_count, Some(attributes))],
+                self.db.now_ms(),
+            )
+            .await?;
+        if moved == 0 {
+            return Err(QueueError::ReceiptHandleIsInvalid(
+                receipt_handle.to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Moves messages (by id and the receive count they were received with, and, when given,
+    /// new attributes) to the dead-letter queue: visible there at once, never received there.
+    /// Returns how many moved.
     async fn dead_letter(
         &self,
         redrive: &Redrive,
-        rows: &[MessageRow],
+        moves: &[(&str, i64, Option<String>)],
         now: i64,
-    ) -> Result<(), QueueError> {
-        for row in rows {
-            on_pool!(self.db, pool => sqlx::query(
-                "UPDATE queue_messages SET queue = $1, receive_count = 0, first_received_at = NULL, visible_at = $2 \
+    ) -> Result<u64, QueueError> {
+        let mut moved = 0;
+        for (message_id, receive_count, attributes) in moves {
+            moved += on_pool!(self.db, pool => sqlx::query(
+                "UPDATE queue_messages SET queue = $1, receive_count = 0, first_received_at = NULL, visible_at = $2, \
+                   attributes = COALESCE($6, attributes) \
                  WHERE message_id = $3 AND queue = $4 AND receive_count = $5",
             )
             .bind(redrive.dead_letter_queue.name())
             .bind(now)
-            .bind(&row.message_id)
+            .bind(*message_id)
             .bind(&self.config.name)
-            .bind(row.receive_count)
+            .bind(*receive_count)
+            .bind(attributes.as_deref())
             .execute(pool)
             .await
-            .map(drop))?;
+            .map(|done| done.rows_affected()))?;
         }
-        let moved = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         on_pool!(self.db, pool => sqlx::query(
             "INSERT INTO queue_counters (queue, dead_lettered) VALUES ($1, $2) \
              ON CONFLICT (queue) DO UPDATE SET dead_lettered = queue_counters.dead_lettered + $2",
         )
         .bind(&self.config.name)
-        .bind(moved)
+        .bind(i64::try_from(moved).unwrap_or(i64::MAX))
         .execute(pool)
         .await
         .map(drop))?;
         redrive.dead_letter_queue.changed.notify_waiters();
-        Ok(())
+        Ok(moved)
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Covered, because the emulator's queues rely on it to lose nothing and deliver like SQS:
 //! receive counts, receipt handles and the visibility timeout; ChangeMessageVisibility; delivery
-//! delays; batch sizes; redrive to a dead-letter queue; the counters; long polling; messages
+//! delays; batch sizes; redrive to a dead-letter queue, after `maxReceiveCount` receives or at
+//! once for a message that can never succeed; the counters; long polling; messages
 //! surviving a restart (a second `Db` on the same database), in flight ones included; two
 //! processes receiving from one queue never both getting a message; and two processes'
 //! long polls both getting messages when they race for the same rows.
@@ -30,6 +31,7 @@ support::on_both_databases!(
     delays_per_message_and_per_queue,
     clamps_batches_to_1_to_10,
     moves_messages_received_too_often_to_the_dead_letter_queue,
+    dead_letters_a_hopeless_message_at_once_with_its_reason,
     long_polling_returns_on_send_on_delay_end_and_after_the_wait,
     messages_survive_a_restart_and_in_flight_ones_come_back,
     two_processes_never_receive_one_message_twice,
@@ -322,6 +324,51 @@ mod scenarios {
         assert_eq!(dead.receive_count, 1);
         assert_eq!(stats(&dead_letters).await.dead_lettered, 0);
         assert_eq!(stats(&dead_letters).await.dead_letter_queue, None);
+    }
+
+    pub async fn dead_letters_a_hopeless_message_at_once_with_its_reason(db: Db, _url: String) {
+        let dead_letters = Arc::new(queue(&db, "orders-dlq"));
+        let config = QueueConfig {
+            redrive: Some(Redrive {
+                dead_letter_queue: Arc::clone(&dead_letters),
+                max_receive_count: 5,
+            }),
+            ..QueueConfig::new("orders")
+        };
+        let queue = Queue::new(db.clone(), config);
+        let id = send_with(&queue, "poison", attributes(&[("type", "x")]), None).await;
+        let received = receive_one(&queue).await;
+        queue
+            .dead_letter_now(&received.receipt_handle, "InvalidMessage", "not an order")
+            .await
+            .expect("moved");
+        assert_eq!(counts(&queue).await, (0, 0, 0));
+        assert_eq!(stats(&queue).await.dead_lettered, 1);
+        let dead = receive_one(&dead_letters).await;
+        assert_eq!(dead.message_id, id);
+        assert_eq!(
+            dead.attributes,
+            attributes(&[
+                ("type", "x"),
+                ("DeadLetterReason", "InvalidMessage"),
+                ("DeadLetterErrorDescription", "not an order"),
+            ])
+        );
+        // A stale handle moves nothing; a queue without a dead-letter queue refuses.
+        let stale = queue
+            .dead_letter_now(&received.receipt_handle, "InvalidMessage", "again")
+            .await;
+        assert!(
+            matches!(stale, Err(QueueError::ReceiptHandleIsInvalid(_))),
+            "{stale:?}"
+        );
+        let refused = dead_letters
+            .dead_letter_now(&dead.receipt_handle, "InvalidMessage", "no DLQ")
+            .await;
+        assert!(
+            matches!(refused, Err(QueueError::NoDeadLetterQueue(_))),
+            "{refused:?}"
+        );
     }
 
     pub async fn long_polling_returns_on_send_on_delay_end_and_after_the_wait(

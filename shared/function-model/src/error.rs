@@ -1,40 +1,85 @@
-//! The error every function returns: a stable type name, a message safe to show, whether a retry
-//! can help, and the source chain for the logs.
+//! The error every function returns: one of the stable error types, a message safe to show, and
+//! the source chain for the logs.
+//!
+//! The error types are one list ([`ErrorType`]): their names are what a workflow's `Retry` and
+//! `Catch` match (as Step Functions matches a Lambda's `errorType`), and each says whether a retry
+//! can help. The emulator's tests hold the workflow file to this list (a name in `ErrorEquals`
+//! that no task raises, or a retryable error a task raises that its state does not retry, fails).
 
-use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 
-/// A function's failure.
-///
-/// `error_type` is a stable name (`InvalidInput`, `ProviderUnavailable`, `StoreUnavailable`, ...)
-/// that a workflow's `Retry`/`Catch` matches on. `message` is written for operators and must not
-/// hold secrets; the `source` chain goes to logs only.
+macro_rules! error_types {
+    ($($(#[$doc:meta])* $name:ident => $retryable:expr,)*) => {
+        /// Every error type a function raises.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorType {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorType {
+            pub const ALL: &'static [ErrorType] = &[$(ErrorType::$name,)*];
+
+            /// The stable name: the `errorType` a workflow's `Retry` and `Catch` match.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorType::$name => stringify!($name),)*
+                }
+            }
+
+            /// Whether the same call may succeed later (a provider or store was down).
+            pub fn is_retryable(self) -> bool {
+                match self {
+                    $(ErrorType::$name => $retryable,)*
+                }
+            }
+        }
+    };
+}
+
+error_types! {
+    /// A task's input is not what the task takes (not an `OrderPlaced`).
+    InvalidInput => false,
+    /// A queue message is not what the function takes; it will never succeed.
+    InvalidMessage => false,
+    /// The order store could not be reached.
+    StoreUnavailable => true,
+    /// The order store refused the order.
+    StoreError => false,
+    /// The confirmation email did not render.
+    TemplateError => false,
+    /// An email or mailing-list provider could not be reached, or throttled.
+    ProviderUnavailable => true,
+    /// The email provider refused the message.
+    EmailRejected => false,
+    /// The mailing-list provider refused the member.
+    MemberRejected => false,
+    /// The workflow service could not be reached.
+    WorkflowUnavailable => true,
+    /// The workflow service refused the start.
+    WorkflowRejected => false,
+}
+
+impl fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A function's failure: its [`ErrorType`], a message written for operators (never secrets),
+/// and the source chain, for the logs only.
 #[derive(Debug)]
 pub struct FunctionError {
-    error_type: Cow<'static, str>,
+    error_type: ErrorType,
     message: String,
-    retryable: bool,
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
 
 impl FunctionError {
-    /// A failure that may pass if tried again later (a provider or store is down, a timeout).
-    pub fn retryable(error_type: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+    pub fn new(error_type: ErrorType, message: impl Into<String>) -> Self {
         Self {
-            error_type: error_type.into(),
+            error_type,
             message: message.into(),
-            retryable: true,
-            source: None,
-        }
-    }
-
-    /// A failure that will happen again on every retry (bad input, a rejected request).
-    pub fn terminal(error_type: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self {
-            error_type: error_type.into(),
-            message: message.into(),
-            retryable: false,
             source: None,
         }
     }
@@ -45,8 +90,8 @@ impl FunctionError {
         self
     }
 
-    pub fn error_type(&self) -> &str {
-        &self.error_type
+    pub fn error_type(&self) -> ErrorType {
+        self.error_type
     }
 
     pub fn message(&self) -> &str {
@@ -54,7 +99,7 @@ impl FunctionError {
     }
 
     pub fn is_retryable(&self) -> bool {
-        self.retryable
+        self.error_type.is_retryable()
     }
 
     /// The message followed by each source, for a log line: `message: cause: cause`.
@@ -102,15 +147,22 @@ mod tests {
 
     #[test]
     fn keeps_type_retryability_and_chain() {
-        let e = FunctionError::retryable("ProviderUnavailable", "SendGrid did not answer")
+        let e = FunctionError::new(ErrorType::ProviderUnavailable, "SendGrid did not answer")
             .with_source(Inner);
-        assert_eq!(e.error_type(), "ProviderUnavailable");
+        assert_eq!(e.error_type().name(), "ProviderUnavailable");
         assert!(e.is_retryable());
         assert_eq!(
             e.to_string(),
             "ProviderUnavailable: SendGrid did not answer"
         );
         assert_eq!(e.chain(), "SendGrid did not answer: connection refused");
-        assert!(!FunctionError::terminal("InvalidInput", "bad").is_retryable());
+        assert!(!FunctionError::new(ErrorType::InvalidInput, "bad").is_retryable());
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let names: std::collections::BTreeSet<_> =
+            ErrorType::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(names.len(), ErrorType::ALL.len());
     }
 }

@@ -1,9 +1,12 @@
 //! Queue messages and partial batch failures.
 //!
 //! Hosts deliver batches (SQS delivers up to 10); a failure of one message must not make the
-//! others run again. [`handle_batch`] runs a [`QueueFunction`] on each message and reports only
-//! the ids that failed, which SQS (`ReportBatchItemFailures`), Service Bus (abandon) and the
-//! emulator's queue redeliver.
+//! others run again. [`handle_batch`] runs a [`QueueFunction`] on each message and sorts the
+//! failures: a retryable one is reported for redelivery (SQS `ReportBatchItemFailures`, a Service
+//! Bus abandon, the emulator's queue), and after the queue's `maxReceiveCount` it is
+//! dead-lettered; a terminal one (a message that can never succeed, such as one that is not an
+//! `OrderPlaced`) goes to the dead-letter queue at once, with its reason, instead of being
+//! delivered five times more.
 
 use std::collections::BTreeMap;
 
@@ -42,36 +45,63 @@ impl BatchResponse {
     }
 }
 
-/// Handles every message of a batch concurrently and reports those that failed.
-pub async fn handle_batch(function: &dyn QueueFunction, batch: &[QueueMessage]) -> BatchResponse {
+/// What became of a batch: the messages to deliver again, and those to dead-letter now.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Retryable failures, in SQS's `batchItemFailures` shape.
+    pub retry: BatchResponse,
+    /// Terminal failures: they would fail on every delivery.
+    pub dead_letter: Vec<DeadLetter>,
+}
+
+/// A message to dead-letter at once, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub message_id: String,
+    /// The error type's name (`InvalidMessage`).
+    pub reason: &'static str,
+    pub description: String,
+}
+
+/// Handles every message of a batch concurrently and sorts the failures (see the module docs).
+pub async fn handle_batch(function: &dyn QueueFunction, batch: &[QueueMessage]) -> BatchOutcome {
     let results =
         futures_util::future::join_all(batch.iter().map(|m| function.handle_message(m))).await;
-    let batch_item_failures = batch
-        .iter()
-        .zip(results)
-        .filter_map(|(message, result)| {
-            let error = result.err()?;
+    let mut outcome = BatchOutcome::default();
+    for (message, result) in batch.iter().zip(results) {
+        let Err(error) = result else { continue };
+        if error.is_retryable() {
             tracing::warn!(
                 message_id = %message.message_id,
                 receive_count = message.receive_count,
-                error_type = error.error_type(),
+                error_type = error.error_type().name(),
                 "message failed, left for redelivery: {}",
                 error.chain()
             );
-            Some(BatchItemFailure {
+            outcome.retry.batch_item_failures.push(BatchItemFailure {
                 item_identifier: message.message_id.clone(),
-            })
-        })
-        .collect();
-    BatchResponse {
-        batch_item_failures,
+            });
+        } else {
+            tracing::warn!(
+                message_id = %message.message_id,
+                error_type = error.error_type().name(),
+                "message can never succeed, to the dead-letter queue: {}",
+                error.chain()
+            );
+            outcome.dead_letter.push(DeadLetter {
+                message_id: message.message_id.clone(),
+                reason: error.error_type().name(),
+                description: error.message().to_owned(),
+            });
+        }
     }
+    outcome
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FunctionError;
+    use crate::{ErrorType, FunctionError};
     use async_trait::async_trait;
 
     struct FailsOnOdd;
@@ -82,9 +112,9 @@ mod tests {
             let n: u32 = message
                 .body
                 .parse()
-                .map_err(|_| FunctionError::terminal("InvalidMessage", "not a number"))?;
+                .map_err(|_| FunctionError::new(ErrorType::InvalidMessage, "not a number"))?;
             if n % 2 == 1 {
-                Err(FunctionError::retryable("Odd", "odd"))
+                Err(FunctionError::new(ErrorType::ProviderUnavailable, "odd"))
             } else {
                 Ok(())
             }
@@ -101,18 +131,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reports_only_the_failed_messages() {
+    async fn retries_only_the_failed_messages_and_dead_letters_the_hopeless() {
         let batch = [
             message("a", "2"),
             message("b", "3"),
             message("c", "x"),
             message("d", "4"),
         ];
-        let response = handle_batch(&FailsOnOdd, &batch).await;
-        assert_eq!(response.failed_ids().collect::<Vec<_>>(), ["b", "c"]);
+        let outcome = handle_batch(&FailsOnOdd, &batch).await;
+        assert_eq!(outcome.retry.failed_ids().collect::<Vec<_>>(), ["b"]);
         assert_eq!(
-            serde_json::to_value(&response).expect("serializes"),
-            serde_json::json!({"batchItemFailures": [{"itemIdentifier": "b"}, {"itemIdentifier": "c"}]})
+            serde_json::to_value(&outcome.retry).expect("serializes"),
+            serde_json::json!({"batchItemFailures": [{"itemIdentifier": "b"}]})
+        );
+        assert_eq!(
+            outcome.dead_letter,
+            [DeadLetter {
+                message_id: "c".into(),
+                reason: "InvalidMessage",
+                description: "not a number".into(),
+            }],
+            "a message that can never succeed is not retried"
         );
     }
 }
