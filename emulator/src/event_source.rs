@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use durable::Queue;
 use durable::queue::ReceivedMessage;
-use function_model::{QueueFunction, QueueMessage, handle_batch};
+use function_model::{Invocation, QueueFunction, QueueMessage, handle_batch};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::faults::{Fault, Faults};
 
@@ -25,6 +26,8 @@ pub struct EventSourceMapping {
     pub function_name: &'static str,
     pub function: Arc<dyn QueueFunction>,
     pub batch_size: usize,
+    /// The function's timeout (its invocations' deadline).
+    pub timeout: Duration,
     pub faults: Arc<Faults>,
 }
 
@@ -78,7 +81,10 @@ impl EventSourceMapping {
                 receive_count: m.receive_count,
             })
             .collect();
-        let outcome = handle_batch(self.function.as_ref(), &messages).await;
+        let invocation = Invocation::local(self.function_name, self.timeout, None);
+        let outcome = handle_batch(self.function.as_ref(), &invocation, &messages)
+            .instrument(invocation.span())
+            .await;
         let failed: Vec<&str> = outcome.retry.failed_ids().collect();
         for dead in &outcome.dead_letter {
             let Some(message) = batch.iter().find(|m| m.message_id == dead.message_id) else {

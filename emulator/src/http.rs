@@ -19,12 +19,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use function_model::HttpRequest;
+use function_model::{HttpRequest, Invocation};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::Services;
 use crate::faults::{Fault, FaultSpec};
@@ -401,13 +402,22 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         response
     } else {
+        // API Gateway passes the caller's trace header on, or starts a trace.
+        let trace_id = parts
+            .headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(new_trace_id, str::to_owned);
+        let invocation = Invocation::local("payment", services.payment_timeout, Some(trace_id));
         let request = HttpRequest {
             method: parts.method,
             path: parts.uri.path().to_owned(),
             headers: parts.headers,
             body,
         };
-        invoke_payment(&services, request).await
+        invoke_payment(&services, &invocation, request)
+            .instrument(invocation.span())
+            .await
     };
     if let Some(origin) = origin {
         let headers = response.headers_mut();
@@ -423,7 +433,11 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
     response
 }
 
-async fn invoke_payment(services: &Services, request: HttpRequest) -> Response {
+async fn invoke_payment(
+    services: &Services,
+    invocation: &Invocation,
+    request: HttpRequest,
+) -> Response {
     let invocation = async {
         match services.faults.next("payment") {
             Some(Fault::Fail { .. }) => return None,
@@ -431,7 +445,7 @@ async fn invoke_payment(services: &Services, request: HttpRequest) -> Response {
             Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
             None => {}
         }
-        Some(services.payment.handle(request).await)
+        Some(services.payment.handle(invocation, request).await)
     };
     match tokio::time::timeout(services.payment_timeout, invocation).await {
         Ok(Some(response)) => {
@@ -443,6 +457,16 @@ async fn invoke_payment(services: &Services, request: HttpRequest) -> Response {
         Ok(None) => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
         Err(_) => gateway_error(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out"),
     }
+}
+
+/// A new X-Ray trace header: `Root=1-<epoch seconds, hex>-<96 random bits, hex>`.
+fn new_trace_id() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("Root=1-{seconds:08x}-{}", &random[..24])
 }
 
 /// The request's `Origin`, when it is the configured site origin (the only one the API answers

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use clients::publisher::{OrderPublisher, PublishError};
+use clients::publisher::{OrderPublisher, PublishError, TRACE_ATTRIBUTE};
 use domain::{OrderPlaced, TicketCatalogue};
 use durable::{Db, Executions, Pool, Queue, QueueConfig, Redrive, SqlIdempotencyStore};
 use function_model::{HttpFunction, TaskFunction};
@@ -252,9 +252,17 @@ struct QueuePublisher(Arc<Queue>);
 
 #[async_trait]
 impl OrderPublisher for QueuePublisher {
-    async fn publish(&self, order: &OrderPlaced) -> Result<(), PublishError> {
+    async fn publish(
+        &self,
+        order: &OrderPlaced,
+        trace_id: Option<&str>,
+    ) -> Result<(), PublishError> {
+        let attributes = trace_id
+            .map(|trace| (TRACE_ATTRIBUTE.to_owned(), trace.to_owned()))
+            .into_iter()
+            .collect();
         self.0
-            .send(order.to_json(), Default::default(), None)
+            .send(order.to_json(), attributes, None)
             .await
             .map(drop)
             .map_err(|e| PublishError(e.to_string()))
@@ -396,6 +404,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             step_functions.clone(),
         )))),
         batch_size: 10,
+        timeout: config.function_timeout,
         faults: faults.clone(),
     };
     let services = Arc::new(Services {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
 use durable::{DbError, ExecutionRecord, Executions, Queue};
-use function_model::TaskFunction;
+use function_model::{Invocation, TaskFunction};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -28,7 +28,7 @@ pub const SQS_SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
 
 /// A local Lambda ARN for a function name.
 pub fn function_arn(name: &str) -> String {
-    format!("arn:aws:lambda:us-east-1:000000000000:function:{name}")
+    function_model::local_function_arn(name)
 }
 
 /// A local queue URL for a queue name.
@@ -104,7 +104,11 @@ impl TaskInvoker for LocalTasks {
             Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
             None => {}
         }
-        match tokio::time::timeout(self.function_timeout, function.handle(task.input)).await {
+        let invocation = Invocation::local(name, self.function_timeout, None);
+        let run = function
+            .handle(&invocation, task.input)
+            .instrument(invocation.span());
+        match tokio::time::timeout(self.function_timeout, run).await {
             Err(_) => Err(timed_out()),
             Ok(Ok(output)) => Ok(output),
             Ok(Err(e)) => {

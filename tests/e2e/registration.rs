@@ -229,3 +229,53 @@ async fn the_site_and_the_ticket_list_are_served() {
         "the inspector page reads the JSON API"
     );
 }
+
+/// The gateway passes the caller's trace header to the payment function (or starts a trace), and
+/// the order carries it to the orchestrator as the `AWSTraceHeader` message attribute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_header_travels_with_the_order() {
+    let app = spawn_app().await;
+    // The orchestrator fails until cleared, so the messages stay on the queue to be read.
+    app.inject_fault(json!({"target": "orchestrator", "mode": "fail"}))
+        .await;
+    const TRACE: &str = "Root=1-67891233-abcdef012345678912345678";
+    let traced = app
+        .client()
+        .post(format!("{}/api/registrations", app.url))
+        .header("x-amzn-trace-id", TRACE)
+        .json(&registration(
+            &unique_email("traced"),
+            "Ada Lovelace",
+            false,
+        ))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(traced.status(), 201);
+    let (status, _) = app
+        .register(
+            &registration(&unique_email("untraced"), "Ada Lovelace", false),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let queue = app.queue("registrations").await;
+    let traces: Vec<&str> = queue["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["attributes"]["AWSTraceHeader"].as_str())
+        .collect();
+    assert_eq!(traces.len(), 2, "{queue}");
+    assert!(traces.contains(&TRACE), "the caller's trace: {traces:?}");
+    let started = traces
+        .iter()
+        .find(|t| **t != TRACE)
+        .expect("a second trace");
+    assert!(
+        started.starts_with("Root=1-") && started.len() == TRACE.len(),
+        "a new trace: {started}"
+    );
+    app.clear_faults().await;
+    app.drained("registrations").await;
+}

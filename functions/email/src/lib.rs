@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clients::email::{EmailSender, OutgoingEmail, SendError};
 use domain::OrderPlaced;
-use function_model::{ErrorType, FunctionError, TypedTask};
+use function_model::{ErrorType, FunctionError, Invocation, TypedTask};
 use serde_json::{Value, json};
 use tera::{Context, Tera};
 
@@ -90,7 +90,11 @@ impl TypedTask for Email {
         ErrorType::EmailRejected,
     ];
 
-    async fn run(&self, order: OrderPlaced) -> Result<Value, FunctionError> {
+    async fn run(
+        &self,
+        _invocation: &Invocation,
+        order: OrderPlaced,
+    ) -> Result<Value, FunctionError> {
         let email = self.confirmation.render(&order).map_err(|e| {
             FunctionError::new(ErrorType::TemplateError, "the confirmation did not render")
                 .with_source(e)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clients::audience::{Audience, AudienceError, Member};
 use domain::OrderPlaced;
-use function_model::{ErrorType, FunctionError, TypedTask};
+use function_model::{ErrorType, FunctionError, Invocation, TypedTask};
 use serde_json::{Value, json};
 
 pub struct MailingList {
@@ -27,7 +27,11 @@ impl TypedTask for MailingList {
     const RAISES: &'static [ErrorType] =
         &[ErrorType::ProviderUnavailable, ErrorType::MemberRejected];
 
-    async fn run(&self, order: OrderPlaced) -> Result<Value, FunctionError> {
+    async fn run(
+        &self,
+        _invocation: &Invocation,
+        order: OrderPlaced,
+    ) -> Result<Value, FunctionError> {
         if !order.newsletter {
             tracing::info!(order_id = %order.order_id, "no newsletter consent: not added to the audience");
             return Ok(json!({ "subscribed": false, "skipped": "no consent" }));
@@ -62,6 +66,10 @@ impl TypedTask for MailingList {
 mod tests {
     use super::*;
     use function_model::TaskFunction;
+
+    fn invocation() -> Invocation {
+        Invocation::local("task", std::time::Duration::from_secs(10), None)
+    }
     use std::sync::Mutex;
 
     #[derive(Default)]
@@ -89,12 +97,12 @@ mod tests {
         let members = Arc::new(Members::default());
         let task = MailingList::new(members.clone());
         assert_eq!(
-            task.handle(order(false)).await.expect("ok")["skipped"],
+            task.handle(&invocation(), order(false)).await.expect("ok")["skipped"],
             "no consent"
         );
         assert!(members.0.lock().expect("lock").is_empty());
         assert_eq!(
-            task.handle(order(true)).await.expect("ok")["subscribed"],
+            task.handle(&invocation(), order(true)).await.expect("ok")["subscribed"],
             true
         );
         assert_eq!(*members.0.lock().expect("lock"), ["ada@example.org"]);

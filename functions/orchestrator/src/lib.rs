@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
 use domain::OrderPlaced;
-use function_model::{ErrorType, FunctionError, QueueFunction, QueueMessage};
+use function_model::{ErrorType, FunctionError, Invocation, QueueFunction, QueueMessage};
 use serde_json::json;
 use tracing::Instrument;
 
@@ -27,7 +27,11 @@ impl Orchestrator {
 
 #[async_trait]
 impl QueueFunction for Orchestrator {
-    async fn handle_message(&self, message: &QueueMessage) -> Result<(), FunctionError> {
+    async fn handle_message(
+        &self,
+        _invocation: &Invocation,
+        message: &QueueMessage,
+    ) -> Result<(), FunctionError> {
         let order = OrderPlaced::from_json(&message.body).map_err(|e| {
             FunctionError::new(
                 ErrorType::InvalidMessage,
@@ -106,6 +110,10 @@ mod tests {
         }
     }
 
+    fn invocation() -> Invocation {
+        Invocation::local("orchestrator", std::time::Duration::from_secs(10), None)
+    }
+
     fn order_json() -> String {
         include_str!("../../../shared/domain/data/order-placed.example.json").to_owned()
     }
@@ -119,7 +127,7 @@ mod tests {
             message("b", "{not json".into()),
             message("c", order_json()),
         ];
-        let outcome = function_model::handle_batch(&orchestrator, &batch).await;
+        let outcome = function_model::handle_batch(&orchestrator, &invocation(), &batch).await;
         assert_eq!(outcome.retry.failed_ids().count(), 0);
         let dead: Vec<_> = outcome
             .dead_letter
@@ -144,7 +152,7 @@ mod tests {
             }
         }
         let error = Orchestrator::new(Arc::new(Down))
-            .handle_message(&message("a", order_json()))
+            .handle_message(&invocation(), &message("a", order_json()))
             .await
             .expect_err("fails");
         assert_eq!(error.error_type(), ErrorType::WorkflowUnavailable);

@@ -27,7 +27,7 @@ use clients::idempotency::{Claim, IdempotencyKey, IdempotencyStore, RecordedAnsw
 use clients::payments::{ChargeRequest, PaymentError, PaymentGateway};
 use clients::publisher::OrderPublisher;
 use domain::{OrderId, OrderPlaced, PaymentReceipt, Registration, TicketCatalogue, TicketRef};
-use function_model::{HttpFunction, HttpRequest, HttpResponse};
+use function_model::{HttpFunction, HttpRequest, HttpResponse, Invocation};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
@@ -36,6 +36,9 @@ use responses::{error_response, field_errors_response};
 
 /// The payment provider recorded on each order.
 const PAYMENT_PROVIDER: &str = "paypal";
+
+/// Time kept back from the invocation's deadline for answering after a charge gives up.
+const ANSWER_MARGIN: Duration = Duration::from_secs(2);
 
 /// Request bodies above this size are refused with 413 (a registration is well under 2 KiB).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -71,7 +74,7 @@ impl Payment {
         HttpResponse::json(StatusCode::OK, &self.catalogue)
     }
 
-    async fn register(&self, request: &HttpRequest) -> HttpResponse {
+    async fn register(&self, invocation: &Invocation, request: &HttpRequest) -> HttpResponse {
         if request.body.len() > MAX_BODY_BYTES {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -118,7 +121,7 @@ impl Payment {
         let span = tracing::info_span!("registration", order_id = %order_id);
         let Some(key) = key else {
             return self
-                .charge_and_publish(order_id, registration)
+                .charge_and_publish(invocation, order_id, registration)
                 .instrument(span)
                 .await;
         };
@@ -151,7 +154,7 @@ impl Payment {
                     .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
                 }
             }
-            let response = self.charge_and_publish(order_id, registration).await;
+            let response = self.charge_and_publish(invocation, order_id, registration).await;
             let recorded = if response.status.is_server_error() {
                 // Nothing final happened (or the charge will replay): let the same key try again.
                 self.idempotency.release(&key).await
@@ -172,6 +175,7 @@ impl Payment {
     /// `Idempotency-Key`, so a retry never charges twice) and publishes the order.
     async fn charge_and_publish(
         &self,
+        invocation: &Invocation,
         order_id: OrderId,
         registration: Registration,
     ) -> HttpResponse {
@@ -184,6 +188,7 @@ impl Payment {
         } = registration;
         let charge = ChargeRequest {
             order_id,
+            budget: invocation.remaining().saturating_sub(ANSWER_MARGIN),
             amount: ticket.price,
             description: ticket.name.clone(),
             card: &card,
@@ -227,7 +232,11 @@ impl Payment {
                 capture_id: capture.capture_id,
             },
         };
-        if let Err(e) = self.publisher.publish(&order).await {
+        if let Err(e) = self
+            .publisher
+            .publish(&order, invocation.trace_id.as_deref())
+            .await
+        {
             tracing::error!(capture_id = %order.payment.capture_id, "paid but not published, the attendee is asked to retry: {e}");
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -343,10 +352,10 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 
 #[async_trait]
 impl HttpFunction for Payment {
-    async fn handle(&self, request: HttpRequest) -> HttpResponse {
+    async fn handle(&self, invocation: &Invocation, request: HttpRequest) -> HttpResponse {
         match (request.path.trim_end_matches('/'), &request.method) {
             ("/api/tickets", &Method::GET) => self.tickets(),
-            ("/api/registrations", &Method::POST) => self.register(&request).await,
+            ("/api/registrations", &Method::POST) => self.register(invocation, &request).await,
             ("/api/tickets", _) => responses::method_not_allowed("GET"),
             ("/api/registrations", _) => responses::method_not_allowed("POST"),
             _ => error_response(StatusCode::NOT_FOUND, "No such API route."),

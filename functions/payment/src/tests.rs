@@ -62,12 +62,14 @@ impl IdempotencyStore for InMemoryIdempotencyStore {
 #[derive(Default)]
 struct ScriptedGateway {
     charges: Mutex<Vec<String>>,
+    budget: Mutex<Option<Duration>>,
     outcome: Mutex<Option<PaymentError>>,
 }
 
 #[async_trait]
 impl PaymentGateway for ScriptedGateway {
     async fn charge(&self, request: ChargeRequest<'_>) -> Result<Capture, PaymentError> {
+        *self.budget.lock().expect("lock") = Some(request.budget);
         if let Some(e) = self.outcome.lock().expect("lock").clone() {
             return Err(e);
         }
@@ -85,12 +87,18 @@ impl PaymentGateway for ScriptedGateway {
 #[derive(Default)]
 struct RecordingPublisher {
     published: Mutex<Vec<String>>,
+    trace: Mutex<Option<String>>,
     fail: Mutex<bool>,
 }
 
 #[async_trait]
 impl OrderPublisher for RecordingPublisher {
-    async fn publish(&self, order: &OrderPlaced) -> Result<(), PublishError> {
+    async fn publish(
+        &self,
+        order: &OrderPlaced,
+        trace_id: Option<&str>,
+    ) -> Result<(), PublishError> {
+        *self.trace.lock().expect("lock") = trace_id.map(str::to_owned);
         if *self.fail.lock().expect("lock") {
             return Err(PublishError("queue down".into()));
         }
@@ -119,6 +127,14 @@ fn harness() -> Harness {
         payment,
         gateway,
         publisher,
+    }
+}
+
+impl Harness {
+    /// Invokes the function as the gateway does, with the payment function's 29 s timeout.
+    async fn call(&self, request: HttpRequest) -> HttpResponse {
+        let invocation = Invocation::local("payment", Duration::from_secs(29), None);
+        self.payment.handle(&invocation, request).await
     }
 }
 
@@ -157,7 +173,7 @@ fn body_of(response: &HttpResponse) -> Value {
 #[tokio::test]
 async fn a_valid_registration_is_charged_published_without_card_data_and_confirmed() {
     let h = harness();
-    let response = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
+    let response = h.call(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(response.status, StatusCode::CREATED);
     let body = body_of(&response);
     assert_eq!(
@@ -186,8 +202,8 @@ async fn a_valid_registration_is_charged_published_without_card_data_and_confirm
 #[tokio::test]
 async fn the_same_key_and_body_answers_again_without_charging_or_publishing_twice() {
     let h = harness();
-    let first = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
-    let second = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
+    let first = h.call(json_post(&valid_body(), Some("k1"))).await;
+    let second = h.call(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(second.status, StatusCode::CREATED);
     assert_eq!(first.body, second.body);
     assert_eq!(h.gateway.charges.lock().expect("lock").len(), 1);
@@ -197,10 +213,10 @@ async fn the_same_key_and_body_answers_again_without_charging_or_publishing_twic
 #[tokio::test]
 async fn the_same_key_with_another_body_is_a_conflict() {
     let h = harness();
-    h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
+    h.call(json_post(&valid_body(), Some("k1"))).await;
     let mut other = valid_body();
     other["ticket"] = json!("student");
-    let response = h.payment.handle(json_post(&other, Some("k1"))).await;
+    let response = h.call(json_post(&other, Some("k1"))).await;
     assert_eq!(response.status, StatusCode::CONFLICT);
     assert_eq!(h.gateway.charges.lock().expect("lock").len(), 1);
 }
@@ -212,7 +228,7 @@ async fn a_decline_is_402_with_the_reason_and_publishes_nothing() {
         code: "CARD_REFUSED".into(),
         reason: "The card was refused.".into(),
     });
-    let response = h.payment.handle(json_post(&valid_body(), None)).await;
+    let response = h.call(json_post(&valid_body(), None)).await;
     assert_eq!(response.status, StatusCode::PAYMENT_REQUIRED);
     assert_eq!(body_of(&response)["reason"], "The card was refused.");
     assert!(h.publisher.published.lock().expect("lock").is_empty());
@@ -222,7 +238,7 @@ async fn a_decline_is_402_with_the_reason_and_publishes_nothing() {
 async fn a_provider_outage_is_503_and_the_key_can_be_retried() {
     let h = harness();
     *h.gateway.outcome.lock().expect("lock") = Some(PaymentError::Unavailable("timeout".into()));
-    let response = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
+    let response = h.call(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers.contains_key(http::header::RETRY_AFTER));
     assert!(
@@ -233,7 +249,7 @@ async fn a_provider_outage_is_503_and_the_key_can_be_retried() {
         "no internals"
     );
     *h.gateway.outcome.lock().expect("lock") = None;
-    let retried = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
+    let retried = h.call(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(retried.status, StatusCode::CREATED);
 }
 
@@ -241,10 +257,10 @@ async fn a_provider_outage_is_503_and_the_key_can_be_retried() {
 async fn a_failed_publish_heals_on_retry_without_a_second_charge() {
     let h = harness();
     *h.publisher.fail.lock().expect("lock") = true;
-    let response = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
+    let response = h.call(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
     *h.publisher.fail.lock().expect("lock") = false;
-    let retried = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
+    let retried = h.call(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(retried.status, StatusCode::CREATED);
     assert_eq!(
         *h.gateway.charges.lock().expect("lock"),
@@ -260,7 +276,7 @@ async fn invalid_input_gets_per_field_errors_and_no_charge() {
     let mut body = valid_body();
     body["attendee"]["email"] = json!("not-an-email");
     body["card"]["number"] = json!("1234");
-    let response = h.payment.handle(json_post(&body, None)).await;
+    let response = h.call(json_post(&body, None)).await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     let fields = &body_of(&response)["fields"];
     assert!(
@@ -278,15 +294,12 @@ async fn invalid_input_gets_per_field_errors_and_no_charge() {
 async fn malformed_requests_get_a_clear_4xx() {
     let h = harness();
     assert_eq!(
-        h.payment
-            .handle(post("this is not json", None))
-            .await
-            .status,
+        h.call(post("this is not json", None)).await.status,
         StatusCode::BAD_REQUEST
     );
     let big = vec![b' '; MAX_BODY_BYTES + 1];
     assert_eq!(
-        h.payment.handle(post(big, None)).await.status,
+        h.call(post(big, None)).await.status,
         StatusCode::PAYLOAD_TOO_LARGE
     );
     let mut form = json_post(&valid_body(), None);
@@ -295,7 +308,7 @@ async fn malformed_requests_get_a_clear_4xx() {
         "application/x-www-form-urlencoded".parse().expect("header"),
     );
     assert_eq!(
-        h.payment.handle(form).await.status,
+        h.call(form).await.status,
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
     assert!(h.gateway.charges.lock().expect("lock").is_empty());
@@ -323,7 +336,7 @@ async fn an_unusable_idempotency_key_is_a_400_naming_the_header_never_ignored() 
         too_long.as_bytes(),
     ] {
         for _ in 0..2 {
-            let response = h.payment.handle(with_raw_key(key)).await;
+            let response = h.call(with_raw_key(key)).await;
             assert_eq!(response.status, StatusCode::BAD_REQUEST, "{key:?}");
             let error = body_of(&response)["error"]
                 .as_str()
@@ -336,10 +349,7 @@ async fn an_unusable_idempotency_key_is_a_400_naming_the_header_never_ignored() 
     twice
         .headers
         .append("idempotency-key", http::HeaderValue::from_static("k2"));
-    assert_eq!(
-        h.payment.handle(twice).await.status,
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(h.call(twice).await.status, StatusCode::BAD_REQUEST);
     assert!(h.gateway.charges.lock().expect("lock").is_empty());
 }
 
@@ -348,7 +358,7 @@ async fn every_valid_key_charges_once_whatever_its_length() {
     let h = harness();
     for key in ["k", "order 42 / ~!", &"k".repeat(96), &"k".repeat(255)] {
         for _ in 0..2 {
-            let response = h.payment.handle(with_raw_key(key.as_bytes())).await;
+            let response = h.call(with_raw_key(key.as_bytes())).await;
             assert_eq!(response.status, StatusCode::CREATED, "{key}");
         }
     }
@@ -358,7 +368,7 @@ async fn every_valid_key_charges_once_whatever_its_length() {
 #[tokio::test]
 async fn the_same_json_written_another_way_is_the_same_request() {
     let h = harness();
-    let first = h.payment.handle(json_post(&valid_body(), Some("k1"))).await;
+    let first = h.call(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(first.status, StatusCode::CREATED);
     let body = valid_body();
     let reordered = format!(
@@ -367,7 +377,7 @@ async fn the_same_json_written_another_way_is_the_same_request() {
         serde_json::to_string_pretty(&body["card"]).expect("json"),
         serde_json::to_string_pretty(&body["attendee"]).expect("json"),
     );
-    let again = h.payment.handle(post(reordered, Some("k1"))).await;
+    let again = h.call(post(reordered, Some("k1"))).await;
     assert_eq!(again.status, StatusCode::CREATED, "{:?}", body_of(&again));
     assert_eq!(first.body, again.body);
     assert_eq!(h.gateway.charges.lock().expect("lock").len(), 1);
@@ -382,18 +392,39 @@ async fn lists_tickets_and_routes_other_requests() {
         headers: HeaderMap::new(),
         body: Bytes::new(),
     };
-    let tickets = h.payment.handle(get("/api/tickets", Method::GET)).await;
+    let tickets = h.call(get("/api/tickets", Method::GET)).await;
     assert_eq!(tickets.status, StatusCode::OK);
     assert!(body_of(&tickets)["tickets"].as_array().expect("list").len() >= 2);
     assert_eq!(
-        h.payment
-            .handle(get("/api/registrations", Method::GET))
-            .await
-            .status,
+        h.call(get("/api/registrations", Method::GET)).await.status,
         StatusCode::METHOD_NOT_ALLOWED
     );
     assert_eq!(
-        h.payment.handle(get("/api/nope", Method::GET)).await.status,
+        h.call(get("/api/nope", Method::GET)).await.status,
         StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_charge_keeps_within_the_deadline_and_the_trace_travels_with_the_order() {
+    let h = harness();
+    let invocation = Invocation::local(
+        "payment",
+        Duration::from_secs(10),
+        Some("Root=1-67891233-abcdef012345678912345678".into()),
+    );
+    let response = h
+        .payment
+        .handle(&invocation, json_post(&valid_body(), Some("k1")))
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED);
+    assert_eq!(
+        *h.gateway.budget.lock().expect("lock"),
+        Some(Duration::from_secs(8)),
+        "the deadline less the time to answer"
+    );
+    assert_eq!(
+        h.publisher.trace.lock().expect("lock").as_deref(),
+        Some("Root=1-67891233-abcdef012345678912345678")
     );
 }

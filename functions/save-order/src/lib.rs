@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::OrderPlaced;
-use function_model::{ErrorType, FunctionError, TypedTask};
+use function_model::{ErrorType, FunctionError, Invocation, TypedTask};
 use order_store::{OrderStore, StoreError};
 use serde_json::{Value, json};
 
@@ -25,7 +25,11 @@ impl TypedTask for SaveOrder {
     type Output = Value;
     const RAISES: &'static [ErrorType] = &[ErrorType::StoreUnavailable, ErrorType::StoreError];
 
-    async fn run(&self, order: OrderPlaced) -> Result<Value, FunctionError> {
+    async fn run(
+        &self,
+        _invocation: &Invocation,
+        order: OrderPlaced,
+    ) -> Result<Value, FunctionError> {
         let saved = self.store.save(&order).await.map_err(|e| match e {
             StoreError::Query(_) | StoreError::Connect(_) => FunctionError::new(
                 ErrorType::StoreUnavailable,
@@ -45,6 +49,10 @@ mod tests {
     use super::*;
     use function_model::TaskFunction;
 
+    fn invocation() -> Invocation {
+        Invocation::local("task", std::time::Duration::from_secs(10), None)
+    }
+
     #[tokio::test]
     async fn stores_once_and_rejects_what_is_not_an_order() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -57,16 +65,18 @@ mod tests {
         ))
         .expect("JSON");
         assert_eq!(
-            task.handle(order.clone()).await.expect("saved")["saved"],
+            task.handle(&invocation(), order.clone())
+                .await
+                .expect("saved")["saved"],
             "inserted"
         );
         assert_eq!(
-            task.handle(order).await.expect("saved")["saved"],
+            task.handle(&invocation(), order).await.expect("saved")["saved"],
             "alreadyStored"
         );
         assert_eq!(store.orders().await.expect("orders").len(), 1);
         let error = task
-            .handle(json!({"orderId": 1}))
+            .handle(&invocation(), json!({"orderId": 1}))
             .await
             .expect_err("invalid");
         assert_eq!(error.error_type(), ErrorType::InvalidInput);

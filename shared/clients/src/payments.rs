@@ -8,6 +8,9 @@ use domain::{BillingAddress, Card, Money, OrderId};
 #[derive(Debug)]
 pub struct ChargeRequest<'a> {
     pub order_id: OrderId,
+    /// How long the charge may take, retries included: what is left of the caller's deadline.
+    /// The gateway's own limit applies too, whichever is shorter.
+    pub budget: std::time::Duration,
     pub amount: Money,
     pub description: String,
     pub card: &'a Card,

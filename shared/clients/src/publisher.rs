@@ -7,7 +7,16 @@ use domain::OrderPlaced;
 #[error("could not publish the order: {0}")]
 pub struct PublishError(pub String);
 
+/// The message attribute that carries the trace header from the payment to the orchestrator
+/// (SQS's system attribute for X-Ray).
+pub const TRACE_ATTRIBUTE: &str = "AWSTraceHeader";
+
 #[async_trait]
 pub trait OrderPublisher: Send + Sync {
-    async fn publish(&self, order: &OrderPlaced) -> Result<(), PublishError>;
+    /// Publishes `order`, with `trace_id` (the payment invocation's) as [`TRACE_ATTRIBUTE`].
+    async fn publish(
+        &self,
+        order: &OrderPlaced,
+        trace_id: Option<&str>,
+    ) -> Result<(), PublishError>;
 }

@@ -132,6 +132,7 @@ impl Payer {
     fn request(&self, description: &str) -> ChargeRequest<'_> {
         ChargeRequest {
             order_id: OrderId::parse(ORDER_ID).expect("valid order id"),
+            budget: std::time::Duration::from_secs(60),
             amount: Money::from_minor_units(25000, Currency::Usd),
             description: description.into(),
             card: &self.card,

@@ -10,6 +10,9 @@
 //!   written as a [`TypedTask`]: its input and output typed, and the error types it raises
 //!   declared, so that the workflow file can be checked against them.
 //!
+//! Every handler is given the [`Invocation`]: its request id, deadline, function name and ARN,
+//! and trace id.
+//!
 //! Failures are [`FunctionError`]s of one of the [`ErrorType`]s: a stable name that workflow
 //! `Retry`/`Catch` match on, as Step Functions matches a Lambda's `errorType`, and whether a retry
 //! can help.
@@ -20,10 +23,12 @@
 mod error;
 pub mod host;
 mod http;
+mod invocation;
 mod queue;
 
 pub use error::{ErrorType, FunctionError};
 pub use http::{HttpRequest, HttpResponse};
+pub use invocation::{Invocation, local_function_arn};
 pub use queue::{BatchOutcome, BatchResponse, DeadLetter, QueueMessage, handle_batch};
 
 use async_trait::async_trait;
@@ -32,7 +37,7 @@ use async_trait::async_trait;
 #[async_trait]
 pub trait HttpFunction: Send + Sync + 'static {
     /// Always answers: failures are responses with a status, never errors.
-    async fn handle(&self, request: HttpRequest) -> HttpResponse;
+    async fn handle(&self, invocation: &Invocation, request: HttpRequest) -> HttpResponse;
 }
 
 /// A function triggered by queue messages, one message at a time.
@@ -40,13 +45,21 @@ pub trait HttpFunction: Send + Sync + 'static {
 pub trait QueueFunction: Send + Sync + 'static {
     /// Handles one message. An error leaves the message on the queue for redelivery (and, after
     /// the queue's `maxReceiveCount`, the dead-letter queue).
-    async fn handle_message(&self, message: &QueueMessage) -> Result<(), FunctionError>;
+    async fn handle_message(
+        &self,
+        invocation: &Invocation,
+        message: &QueueMessage,
+    ) -> Result<(), FunctionError>;
 }
 
 /// A function called as a workflow task: JSON in, JSON out. Written as a [`TypedTask`].
 #[async_trait]
 pub trait TaskFunction: Send + Sync + 'static {
-    async fn handle(&self, input: serde_json::Value) -> Result<serde_json::Value, FunctionError>;
+    async fn handle(
+        &self,
+        invocation: &Invocation,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, FunctionError>;
 }
 
 /// A workflow task with a typed input and output. Its input is read once, here: JSON the input
@@ -60,17 +73,25 @@ pub trait TypedTask: Send + Sync + 'static {
     /// raised before `run`, for every task).
     const RAISES: &'static [ErrorType];
 
-    async fn run(&self, input: Self::Input) -> Result<Self::Output, FunctionError>;
+    async fn run(
+        &self,
+        invocation: &Invocation,
+        input: Self::Input,
+    ) -> Result<Self::Output, FunctionError>;
 }
 
 #[async_trait]
 impl<T: TypedTask> TaskFunction for T {
-    async fn handle(&self, input: serde_json::Value) -> Result<serde_json::Value, FunctionError> {
+    async fn handle(
+        &self,
+        invocation: &Invocation,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, FunctionError> {
         let input = T::Input::try_from(input).map_err(|e| {
             FunctionError::new(ErrorType::InvalidInput, "the task input is not valid")
                 .with_source(e)
         })?;
-        let output = self.run(input).await.inspect_err(|e| {
+        let output = self.run(invocation, input).await.inspect_err(|e| {
             debug_assert!(
                 T::RAISES.contains(&e.error_type()),
                 "{} is not declared in RAISES",

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::QueueFunction;
+use crate::{Invocation, QueueFunction};
 
 /// One delivered message.
 #[derive(Debug, Clone)]
@@ -64,9 +64,15 @@ pub struct DeadLetter {
 }
 
 /// Handles every message of a batch concurrently and sorts the failures (see the module docs).
-pub async fn handle_batch(function: &dyn QueueFunction, batch: &[QueueMessage]) -> BatchOutcome {
-    let results =
-        futures_util::future::join_all(batch.iter().map(|m| function.handle_message(m))).await;
+pub async fn handle_batch(
+    function: &dyn QueueFunction,
+    invocation: &Invocation,
+    batch: &[QueueMessage],
+) -> BatchOutcome {
+    let results = futures_util::future::join_all(
+        batch.iter().map(|m| function.handle_message(invocation, m)),
+    )
+    .await;
     let mut outcome = BatchOutcome::default();
     for (message, result) in batch.iter().zip(results) {
         let Err(error) = result else { continue };
@@ -108,7 +114,11 @@ mod tests {
 
     #[async_trait]
     impl QueueFunction for FailsOnOdd {
-        async fn handle_message(&self, message: &QueueMessage) -> Result<(), FunctionError> {
+        async fn handle_message(
+            &self,
+            _invocation: &Invocation,
+            message: &QueueMessage,
+        ) -> Result<(), FunctionError> {
             let n: u32 = message
                 .body
                 .parse()
@@ -138,7 +148,8 @@ mod tests {
             message("c", "x"),
             message("d", "4"),
         ];
-        let outcome = handle_batch(&FailsOnOdd, &batch).await;
+        let invocation = Invocation::local("odd", std::time::Duration::from_secs(1), None);
+        let outcome = handle_batch(&FailsOnOdd, &invocation, &batch).await;
         assert_eq!(outcome.retry.failed_ids().collect::<Vec<_>>(), ["b"]);
         assert_eq!(
             serde_json::to_value(&outcome.retry).expect("serializes"),

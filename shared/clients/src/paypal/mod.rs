@@ -70,7 +70,8 @@ pub struct PayPalConfig {
     pub client_secret: SecretString,
     /// For each HTTP call, connecting included.
     pub request_timeout: Duration,
-    /// For a whole charge, retries included.
+    /// For a whole charge, retries included (and at most the caller's budget,
+    /// `ChargeRequest::budget`).
     pub deadline: Duration,
 }
 
@@ -140,7 +141,7 @@ impl PaymentGateway for PayPalClient {
         async {
             let body = CreateOrder::new(&request);
             let outcome = retry_within(
-                self.config.deadline,
+                self.config.deadline.min(request.budget),
                 &BACKOFF,
                 |_| self.charge_once(&request_id, &body),
                 |error| matches!(error, PaymentError::Unavailable(_)),
