@@ -21,6 +21,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use bytes::{Buf, BytesMut};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -74,12 +75,11 @@ pub(crate) async fn serve(
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let service = TowerToHyperService::new(app);
     let mut connections = JoinSet::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, for instance: wait, as axum::serve does.
                     tracing::warn!("could not accept a connection: {e}");
@@ -89,7 +89,14 @@ pub(crate) async fn serve(
             },
             () = stopped(&mut shutdown) => break,
         };
-        let service = service.clone();
+        // Handlers read the client's address as axum's `ConnectInfo`.
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        ));
         let mut shutdown = shutdown.clone();
         connections.spawn(async move {
             // No hyper timer: the front times heads itself, and bodies are timed by the app.

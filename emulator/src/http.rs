@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::Path;
+use axum::extract::{ConnectInfo, Path};
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -409,12 +409,7 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
             .and_then(|v| v.to_str().ok())
             .map_or_else(new_trace_id, str::to_owned);
         let invocation = Invocation::local("payment", services.payment_timeout, Some(trace_id));
-        let request = HttpRequest {
-            method: parts.method,
-            path: parts.uri.path().to_owned(),
-            headers: parts.headers,
-            body,
-        };
+        let request = function_request(parts, body);
         invoke_payment(&services, &invocation, request)
             .instrument(invocation.span())
             .await
@@ -431,6 +426,24 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("origin"));
     response
+}
+
+/// The request as the payment function sees it: what API Gateway's payload 2.0 carries (the
+/// routes here have no path parameters).
+fn function_request(parts: http::request::Parts, body: Bytes) -> HttpRequest {
+    let source_ip = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    HttpRequest {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        path_parameters: Default::default(),
+        source_ip,
+        headers: parts.headers,
+        body,
+    }
 }
 
 async fn invoke_payment(
@@ -680,4 +693,24 @@ struct ClearFaults {
 async fn clear_faults(State(services): Shared, Query(query): Query<ClearFaults>) -> StatusCode {
     services.faults.clear(query.target.as_deref());
     StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_function_gets_the_query_string_and_the_source_address() {
+        let (mut parts, _) = http::Request::post("/api/registrations?ref=newsletter&x=%20")
+            .body(())
+            .expect("a request")
+            .into_parts();
+        let peer: std::net::SocketAddr = "192.0.2.7:50000".parse().expect("an address");
+        parts.extensions.insert(ConnectInfo(peer));
+        let request = function_request(parts, Bytes::from_static(b"{}"));
+        assert_eq!(request.path, "/api/registrations");
+        assert_eq!(request.query, "ref=newsletter&x=%20");
+        assert_eq!(request.source_ip, Some(peer.ip()));
+        assert_eq!(request.body.as_ref(), b"{}");
+    }
 }

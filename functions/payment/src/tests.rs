@@ -159,6 +159,7 @@ fn post(body: impl Into<Bytes>, key: Option<&str>) -> HttpRequest {
         path: "/api/registrations".into(),
         headers,
         body: body.into(),
+        ..HttpRequest::default()
     }
 }
 
@@ -389,8 +390,7 @@ async fn lists_tickets_and_routes_other_requests() {
     let get = |path: &str, method: Method| HttpRequest {
         method,
         path: path.into(),
-        headers: HeaderMap::new(),
-        body: Bytes::new(),
+        ..HttpRequest::default()
     };
     let tickets = h.call(get("/api/tickets", Method::GET)).await;
     assert_eq!(tickets.status, StatusCode::OK);

@@ -1,15 +1,25 @@
 //! HTTP requests and responses as a function sees them, independent of API Gateway's or Azure's
 //! envelopes (the host adapters translate those).
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HttpRequest {
     pub method: Method,
     /// The path without the query string, e.g. `/api/registrations`.
     pub path: String,
+    /// The query string as sent, without the `?` (API Gateway's `rawQueryString`); empty when
+    /// there is none.
+    pub query: String,
+    /// The values of the matched route's `{name}` segments (API Gateway's `pathParameters`).
+    pub path_parameters: BTreeMap<String, String>,
+    /// The client's address (`requestContext.http.sourceIp`), when the host knows it.
+    pub source_ip: Option<IpAddr>,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
