@@ -3,9 +3,11 @@
  *
  * - Loads the ticket list from GET /api/tickets and renders it as radio buttons.
  * - Validates the form on the client with rules that mirror the server's.
- * - Sends POST /api/registrations with one Idempotency-Key per submission; the
- *   key is reused when the attendee retries the same submission (network error,
- *   5xx, double click) and replaced once the form is edited after a final outcome.
+ * - Sends POST /api/registrations with one Idempotency-Key per submission. While
+ *   a submission's outcome is unknown (network error, timeout, 408, 409, 429,
+ *   5xx) the form is locked and "Try again" resends the very same body with the
+ *   same key, so that a payment that did go through is never made twice; a new
+ *   key comes only after a final answer or a deliberate "Edit the details".
  * - Shows the outcome (confirmation, field errors, decline, retry) accessibly.
  *
  * The validation and formatting helpers at the top are pure and have no DOM
@@ -312,7 +314,8 @@
   var REQUEST_TIMEOUT_MS = 30000;
   var MAX_RETRY_WAIT_SECONDS = 120;
   var UNAVAILABLE_MESSAGE =
-    'Payment service is temporarily unavailable, nothing was charged twice; please try again.';
+    'We could not get an answer about your payment. Trying again is safe: this registration ' +
+    'will not be charged twice.';
 
   /* Dotted request paths -> input ids ("ticket" is the radio group). */
   var FIELDS = {
@@ -340,6 +343,8 @@
     inFlight: false,
     /* The submission the current key belongs to: {key, body, final}. */
     attempt: null,
+    /* True while the current attempt's outcome is unknown: the fields cannot change. */
+    locked: false,
     retryTimer: null
   };
 
@@ -724,22 +729,54 @@
       errorList(entries)], true);
   }
 
-  function showUnavailable(retryAfterSeconds) {
-    var parts = [heading('Please try again'), UNAVAILABLE_MESSAGE];
+  /**
+   * Locks or unlocks the fields: while an attempt's outcome is unknown they cannot change, so
+   * that the only way on is the same request again (or a deliberate edit).
+   */
+  function setLocked(locked) {
+    state.locked = locked;
+    Array.prototype.forEach.call(el.form.elements, function (control) {
+      if (control !== el.submit) control.disabled = locked;
+    });
+    el.submit.disabled = locked || state.inFlight;
+  }
+
+  /** An action button under the outcome message. */
+  function addAction(label, primary, onClick) {
+    var button = document.createElement('button');
+    button.type = 'button';
+    button.className = primary ? 'button button-primary' : 'button';
+    button.textContent = label;
+    button.addEventListener('click', onClick);
+    el.outcomeActions.appendChild(button);
+    el.outcomeActions.hidden = false;
+    return button;
+  }
+
+  /**
+   * The outcome of the attempt is unknown: lock the form and offer the same request again,
+   * or, deliberately, editing the details (a new registration, with a new key).
+   */
+  function showUnknownOutcome(headingText, message, retryAfterSeconds) {
+    var parts = [heading(headingText), message];
     var wait = retryAfterSeconds ? Math.min(retryAfterSeconds, MAX_RETRY_WAIT_SECONDS) : 0;
     if (wait > 0) {
       parts.push('The service asked us to wait ' + wait + (wait === 1 ? ' second' : ' seconds') + ' before trying again.');
     }
     setOutcome('warning', parts, true);
-    var button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'button button-primary';
-    button.textContent = 'Try again';
-    button.addEventListener('click', function () {
-      submitRegistration();
+    setLocked(true);
+    var button = addAction('Try again', true, resend);
+    addAction('Edit the details', false, function () {
+      // The first request may still have charged the card: say so before a new key is used.
+      if (typeof window.confirm === 'function' && !window.confirm(
+        'If the first payment went through, changing the details starts a new registration ' +
+        'and the card may be charged again. Trying again as it is never charges twice. Edit anyway?')) {
+        return;
+      }
+      state.attempt = null;
+      setLocked(false);
+      setOutcome('', []);
     });
-    el.outcomeActions.appendChild(button);
-    el.outcomeActions.hidden = false;
     if (wait > 0) {
       var remaining = wait;
       button.disabled = true;
@@ -759,7 +796,7 @@
 
   function setBusy(busy) {
     state.inFlight = busy;
-    el.submit.disabled = busy;
+    el.submit.disabled = busy || state.locked;
     if (busy) {
       el.form.setAttribute('aria-busy', 'true');
       el.submit.textContent = 'Processing…';
@@ -789,6 +826,7 @@
 
   function submitRegistration() {
     if (state.inFlight) return; // double clicks while a request is in flight
+    if (state.locked) return resend();
     var request = buildRequest(collectValues());
     var errors = validateRequest(request, new Date());
     clearAllFieldErrors();
@@ -797,10 +835,22 @@
       return;
     }
     var body = JSON.stringify(request);
-    var key = keyFor(body);
-    var cardNumber = request.card.number;
-    request = null;
+    send(body, keyFor(body), request.card.number);
+  }
 
+  /** The attempt whose outcome is unknown, again: the same body with the same key. */
+  function resend() {
+    if (state.inFlight || !state.attempt || !state.attempt.body) return;
+    var cardNumber = '';
+    try {
+      cardNumber = JSON.parse(state.attempt.body).card.number;
+    } catch (e) {
+      cardNumber = '';
+    }
+    send(state.attempt.body, state.attempt.key, cardNumber);
+  }
+
+  function send(body, key, cardNumber) {
     setBusy(true);
     setOutcome('info', ['Processing your registration and payment. Please wait…']);
 
@@ -836,15 +886,17 @@
       // Network error or timeout: the outcome is unknown, so keep the key.
       if (timeout) clearTimeout(timeout);
       setBusy(false);
-      showUnavailable(null);
+      showUnknownOutcome('Please try again', UNAVAILABLE_MESSAGE, null);
     }).catch(function () {
       setBusy(false);
       setOutcome('error', ['Something went wrong while showing the result. Please reload the page.'], true);
     });
   }
 
+  /** A final answer: the fields may change again, and a change makes a new submission. */
   function markFinal() {
     if (state.attempt) state.attempt.final = true;
+    setLocked(false);
   }
 
   function handleResponse(result, cardNumber) {
@@ -871,11 +923,10 @@
         break;
       case 'conflict':
         // Usually the same submission is still being processed; retrying with the same key is safe.
-        setOutcome('warning', [
-          heading('This registration is already being processed'),
-          'Please wait a few seconds, then press “Register and pay” again to see the result. ' +
-          'You will not be charged twice.'
-        ], true);
+        showUnknownOutcome(
+          'This registration is already being processed',
+          'Please wait a few seconds, then try again to see the result. You will not be charged twice.',
+          parseRetryAfter(result.retryAfter));
         break;
       case 'too-large':
         markFinal();
@@ -885,9 +936,10 @@
         ], true);
         break;
       case 'unavailable':
-        showUnavailable(parseRetryAfter(result.retryAfter));
+        showUnknownOutcome('Please try again', UNAVAILABLE_MESSAGE, parseRetryAfter(result.retryAfter));
         break;
       default:
+        markFinal();
         setOutcome('error', [
           heading('The registration could not be completed'),
           'Something unexpected went wrong (error ' + Number(result.status) + '). Please try again in a moment.'
@@ -915,6 +967,7 @@
   }
 
   function startOver() {
+    setLocked(false);
     el.form.reset();
     clearCardSecrets();
     clearAllFieldErrors();

@@ -89,7 +89,11 @@ try {
   await fill('Ada Lovelace', 'ada@example.org');
   await page.check('#newsletter');
   await page.click('#submit-button');
-  await page.getByText('temporarily unavailable').waitFor();
+  await page.getByText('Trying again is safe').waitFor();
+  // The outcome is unknown: the fields are locked, so the retry cannot become another payment.
+  for (const field of ['#email', '#card-number', '#organization', '#address-country']) {
+    assert.equal(await page.isDisabled(field), true, `${field} locked while the outcome is unknown`);
+  }
   await api('/_emulator/api/faults', { method: 'DELETE' });
   const retry = page.getByRole('button', { name: 'Try again', exact: true });
   await retry.waitFor({ timeout: 15000 });
@@ -106,6 +110,27 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok((await api('/_emulator/api/orders')).some((o) => o.orderId === id), 'the order is stored');
+
+  // The answer is lost after the server charged the card (the connection drops): the page cannot
+  // know the outcome, so it locks the form and "Try again" replays the same request and key. The
+  // attendee is charged once (an edit and a new key used to charge twice).
+  await page.click('#register-another');
+  await fill('Grace Hopper', 'grace@example.org');
+  await page.route('**/api/registrations', async (route) => {
+    await route.fetch();
+    await route.abort('connectionreset');
+  });
+  await page.click('#submit-button');
+  await page.getByText('Trying again is safe').waitFor();
+  assert.equal(await page.isDisabled('#organization'), true, 'no edit while the outcome is unknown');
+  await page.unroute('**/api/registrations');
+  await page.getByRole('button', { name: 'Try again', exact: true }).click();
+  await page.locator('#confirmation').waitFor({ state: 'visible' });
+  const graceId = (await page.textContent('#confirmation-id')).trim();
+  const graceCharges = (await api('/_emulator/api/payments'))
+    .filter((p) => p.status === 'COMPLETED' && p.orderId === graceId);
+  assert.equal(graceCharges.length, 1, 'a lost answer retried is charged once');
+  assert.equal((await api('/_emulator/api/payments')).filter((p) => p.status === 'COMPLETED').length, 2);
 
   // The inspector runs under the same policy: its script fills in the order.
   await page.goto(emulator.url + '/_emulator');
