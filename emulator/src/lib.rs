@@ -24,6 +24,7 @@ pub mod faults;
 mod front;
 mod http;
 pub mod records;
+pub mod runtime_api;
 pub mod step_functions;
 
 use std::collections::HashMap;

@@ -1,8 +1,7 @@
-//! The `email` function as a standalone binary, for the cloud hosts: it builds its dependencies once
-//! from the environment (SendGrid and the sender address), then hands them to the host that `function_model::host` detects.
-//! Locally, the emulator runs the `email` library in-process instead. The AWS Lambda and Azure
-//! Functions adapters are not written yet, so once its settings check out this binary says so and
-//! exits with an error.
+//! The `email` function as a standalone binary: it builds its dependencies once from the
+//! environment (SendGrid), then runs under the host that `function_model::host` detects (AWS Lambda
+//! through the Runtime API; the Azure adapter is still to be written). Locally, the emulator runs
+//! the `email` library in-process.
 
 use std::process::ExitCode;
 
@@ -13,7 +12,7 @@ use clients::sendgrid::{SendGridClient, SendGridConfig};
 use domain::TicketCatalogue;
 
 fn main() -> ExitCode {
-    function_model::host::main("email", || async {
+    function_model::host::serve_task("email", || async {
         let sender = Arc::new(SendGridClient::new(SendGridConfig::from_env(&ProcessEnv)?));
         let confirmation = email::Confirmation::new(TicketCatalogue::builtin().conference);
         Ok(email::Email::new(confirmation, sender))

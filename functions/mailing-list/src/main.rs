@@ -1,8 +1,7 @@
-//! The `mailing-list` function as a standalone binary, for the cloud hosts: it builds its dependencies once
-//! from the environment (Mailchimp), then hands them to the host that `function_model::host` detects.
-//! Locally, the emulator runs the `mailing_list` library in-process instead. The AWS Lambda and Azure
-//! Functions adapters are not written yet, so once its settings check out this binary says so and
-//! exits with an error.
+//! The `mailing-list` function as a standalone binary: it builds its dependencies once from the
+//! environment (Mailchimp), then runs under the host that `function_model::host` detects (AWS Lambda
+//! through the Runtime API; the Azure adapter is still to be written). Locally, the emulator runs
+//! the `mailing_list` library in-process.
 
 use std::process::ExitCode;
 
@@ -12,7 +11,7 @@ use clients::config::ProcessEnv;
 use clients::mailchimp::{MailchimpClient, MailchimpConfig};
 
 fn main() -> ExitCode {
-    function_model::host::main("mailing-list", || async {
+    function_model::host::serve_task("mailing-list", || async {
         let audience = Arc::new(MailchimpClient::new(MailchimpConfig::from_env(
             &ProcessEnv,
         )?));

@@ -1,11 +1,17 @@
-//! The `orchestrator` function as a standalone binary, for the cloud hosts: it builds its dependencies once
-//! from the environment (nothing yet: the Step Functions client comes with the AWS adapter), then hands them to the host that `function_model::host` detects.
-//! Locally, the emulator runs the `orchestrator` library in-process instead. The AWS Lambda and Azure
-//! Functions adapters are not written yet, so once its settings check out this binary says so and
-//! exits with an error.
+//! The `orchestrator` function as a standalone binary, under the host that `function_model::host`
+//! detects (AWS Lambda, fed by SQS). It cannot run there yet: it starts the workflow with Step
+//! Functions, and that client (aws-sdk-sfn) is still to be written, so it says so and exits with
+//! an error. Locally, the emulator runs the `orchestrator` library in-process.
 
 use std::process::ExitCode;
 
+use anyhow::anyhow;
+
 fn main() -> ExitCode {
-    function_model::host::main("orchestrator", || async { Ok(()) })
+    function_model::host::serve_queue("orchestrator", || async {
+        Err::<orchestrator::Orchestrator, _>(anyhow!(
+            "orchestrator cannot run in the cloud yet: its Step Functions client (aws-sdk-sfn) is \
+             still to be written; run the system with `cargo run -p emulator`"
+        ))
+    })
 }

@@ -1,10 +1,10 @@
 //! Choosing the host a function binary runs under, from the environment, as each platform
 //! announces itself: `AWS_LAMBDA_RUNTIME_API` (AWS Lambda) or `FUNCTIONS_CUSTOMHANDLER_PORT`
-//! (an Azure Functions custom handler). Locally, the emulator runs the handlers in-process and
-//! does not start these binaries.
+//! (an Azure Functions custom handler), and the typed entry points each binary's `main` calls:
+//! [`serve_http`], [`serve_queue`], [`serve_task`].
 //!
-//! The AWS and Azure adapters are not written yet: a binary started under either platform says so
-//! and exits with an error instead of pretending to run.
+//! The AWS host is the `aws` feature ([`crate::aws`]). The Azure adapter is not written yet: a
+//! binary started under Azure says so and exits with an error instead of pretending to run.
 
 use std::fmt;
 use std::future::Future;
@@ -33,8 +33,9 @@ impl fmt::Display for HostError {
             ),
             HostError::NotSupportedYet(host) => write!(
                 f,
-                "this build cannot run under {host:?} yet: the AWS Lambda and Azure Functions adapters \
-                 are still to be written. Run locally with `cargo run -p emulator`."
+                "this build cannot run under {host:?}: its adapter is not in this build (AWS Lambda \
+                 needs the `aws` feature; the Azure Functions adapter is still to be written). Run \
+                 locally with `cargo run -p emulator`."
             ),
         }
     }
@@ -59,15 +60,80 @@ impl Host {
     }
 }
 
-/// The shape of every function binary's `main`: set up logging, build the dependencies once from
-/// the environment (a missing setting fails here, at start, naming the variable), then run them
-/// under the detected host. Today every platform host is still to be written, so after the
-/// dependencies are built this reports why it cannot run and exits with a failure.
-pub fn main<T, F>(function: &'static str, build: impl FnOnce() -> F) -> ExitCode
+/// Runs an HTTP function (payment) under the detected host. `build` makes it from the
+/// environment, once, at start: a missing setting fails here, naming the variable.
+pub fn serve_http<T, F>(function: &'static str, build: impl FnOnce() -> F) -> ExitCode
 where
+    T: crate::HttpFunction,
     F: Future<Output = anyhow::Result<T>>,
 {
+    serve(function, build, |handler| async move {
+        #[cfg(feature = "aws")]
+        return crate::aws::run_http(handler).await;
+        #[cfg(not(feature = "aws"))]
+        {
+            drop(handler);
+            Err("built without the `aws` feature".into())
+        }
+    })
+}
+
+/// Runs a queue function (orchestrator) under the detected host; see [`serve_http`].
+pub fn serve_queue<T, F>(function: &'static str, build: impl FnOnce() -> F) -> ExitCode
+where
+    T: crate::QueueFunction,
+    F: Future<Output = anyhow::Result<T>>,
+{
+    serve(function, build, |handler| async move {
+        #[cfg(feature = "aws")]
+        return crate::aws::run_queue(handler).await;
+        #[cfg(not(feature = "aws"))]
+        {
+            drop(handler);
+            Err("built without the `aws` feature".into())
+        }
+    })
+}
+
+/// Runs a workflow task (save-order, email, mailing-list) under the detected host; see
+/// [`serve_http`].
+pub fn serve_task<T, F>(function: &'static str, build: impl FnOnce() -> F) -> ExitCode
+where
+    T: crate::TaskFunction,
+    F: Future<Output = anyhow::Result<T>>,
+{
+    serve(function, build, |handler| async move {
+        #[cfg(feature = "aws")]
+        return crate::aws::run_task(handler).await;
+        #[cfg(not(feature = "aws"))]
+        {
+            drop(handler);
+            Err("built without the `aws` feature".into())
+        }
+    })
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Sets up logging, finds the host, builds the handler, and runs it with `run_on_aws` under AWS
+/// Lambda; under Azure (no adapter yet) or no host, reports why it cannot run.
+fn serve<T, F, R>(
+    function: &'static str,
+    build: impl FnOnce() -> F,
+    run_on_aws: impl FnOnce(T) -> R,
+) -> ExitCode
+where
+    F: Future<Output = anyhow::Result<T>>,
+    R: Future<Output = Result<(), BoxError>>,
+{
     init_tracing();
+    let host = match Host::detect() {
+        Ok(host) => host,
+        Err(e) => {
+            tracing::error!(function, "{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,25 +144,24 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let dependencies = match runtime.block_on(build()) {
-        Ok(dependencies) => dependencies,
+    let handler = match runtime.block_on(build()) {
+        Ok(handler) => handler,
         Err(e) => {
             tracing::error!(function, "could not start: {e:#}");
             return ExitCode::FAILURE;
         }
     };
-    match run(dependencies) {
+    let outcome = match host {
+        Host::AwsLambda { .. } if cfg!(feature = "aws") => runtime.block_on(run_on_aws(handler)),
+        other => Err(HostError::NotSupportedYet(other).into()),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(function, "{e}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// Runs a function's dependencies under the detected host; no host adapter exists yet.
-fn run<T>(_dependencies: T) -> Result<(), HostError> {
-    Err(HostError::NotSupportedYet(Host::detect()?))
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -106,6 +171,8 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: CloudWatch and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

@@ -20,6 +20,8 @@
 //! Layout: `error.rs` (the error model), `http.rs` (request/response), `queue.rs` (messages and
 //! partial batch failures), `host.rs` (picking the host from the environment, and logging set-up).
 
+#[cfg(feature = "aws")]
+pub mod aws;
 mod error;
 pub mod host;
 mod http;
