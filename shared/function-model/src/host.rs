@@ -60,6 +60,22 @@ impl Host {
     }
 }
 
+/// The AWS adapter `$run` (in [`crate::aws`]) as the way to run a handler, in a build with the
+/// `aws` feature; without it, a run that reports so.
+macro_rules! on_aws {
+    ($run:ident) => {
+        |handler| async move {
+            #[cfg(feature = "aws")]
+            return crate::aws::$run(handler).await;
+            #[cfg(not(feature = "aws"))]
+            {
+                drop(handler);
+                Err::<(), BoxError>("built without the `aws` feature".into())
+            }
+        }
+    };
+}
+
 /// Runs an HTTP function (payment) under the detected host. `build` makes it from the
 /// environment, once, at start: a missing setting fails here, naming the variable.
 pub fn serve_http<T, F>(function: &'static str, build: impl FnOnce() -> F) -> ExitCode
@@ -67,15 +83,7 @@ where
     T: crate::HttpFunction,
     F: Future<Output = anyhow::Result<T>>,
 {
-    serve(function, build, |handler| async move {
-        #[cfg(feature = "aws")]
-        return crate::aws::run_http(handler).await;
-        #[cfg(not(feature = "aws"))]
-        {
-            drop(handler);
-            Err("built without the `aws` feature".into())
-        }
-    })
+    serve(function, build, on_aws!(run_http))
 }
 
 /// Runs a queue function (orchestrator) under the detected host; see [`serve_http`].
@@ -84,15 +92,7 @@ where
     T: crate::QueueFunction,
     F: Future<Output = anyhow::Result<T>>,
 {
-    serve(function, build, |handler| async move {
-        #[cfg(feature = "aws")]
-        return crate::aws::run_queue(handler).await;
-        #[cfg(not(feature = "aws"))]
-        {
-            drop(handler);
-            Err("built without the `aws` feature".into())
-        }
-    })
+    serve(function, build, on_aws!(run_queue))
 }
 
 /// Runs a workflow task (save-order, email, mailing-list) under the detected host; see
@@ -102,15 +102,7 @@ where
     T: crate::TaskFunction,
     F: Future<Output = anyhow::Result<T>>,
 {
-    serve(function, build, |handler| async move {
-        #[cfg(feature = "aws")]
-        return crate::aws::run_task(handler).await;
-        #[cfg(not(feature = "aws"))]
-        {
-            drop(handler);
-            Err("built without the `aws` feature".into())
-        }
-    })
+    serve(function, build, on_aws!(run_task))
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
