@@ -91,9 +91,12 @@ try {
   await page.click('#submit-button');
   await page.getByText('Trying again is safe').waitFor();
   // The outcome is unknown: the fields are locked, so the retry cannot become another payment.
-  for (const field of ['#email', '#card-number', '#organization', '#address-country']) {
+  for (const field of ['#email', '#card-number', '#organization', '#address-country', '#submit-button']) {
     assert.equal(await page.isDisabled(field), true, `${field} locked while the outcome is unknown`);
   }
+  // The service asked to wait (Retry-After): the retry waits too.
+  assert.equal(await page.getByRole('button', { name: /^Try again \(\d+\)$/ }).isDisabled(), true,
+    'Try again disabled during the countdown');
   await api('/_emulator/api/faults', { method: 'DELETE' });
   const retry = page.getByRole('button', { name: 'Try again', exact: true });
   await retry.waitFor({ timeout: 15000 });
