@@ -47,6 +47,19 @@ try {
     if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
   });
   await page.goto(emulator.url + '/');
+
+  // Fields say they are required; short fields are short; the focus ring stands out (3:1).
+  assert.equal(await page.getAttribute('#email', 'aria-required'), 'true');
+  assert.equal(await page.getAttribute('#organization', 'aria-required'), null, 'optional');
+  assert.ok((await page.locator('#card-cvc').boundingBox()).width <= 130, 'the security code field is short');
+  const focusContrast = await page.evaluate(() => {
+    const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    const hex = getComputedStyle(document.documentElement).getPropertyValue('--focus').trim();
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    const luminance = 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    return 1.05 / (luminance + 0.05);
+  });
+  assert.ok(focusContrast >= 3, `focus ring contrast on white ${focusContrast.toFixed(2)}:1`);
   const tickets = page.locator('#ticket-options input[type=radio]');
   await tickets.first().waitFor();
   assert.equal(await tickets.count(), (await api('/api/tickets')).tickets.length, 'one choice per ticket');
