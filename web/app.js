@@ -84,42 +84,122 @@
     return '';
   }
 
+  /*
+   * Card networks by issuer prefix, with the lengths they issue, how they group the digits and
+   * the length of their security code: the same rules as the server (shared/domain card.rs).
+   */
+  var BRANDS = [
+    { name: 'Visa', test: function (d) { return /^4/.test(d); }, lengths: [13, 16, 19], cvc: 3 },
+    {
+      name: 'Mastercard', lengths: [16], cvc: 3,
+      test: function (d) {
+        var p2 = Number(d.slice(0, 2));
+        var p4 = Number(d.slice(0, 4));
+        return (p2 >= 51 && p2 <= 55) || (d.length >= 4 && p4 >= 2221 && p4 <= 2720);
+      }
+    },
+    { name: 'American Express', test: function (d) { return /^3[47]/.test(d); }, lengths: [15], cvc: 4, groups: [4, 6, 5] },
+    {
+      name: 'Discover', lengths: [16, 17, 18, 19], cvc: 3,
+      test: function (d) {
+        var p3 = Number(d.slice(0, 3));
+        return /^6011/.test(d) || /^65/.test(d) || (d.length >= 3 && p3 >= 644 && p3 <= 649);
+      }
+    },
+    {
+      name: 'JCB', lengths: [16, 17, 18, 19], cvc: 3,
+      test: function (d) {
+        var p4 = Number(d.slice(0, 4));
+        return d.length >= 4 && p4 >= 3528 && p4 <= 3589;
+      }
+    }
+  ];
+
+  /** The brand of the digits typed so far, or null when no prefix is known yet. */
+  function cardBrand(digits) {
+    var d = stripCardNumber(digits);
+    if (!/^\d+$/.test(d)) return null;
+    for (var i = 0; i < BRANDS.length; i++) {
+      if (BRANDS[i].test(d)) return BRANDS[i];
+    }
+    return null;
+  }
+
+  /** The digits grouped as printed on the card: 4-6-5 for American Express, else by fours. */
+  function formatCardNumber(value) {
+    var digits = stripCardNumber(value).replace(/\D/g, '').slice(0, 19);
+    var brand = cardBrand(digits);
+    var groups = brand && brand.groups ? brand.groups : [4, 4, 4, 4, 3];
+    var out = [];
+    var at = 0;
+    for (var i = 0; i < groups.length && at < digits.length; i++) {
+      out.push(digits.slice(at, at + groups[i]));
+      at += groups[i];
+    }
+    return out.join(' ');
+  }
+
+  /** "13, 16 or 19" */
+  function inWords(lengths) {
+    if (lengths.length === 1) return String(lengths[0]);
+    if (lengths[lengths.length - 1] - lengths[0] === lengths.length - 1) {
+      return lengths[0] + ' to ' + lengths[lengths.length - 1];
+    }
+    return lengths.slice(0, -1).join(', ') + ' or ' + lengths[lengths.length - 1];
+  }
+
   function cardNumberError(digits) {
     if (digits === '') return 'Enter the card number.';
     if (!/^\d+$/.test(digits)) return 'Card number can only contain digits, spaces and dashes.';
-    if (digits.length < 12 || digits.length > 19) return 'Card number must be 12 to 19 digits.';
+    if (digits.length < 13 || digits.length > 19) return 'Card number must be 13 to 19 digits.';
+    var brand = cardBrand(digits);
+    if (brand && brand.lengths.indexOf(digits.length) === -1) {
+      return 'A ' + brand.name + ' card number has ' + inWords(brand.lengths) + ' digits.';
+    }
     if (!luhnValid(digits)) return 'This card number is not valid; check it for typing mistakes.';
     return '';
   }
 
   /**
-   * Expiry as YYYY-MM that is not before the current month. `now` is a Date;
-   * the month is taken in UTC, as a server would.
+   * The expiry typed as MM / YY, MM/YY, MM/YYYY or MMYY (or YYYY-MM), as YYYY-MM; null when it
+   * is none of these.
    */
+  function parseExpiry(value) {
+    var text = trimmed(value);
+    var match = /^(\d{4})-(\d{2})$/.exec(text);
+    if (match) return Number(match[2]) >= 1 && Number(match[2]) <= 12 ? text : null;
+    match = /^(\d{1,2})\s*[/.-]?\s*(\d{2}|\d{4})$/.exec(text.replace(/\s*\/\s*/, '/'));
+    if (!match || (match[1].length === 1 && !/[/.-]/.test(text))) return null;
+    var month = Number(match[1]);
+    if (month < 1 || month > 12) return null;
+    var year = match[2].length === 2 ? 2000 + Number(match[2]) : Number(match[2]);
+    return year + '-' + (month < 10 ? '0' : '') + month;
+  }
+
+  /** An expiry (any form [parseExpiry] takes) that is not before the current month (UTC). */
   function expiryError(value, now) {
-    if (value === '') return 'Enter the expiry date.';
-    var match = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(value);
-    if (!match) return 'Enter the expiry date as YYYY-MM, for example 2030-08.';
+    if (trimmed(value) === '') return 'Enter the expiry date.';
+    var parsed = parseExpiry(value);
+    if (!parsed) return 'Enter the expiry date as MM / YY, for example 08 / 30.';
     var date = now || new Date();
-    var year = Number(match[1]);
-    var month = Number(match[2]);
+    var year = Number(parsed.slice(0, 4));
+    var month = Number(parsed.slice(5, 7));
     var thisYear = date.getUTCFullYear();
     var thisMonth = date.getUTCMonth() + 1;
     if (year < thisYear || (year === thisYear && month < thisMonth)) return 'This card has expired.';
     return '';
   }
 
-  function securityCodeError(value) {
+  /** The security code: as long as the brand's (4 digits for American Express, 3 for others). */
+  function securityCodeError(value, cardNumber) {
     if (value === '') return 'Enter the security code.';
     if (!/^\d{3,4}$/.test(value)) return 'Security code must be 3 or 4 digits.';
+    var brand = cardBrand(cardNumber || '');
+    if (brand && value.length !== brand.cvc) {
+      return 'The security code of ' + (brand.name === 'American Express' ? 'an ' : 'a ') + brand.name +
+        ' card has ' + brand.cvc + ' digits (' + (brand.cvc === 4 ? 'on the front' : 'on the back') + ').';
+    }
     return '';
-  }
-
-  /** Current month as YYYY-MM (UTC), used for the expiry input's min. */
-  function currentMonth(now) {
-    var date = now || new Date();
-    var m = date.getUTCMonth() + 1;
-    return date.getUTCFullYear() + '-' + (m < 10 ? '0' : '') + m;
   }
 
   /**
@@ -142,7 +222,7 @@
       card: {
         name: trimmed(v.cardName),
         number: stripCardNumber(v.cardNumber),
-        expiry: trimmed(v.cardExpiry),
+        expiry: parseExpiry(v.cardExpiry) || trimmed(v.cardExpiry),
         securityCode: trimmed(v.cardSecurityCode)
       },
       billingAddress: {
@@ -180,7 +260,7 @@
       : (CONTROL_CHARACTERS.test(cardName) ? 'Name on card must not contain control characters.' : ''));
     check('card.number', cardNumberError(c.number || ''));
     check('card.expiry', expiryError(c.expiry || '', now));
-    check('card.securityCode', securityCodeError(c.securityCode || ''));
+    check('card.securityCode', securityCodeError(c.securityCode || '', c.number || ''));
 
     check('billingAddress.line1', b.line1 ? '' : 'Enter the first line of the billing address.');
     check('billingAddress.city', b.city ? '' : 'Enter the town or city.');
@@ -290,9 +370,11 @@
     nameError: nameError,
     emailError: emailError,
     cardNumberError: cardNumberError,
+    cardBrand: cardBrand,
+    formatCardNumber: formatCardNumber,
+    parseExpiry: parseExpiry,
     expiryError: expiryError,
     securityCodeError: securityCodeError,
-    currentMonth: currentMonth,
     buildRequest: buildRequest,
     validateRequest: validateRequest,
     formatMoney: formatMoney,
@@ -363,7 +445,6 @@
     el.confirmation = $('confirmation');
     el.confirmationTitle = $('confirmation-title');
     el.registerAnother = $('register-another');
-    el.expiry = $('card-expiry');
 
     // Actions (the Try again button) live outside the live region so that a
     // countdown on the button is not announced every second.
@@ -372,7 +453,9 @@
     el.outcomeActions.hidden = true;
     el.outcome.parentNode.insertBefore(el.outcomeActions, el.outcome.nextSibling);
 
-    el.expiry.min = currentMonth(new Date());
+    el.cardNumber = $('card-number');
+    el.cardBrand = $('card-brand');
+    el.cardNumber.addEventListener('input', onCardNumberInput);
 
     el.form.addEventListener('submit', function (event) {
       event.preventDefault();
@@ -620,6 +703,27 @@
     if (hasFieldError(key) && (event.type === 'change' || key !== 'ticket')) revalidateField(key);
   }
 
+  /**
+   * Groups the card number as it is typed (keeping the caret after the same digit) and names
+   * the brand.
+   */
+  function onCardNumberInput() {
+    var input = el.cardNumber;
+    var caret = input.selectionStart === null ? input.value.length : input.selectionStart;
+    var digitsBeforeCaret = input.value.slice(0, caret).replace(/\D/g, '').length;
+    var formatted = formatCardNumber(input.value);
+    if (formatted !== input.value) {
+      input.value = formatted;
+      var at = 0;
+      for (var seen = 0; at < formatted.length && seen < digitsBeforeCaret; at++) {
+        if (/\d/.test(formatted.charAt(at))) seen++;
+      }
+      input.setSelectionRange(at, at);
+    }
+    var brand = cardBrand(formatted);
+    el.cardBrand.textContent = brand ? brand.name : '';
+  }
+
   function onFieldBlur(event) {
     var target = event.target;
     if (!target || !target.id || target.type === 'radio' || target.type === 'checkbox') return;
@@ -813,6 +917,7 @@
   function clearCardSecrets() {
     $('card-number').value = '';
     $('card-cvc').value = '';
+    el.cardBrand.textContent = '';
   }
 
   /* ---------------- Submission ---------------- */

@@ -48,6 +48,14 @@ try {
   });
   await page.goto(emulator.url + '/');
 
+  // The card number is grouped as it is typed and its brand named; the security code is held to
+  // the brand's length (4 digits for American Express).
+  await page.fill('#card-number', '');
+  await page.locator('#card-number').pressSequentially('378282246310005');
+  assert.equal(await page.inputValue('#card-number'), '3782 822463 10005');
+  assert.equal((await page.textContent('#card-brand')).trim(), 'American Express');
+  await page.fill('#card-number', '');
+
   // Fields say they are required; short fields are short; the focus ring stands out (3:1).
   assert.equal(await page.getAttribute('#email', 'aria-required'), 'true');
   assert.equal(await page.getAttribute('#organization', 'aria-required'), null, 'optional');
@@ -83,7 +91,7 @@ try {
     await page.fill('#email', email);
     await page.fill('#card-name', cardName);
     await page.fill('#card-number', '4012 8888 8888 1881');
-    await page.fill('#card-expiry', '2030-12');
+    await page.fill('#card-expiry', '12 / 30');
     await page.fill('#card-cvc', '123');
     await page.fill('#address-line1', '12 St James Square');
     await page.fill('#address-city', 'London');

@@ -1,0 +1,59 @@
+// The page's pure helpers (web/app.js exports them under Node): the card rules mirror the
+// server's (shared/domain/src/card.rs), so that the page catches what the server would refuse.
+//
+//   node --test tests/browser/helpers.test.mjs
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+
+const Registration = createRequire(import.meta.url)('../../web/app.js');
+
+test('card numbers are grouped as printed, by brand', () => {
+  assert.equal(Registration.formatCardNumber('4012888888881881'), '4012 8888 8888 1881');
+  assert.equal(Registration.formatCardNumber('378282246310005'), '3782 822463 10005');
+  assert.equal(Registration.formatCardNumber('4012-8888 88'), '4012 8888 88');
+  assert.equal(Registration.formatCardNumber('4'.repeat(25)).replace(/ /g, '').length, 19);
+});
+
+test('brands follow the issuer prefixes', () => {
+  const brand = (n) => (Registration.cardBrand(n) || { name: null }).name;
+  assert.equal(brand('4012888888881881'), 'Visa');
+  assert.equal(brand('5555555555554444'), 'Mastercard');
+  assert.equal(brand('2221000000000009'), 'Mastercard');
+  assert.equal(brand('378282246310005'), 'American Express');
+  assert.equal(brand('6011111111111117'), 'Discover');
+  assert.equal(brand('3530111333300000'), 'JCB');
+  assert.equal(brand('9999'), null);
+});
+
+test('card numbers have their brand\'s lengths, as the server checks', () => {
+  assert.equal(Registration.cardNumberError('4012888888881881'), '');
+  assert.equal(Registration.cardNumberError('401288888881'), 'Card number must be 13 to 19 digits.');
+  assert.match(Registration.cardNumberError('555555555555444'), /Mastercard card number has 16 digits/);
+  assert.match(Registration.cardNumberError('3782822463100059'), /American Express card number has 15 digits/);
+  assert.match(Registration.cardNumberError('4012888888881882'), /not valid/);
+});
+
+test('security codes have their brand\'s length', () => {
+  assert.equal(Registration.securityCodeError('123', '4012888888881881'), '');
+  assert.equal(Registration.securityCodeError('1234', '378282246310005'), '');
+  assert.match(Registration.securityCodeError('123', '378282246310005'), /American Express card has 4 digits/);
+  assert.match(Registration.securityCodeError('1234', '4012888888881881'), /Visa card has 3 digits/);
+  assert.equal(Registration.securityCodeError('1234', ''), '', 'either length before the number is known');
+});
+
+test('the expiry is typed as MM / YY and sent as YYYY-MM', () => {
+  for (const typed of ['06/28', '06 / 28', '6/28', '06/2028', '0628', '2028-06']) {
+    assert.equal(Registration.parseExpiry(typed), '2028-06', typed);
+  }
+  for (const typed of ['13/28', '00/28', '628', 'june', '06/2', '']) {
+    assert.equal(Registration.parseExpiry(typed), null, typed);
+  }
+  const now = new Date(Date.UTC(2026, 10, 30));
+  assert.equal(Registration.expiryError('11 / 26', now), '');
+  assert.equal(Registration.expiryError('10/26', now), 'This card has expired.');
+  assert.match(Registration.expiryError('06/2', now), /MM \/ YY/);
+  const body = Registration.buildRequest({ cardExpiry: '06 / 28', cardNumber: '4012 8888 8888 1881' });
+  assert.equal(body.card.expiry, '2028-06');
+  assert.equal(body.card.number, '4012888888881881');
+});
