@@ -453,6 +453,7 @@
     el.outcomeActions.hidden = true;
     el.outcome.parentNode.insertBefore(el.outcomeActions, el.outcome.nextSibling);
 
+    el.submitStatus = $('submit-status');
     el.cardNumber = $('card-number');
     el.cardBrand = $('card-brand');
     el.cardNumber.addEventListener('input', onCardNumberInput);
@@ -839,10 +840,14 @@
    */
   function setLocked(locked) {
     state.locked = locked;
+    disableFields(locked || state.inFlight);
+  }
+
+  /** Disables or enables every control of the form, the submit button included. */
+  function disableFields(disabled) {
     Array.prototype.forEach.call(el.form.elements, function (control) {
-      if (control !== el.submit) control.disabled = locked;
+      control.disabled = disabled;
     });
-    el.submit.disabled = locked || state.inFlight;
   }
 
   /** An action button under the outcome message. */
@@ -900,12 +905,18 @@
 
   function setBusy(busy) {
     state.inFlight = busy;
-    el.submit.disabled = busy || state.locked;
+    // Nothing can change while a payment runs: what is sent is what the attendee sees.
+    disableFields(busy || state.locked);
     if (busy) {
       el.form.setAttribute('aria-busy', 'true');
       el.submit.textContent = 'Processing…';
+      // Where the attendee is looking (the button), not only in the outcome region above.
+      el.submitStatus.textContent = 'Charging your card and booking your place. This usually takes a few seconds; please keep this page open.';
+      el.submitStatus.hidden = false;
     } else {
       el.form.removeAttribute('aria-busy');
+      el.submitStatus.textContent = '';
+      el.submitStatus.hidden = true;
       updateSubmitLabel();
     }
     Array.prototype.forEach.call(el.outcomeActions.querySelectorAll('button'), function (b) {

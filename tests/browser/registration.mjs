@@ -99,10 +99,18 @@ try {
     await page.selectOption('#address-country', 'GB');
   };
 
-  // A declined card: the reason, and the card fields cleared.
+  // A declined card: the reason, and the card fields cleared. The request is held a second on its
+  // way out, so that the walk sees the payment running: the form locked, progress by the button.
+  await page.route('**/api/registrations', async (route) => {
+    await new Promise((r) => setTimeout(r, 1000));
+    await route.continue();
+  });
   await fill('CCREJECT-REFUSED', 'carol@example.org');
   await page.click('#submit-button');
+  await page.locator('#submit-status').waitFor({ state: 'visible' });
+  assert.equal(await page.isDisabled('#email'), true, 'no edits while a payment runs');
   await page.getByText('Your bank declined the payment').waitFor();
+  await page.unroute('**/api/registrations');
   assert.equal(await page.inputValue('#card-number'), '', 'card number cleared after a decline');
 
   // The payment provider is down: a try-again message; once it is back, the retry succeeds with the same key.
