@@ -728,6 +728,9 @@
   function onFieldBlur(event) {
     var target = event.target;
     if (!target || !target.id || target.type === 'radio' || target.type === 'checkbox') return;
+    // Leaving a field for the submit button: the submission checks everything anyway, and an
+    // error shown now would push the button down between the press and the release of the click.
+    if (event.relatedTarget === el.submit) return;
     var key = keyForInputId(target.id);
     if (!key) return;
     // Only nag about fields the attendee has filled in or that already show an error.
