@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use function_model::{HttpRequest, Invocation};
+use function_model::{HttpRequest, Invocation, is_json};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -306,14 +306,6 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
         (Some(origin), Some(host)) => origin.as_bytes() != format!("http://{host}").as_bytes(),
         (Some(_), None) => true,
     }
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|ct| ct.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// A file of the site or the inspector, built into the binary, with its validator and its gzip

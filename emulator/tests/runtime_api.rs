@@ -22,6 +22,22 @@ async fn start() -> (RuntimeApi, String) {
     (RuntimeApi::serve(listener, ARN), base)
 }
 
+/// Invokes the function in a task of its own (as the Lambda service would), so that the test can
+/// play the runtime meanwhile.
+fn invoke_in_background(
+    api: &RuntimeApi,
+    payload: Value,
+    timeout: Duration,
+    trace_id: Option<&str>,
+) -> tokio::task::JoinHandle<Result<bytes::Bytes, InvokeError>> {
+    let api = api.clone();
+    let trace_id = trace_id.map(str::to_owned);
+    tokio::spawn(async move {
+        api.invoke(payload.to_string().into(), timeout, trace_id)
+            .await
+    })
+}
+
 /// One `/next` as a runtime calls it: the request id, the headers and the payload.
 async fn next(client: &reqwest::Client, base: &str) -> (String, reqwest::header::HeaderMap, Value) {
     let response = client
@@ -50,17 +66,12 @@ fn now_ms() -> u128 {
 async fn next_gives_the_payload_with_lambdas_headers_and_takes_the_answer() {
     let (api, base) = start().await;
     let client = reqwest::Client::new();
-    let invoked = tokio::spawn({
-        let api = api.clone();
-        async move {
-            api.invoke(
-                json!({"hello": "world"}).to_string().into(),
-                Duration::from_secs(10),
-                Some("Root=1-5759e988-bd862e3fe1be46a994272793".into()),
-            )
-            .await
-        }
-    });
+    let invoked = invoke_in_background(
+        &api,
+        json!({"hello": "world"}),
+        Duration::from_secs(10),
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793"),
+    );
     let before = now_ms();
     let (id, headers, payload) = next(&client, &base).await;
     assert_eq!(payload, json!({"hello": "world"}));
@@ -104,10 +115,7 @@ async fn next_gives_the_payload_with_lambdas_headers_and_takes_the_answer() {
 async fn an_error_arrives_with_its_error_type() {
     let (api, base) = start().await;
     let client = reqwest::Client::new();
-    let invoked = tokio::spawn({
-        let api = api.clone();
-        async move { api.invoke("{}".into(), Duration::from_secs(10), None).await }
-    });
+    let invoked = invoke_in_background(&api, json!({}), Duration::from_secs(10), None);
     let (id, _, _) = next(&client, &base).await;
     client
         .post(format!("{base}/invocation/{id}/error"))
@@ -129,13 +137,7 @@ async fn an_error_arrives_with_its_error_type() {
 async fn a_function_that_does_not_answer_in_time_times_out() {
     let (api, base) = start().await;
     let client = reqwest::Client::new();
-    let invoked = tokio::spawn({
-        let api = api.clone();
-        async move {
-            api.invoke("{}".into(), Duration::from_millis(300), None)
-                .await
-        }
-    });
+    let invoked = invoke_in_background(&api, json!({}), Duration::from_millis(300), None);
     let (id, _, _) = next(&client, &base).await;
     let outcome = invoked.await.expect("joined");
     assert_eq!(
@@ -178,17 +180,8 @@ async fn a_runtime_that_fails_to_start_fails_its_invocations() {
 async fn overlapping_invocations_go_to_two_runtimes() {
     let (api, base) = start().await;
     let client = reqwest::Client::new();
-    let invoke = |n: u32| {
-        let api = api.clone();
-        tokio::spawn(async move {
-            api.invoke(
-                json!({"n": n}).to_string().into(),
-                Duration::from_secs(10),
-                None,
-            )
-            .await
-        })
-    };
+    let invoke =
+        |n: u32| invoke_in_background(&api, json!({"n": n}), Duration::from_secs(10), None);
     let (first, second) = (invoke(1), invoke(2));
     // Two runtimes (two instances of the function) each take one, and answer in reverse order.
     let (id_a, _, payload_a) = next(&client, &base).await;

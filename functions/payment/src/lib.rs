@@ -84,12 +84,7 @@ impl Payment {
                 ),
             );
         }
-        let is_json = request.header("content-type").is_some_and(|ct| {
-            ct.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
-        if !is_json {
+        if !function_model::is_json(&request.headers) {
             return error_response(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Send the registration as application/json.",

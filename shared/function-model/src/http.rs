@@ -24,6 +24,15 @@ pub struct HttpRequest {
     pub body: Bytes,
 }
 
+/// Whether `headers` say the body is JSON (`application/json`, with or without parameters).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
 impl HttpRequest {
     /// A header's value when it is present and valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -29,7 +29,7 @@ mod invocation;
 mod queue;
 
 pub use error::{ErrorType, FunctionError};
-pub use http::{HttpRequest, HttpResponse};
+pub use http::{HttpRequest, HttpResponse, is_json};
 pub use invocation::{Invocation, local_function_arn};
 pub use queue::{BatchOutcome, BatchResponse, DeadLetter, QueueMessage, handle_batch};
 
