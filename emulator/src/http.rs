@@ -64,7 +64,10 @@ pub(crate) async fn serve(
 
 fn routes(services: Arc<Services>) -> Router {
     Router::new()
-        .route("/", get(|h: HeaderMap| asset(&INDEX_HTML, h)))
+        .route(
+            "/",
+            get(|h: HeaderMap| asset(&INDEX_HTML, h)).post(crate::aws::json_protocol),
+        )
         .route("/app.js", get(|h: HeaderMap| asset(&APP_JS, h)))
         .route("/style.css", get(|h: HeaderMap| asset(&STYLE_CSS, h)))
         .route("/openapi.json", get(|h: HeaderMap| asset(&OPENAPI_JSON, h)))
@@ -147,7 +150,9 @@ async fn json_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
+        .is_some_and(|ct| {
+            ct.starts_with("application/json") || ct.starts_with("application/x-amz-json")
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

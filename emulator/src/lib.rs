@@ -14,10 +14,11 @@
 //! inspector API shows what happened and injects faults.
 //!
 //! Layout: `lib.rs` builds the topology and starts it; `http.rs` serves the site, the gateway and
-//! the inspector; `event_source.rs` polls the queue into the orchestrator; `step_functions.rs`
+//! the inspector; `aws/` serves AWS's own APIs (SQS, Step Functions) to the SDKs; `event_source.rs` polls the queue into the orchestrator; `step_functions.rs`
 //! runs the workflow; `fakes/` holds the local PayPal, SendGrid and Mailchimp servers, and
 //! `records.rs` what they keep; `faults.rs` is the fault injector.
 
+pub mod aws;
 pub mod event_source;
 pub mod fakes;
 pub mod faults;
@@ -58,6 +59,9 @@ pub use front::Limits;
 pub const REGISTRATION_WORKFLOW: &str =
     include_str!("../../infra/statemachine/registration.asl.json");
 
+/// The state machine's name (its logical id in `template.yaml`).
+pub const REGISTRATION_STATE_MACHINE: &str = "RegistrationStateMachine";
+
 /// Queue names, as in `template.yaml`.
 pub const REGISTRATIONS_QUEUE: &str = "registrations";
 pub const REGISTRATIONS_DLQ: &str = "registrations-dlq";
@@ -90,6 +94,9 @@ pub struct Config {
     /// The origin of a site served elsewhere that may call the API from a browser (CORS); see
     /// [`site_origin`].
     pub site_origin: Option<String>,
+    /// Whether the event source mapping feeds the registrations queue to the orchestrator. Off,
+    /// the queue is left to SQS clients (tests that drive it with the SDK).
+    pub event_sources: bool,
 }
 
 /// Checks a site origin: `http(s)://host[:port]`, nothing after, as browsers send it in `Origin`.
@@ -122,6 +129,7 @@ impl Config {
             execution_lease: Executions::DEFAULT_LEASE,
             limits: Limits::default(),
             site_origin: None,
+            event_sources: true,
         }
     }
 }
@@ -282,9 +290,18 @@ pub struct RunningEmulator {
     step_functions: Arc<LocalStepFunctions>,
     drain_timeout: Duration,
     db: Db,
+    /// The variables that point a function process at the providers the emulator's functions use.
+    provider_environment: Vec<(&'static str, String)>,
 }
 
 impl RunningEmulator {
+    /// The variables that point a function binary at the PayPal, SendGrid and Mailchimp the
+    /// emulator's functions use (its local ones, unless real ones were configured), as the
+    /// emulator gives them to the processes it starts. They hold the providers' secrets.
+    pub fn provider_environment(&self) -> &[(&'static str, String)] {
+        &self.provider_environment
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -350,6 +367,12 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     });
     let follow_up = queue(QueueConfig::new(FOLLOW_UP_DLQ));
 
+    let provider_environment = [
+        providers.paypal_config.to_env(),
+        providers.sendgrid_config.to_env(),
+        providers.mailchimp_config.to_env(),
+    ]
+    .concat();
     let payment = Arc::new(payment::Payment::new(
         catalogue.clone(),
         Arc::new(PayPalClient::new(providers.paypal_config.clone())),
@@ -423,7 +446,10 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         stopping: stopping.clone(),
     });
     let resumer = tokio::spawn(step_functions.clone().resume_lapsed(stopping.clone()));
-    let poller = tokio::spawn(mapping.run(stopping));
+    let mut workers = vec![resumer];
+    if config.event_sources {
+        workers.push(tokio::spawn(mapping.run(stopping)));
+    }
     let server = tokio::spawn(http::serve(
         listener,
         services,
@@ -434,11 +460,12 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         addr,
         stop_work,
         stop_server,
-        workers: vec![poller, resumer],
+        workers,
         server: Some(server),
         step_functions,
         drain_timeout: config.drain_timeout,
         db,
+        provider_environment,
     })
 }
 

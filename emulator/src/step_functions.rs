@@ -183,6 +183,16 @@ impl LocalStepFunctions {
         Ok(record)
     }
 
+    /// Starts the execution `name` and runs it in the background; false (and nothing started)
+    /// when the name was used before.
+    pub async fn start(self: &Arc<Self>, name: &str, input: Value) -> Result<bool, DbError> {
+        let started = self.executions.start(name, &input).await?;
+        if started {
+            self.spawn(name.to_owned(), input, false);
+        }
+        Ok(started)
+    }
+
     /// Runs an execution this process started or claimed, in the background.
     fn spawn(self: &Arc<Self>, name: String, input: Value, resumed: bool) {
         let history = History::new();
@@ -256,16 +266,10 @@ pub struct LocalStarter(pub Arc<LocalStepFunctions>);
 #[async_trait]
 impl WorkflowStarter for LocalStarter {
     async fn start(&self, execution_name: &str, input: Value) -> Result<StartOutcome, StartError> {
-        let started = self
-            .0
-            .executions
-            .start(execution_name, &input)
-            .await
-            .map_err(|e| StartError::Unavailable(e.to_string()))?;
-        if !started {
-            return Ok(StartOutcome::AlreadyStarted);
+        match self.0.start(execution_name, input).await {
+            Ok(true) => Ok(StartOutcome::Started),
+            Ok(false) => Ok(StartOutcome::AlreadyStarted),
+            Err(e) => Err(StartError::Unavailable(e.to_string())),
         }
-        self.0.spawn(execution_name.to_owned(), input, false);
-        Ok(StartOutcome::Started)
     }
 }

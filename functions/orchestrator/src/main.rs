@@ -1,17 +1,27 @@
 //! The `orchestrator` function as a standalone binary, under the host that `function_model::host`
-//! detects (AWS Lambda, fed by SQS). It cannot run there yet: it starts the workflow with Step
-//! Functions, and that client (aws-sdk-sfn) is still to be written, so it says so and exits with
-//! an error. Locally, the emulator runs the `orchestrator` library in-process.
+//! detects (AWS Lambda, fed by SQS). It starts each order's workflow on Step Functions
+//! (`STATE_MACHINE_ARN`) and sends a message that can never succeed to the dead-letter queue
+//! (`DEAD_LETTER_QUEUE_URL`) at once, both through the AWS SDK, which honours
+//! `AWS_ENDPOINT_URL`. Locally, the emulator runs the `orchestrator` library in-process, or this
+//! binary under its Runtime API.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use anyhow::anyhow;
+use aws_clients::sfn::StepFunctionsStarter;
+use aws_clients::sqs::SqsDeadLetters;
+use clients::config::ProcessEnv;
+use function_model::QueueConsumer;
 
 fn main() -> ExitCode {
     function_model::host::serve_queue("orchestrator", || async {
-        Err::<orchestrator::Orchestrator, _>(anyhow!(
-            "orchestrator cannot run in the cloud yet: its Step Functions client (aws-sdk-sfn) is \
-             still to be written; run the system with `cargo run -p emulator`"
-        ))
+        let env = ProcessEnv;
+        let sdk = aws_clients::sdk_config().await;
+        Ok(QueueConsumer {
+            function: orchestrator::Orchestrator::new(Arc::new(StepFunctionsStarter::from_env(
+                &sdk, &env,
+            )?)),
+            dead_letters: Arc::new(SqsDeadLetters::from_env(&sdk, &env)?),
+        })
     })
 }

@@ -40,8 +40,18 @@ impl<const N: usize> Env for [(&str, &str); N] {
     }
 }
 
-pub(crate) fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
+/// A variable that must be set (and not blank).
+pub fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     env.var(name).ok_or(ConfigError::Missing(name))
+}
+
+/// Variables as a process is given them (`to_env` of the provider configurations).
+impl Env for Vec<(&'static str, String)> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    }
 }
 
 pub(crate) fn secret(env: &dyn Env, name: &'static str) -> Result<SecretString, ConfigError> {

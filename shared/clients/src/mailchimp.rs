@@ -99,6 +99,21 @@ impl MailchimpConfig {
             timeout,
         })
     }
+
+    /// The variables [`MailchimpConfig::from_env`] reads back as this configuration.
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        let status = match self.status_if_new {
+            StatusIfNew::Subscribed => "subscribed",
+            StatusIfNew::Pending => "pending",
+        };
+        vec![
+            ("MAILCHIMP_BASE_URL", self.base_url.clone()),
+            ("MAILCHIMP_API_KEY", self.api_key.expose_secret().to_owned()),
+            ("MAILCHIMP_LIST_ID", self.list_id.clone()),
+            ("MAILCHIMP_STATUS_IF_NEW", status.to_owned()),
+            ("MAILCHIMP_TIMEOUT_MS", self.timeout.as_millis().to_string()),
+        ]
+    }
 }
 
 /// The data centre a Marketing API key names after its last `-` (`…-us6` → `us6`).
@@ -213,6 +228,21 @@ fn problem(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_it_writes_reads_back_the_same() {
+        let env = [
+            ("MAILCHIMP_API_KEY", "abc-us6"),
+            ("MAILCHIMP_LIST_ID", "list1"),
+            ("MAILCHIMP_STATUS_IF_NEW", "pending"),
+            ("MAILCHIMP_TIMEOUT_MS", "1500"),
+        ];
+        let config = MailchimpConfig::from_env(&env).expect("valid");
+        let again = MailchimpConfig::from_env(&config.to_env()).expect("reads back");
+        assert_eq!(format!("{again:?}"), format!("{config:?}"));
+        assert_eq!(again.api_key.expose_secret(), "abc-us6");
+        assert_eq!(again.base_url, "https://us6.api.mailchimp.com");
+    }
 
     #[test]
     fn data_centre_is_the_suffix_after_the_last_dash() {

@@ -77,6 +77,21 @@ impl SendGridConfig {
             timeout,
         })
     }
+
+    /// The variables [`SendGridConfig::from_env`] reads back as this configuration.
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        let from = match &self.from_name {
+            Some(name) => format!("\"{name}\" <{}>", self.from.as_str()),
+            None => self.from.as_str().to_owned(),
+        };
+        vec![
+            ("SENDGRID_BASE_URL", self.base_url.clone()),
+            ("SENDGRID_API_KEY", self.api_key.expose_secret().to_owned()),
+            ("EMAIL_FROM", from),
+            ("SENDGRID_SANDBOX_MODE", self.sandbox_mode.to_string()),
+            ("SENDGRID_TIMEOUT_MS", self.timeout.as_millis().to_string()),
+        ]
+    }
 }
 
 /// `addr` or `Name <addr>` (the name may be quoted).
@@ -259,6 +274,22 @@ fn error_messages(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_it_writes_reads_back_the_same() {
+        let env = [
+            ("SENDGRID_BASE_URL", "http://127.0.0.1:9/sendgrid"),
+            ("SENDGRID_API_KEY", "SG.key"),
+            ("EMAIL_FROM", "RustConf <hi@conf.example>"),
+            ("SENDGRID_SANDBOX_MODE", "true"),
+            ("SENDGRID_TIMEOUT_MS", "1500"),
+        ];
+        let config = SendGridConfig::from_env(&env).expect("valid");
+        let again = SendGridConfig::from_env(&config.to_env()).expect("reads back");
+        assert_eq!(format!("{again:?}"), format!("{config:?}"));
+        assert_eq!(again.api_key.expose_secret(), "SG.key");
+        assert_eq!(again.from_name.as_deref(), Some("RustConf"));
+    }
 
     #[test]
     fn sender_is_an_address_or_a_name_and_an_address() {

@@ -691,3 +691,21 @@ async fn the_create_body_conforms_to_paypals_schema() {
     misspelt["payment_source"]["card"]["securityCode"] = json!(SECURITY_CODE);
     assert!(!validator.is_valid(&misspelt), "the schema closes objects");
 }
+
+#[test]
+fn the_environment_it_writes_reads_back_the_same() {
+    let env = [
+        ("PAYPAL_BASE_URL", "http://127.0.0.1:9/paypal/"),
+        ("PAYPAL_CLIENT_ID", "client"),
+        ("PAYPAL_CLIENT_SECRET", "s3cret"),
+        ("PAYPAL_TIMEOUT_MS", "1500"),
+        ("PAYPAL_DEADLINE_MS", "4000"),
+    ];
+    let config = PayPalConfig::from_env(&env).expect("valid");
+    let again = PayPalConfig::from_env(&config.to_env()).expect("reads back");
+    assert_eq!(format!("{again:?}"), format!("{config:?}"));
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&again.client_secret),
+        "s3cret"
+    );
+}

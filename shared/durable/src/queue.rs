@@ -203,6 +203,22 @@ impl Queue {
         &self.config.name
     }
 
+    /// How the queue is set up.
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    /// Deletes every message of the queue (SQS `PurgeQueue`, done at once here) and returns how
+    /// many there were.
+    pub async fn purge(&self) -> Result<u64, QueueError> {
+        let purged = on_pool!(self.db, pool => sqlx::query("DELETE FROM queue_messages WHERE queue = $1")
+            .bind(&self.config.name)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(purged)
+    }
+
     /// Enqueues a message and returns its id. `delay` overrides the queue's delivery delay.
     pub async fn send(
         &self,

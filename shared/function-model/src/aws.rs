@@ -6,9 +6,8 @@
 //!   `errorType` = the [`ErrorType`](crate::ErrorType)'s name, which `Retry`/`Catch` match.
 //! - A queue function gets the SQS event's records and answers `batchItemFailures`, so that only
 //!   the failed messages are retried (`ReportBatchItemFailures`). A message that can never
-//!   succeed is reported too: dead-lettering it at once needs the queue's client, which the
-//!   orchestrator does not have yet, so on AWS it reaches the dead-letter queue after
-//!   `maxReceiveCount` receives.
+//!   succeed is sent to the dead-letter queue at once by the consumer's sink, instead of being
+//!   received `maxReceiveCount` times.
 //! - An HTTP function gets API Gateway's HTTP API payload 2.0 (and a function URL's, the same
 //!   format) as an [`HttpRequest`].
 //!
@@ -22,6 +21,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use tracing::Instrument;
 
+use crate::queue::{BatchItemFailure, QueueConsumer};
 use crate::{
     FunctionError, HttpFunction, HttpRequest, Invocation, QueueFunction, QueueMessage,
     TaskFunction, handle_batch,
@@ -100,24 +100,41 @@ pub fn queue_messages(event: aws_lambda_events::sqs::SqsEvent) -> Vec<QueueMessa
         .collect()
 }
 
-/// Runs a queue function on SQS batches until the runtime stops.
-pub async fn run_queue(function: impl QueueFunction) -> Result<(), lambda_runtime::Error> {
-    let function = &function;
+/// Runs a queue function on SQS batches until the runtime stops. A message that can never
+/// succeed goes to the consumer's dead-letter sink and is reported handled (so SQS deletes it);
+/// if the sink fails, it is reported failed, and retried.
+pub async fn run_queue<T: QueueFunction>(
+    consumer: QueueConsumer<T>,
+) -> Result<(), lambda_runtime::Error> {
+    let consumer = &consumer;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {
             let invocation = invocation(&event.context);
             let messages = queue_messages(event.payload);
-            let mut outcome = handle_batch(function, &invocation, &messages)
-                .instrument(invocation.span())
+            let span = invocation.span();
+            let mut outcome = handle_batch(&consumer.function, &invocation, &messages)
+                .instrument(span.clone())
                 .await;
-            // See the module documentation: retried until the redrive policy moves them.
             for dead in outcome.dead_letter.drain(..) {
-                outcome
-                    .retry
-                    .batch_item_failures
-                    .push(crate::queue::BatchItemFailure {
+                let Some(message) = messages.iter().find(|m| m.message_id == dead.message_id)
+                else {
+                    continue;
+                };
+                let kept = consumer
+                    .dead_letters
+                    .dead_letter(message, &dead)
+                    .instrument(span.clone())
+                    .await;
+                if let Err(e) = kept {
+                    let _entered = span.enter();
+                    tracing::warn!(
+                        message_id = %dead.message_id,
+                        "could not dead-letter the message; it will be delivered again: {e}"
+                    );
+                    outcome.retry.batch_item_failures.push(BatchItemFailure {
                         item_identifier: dead.message_id,
                     });
+                }
             }
             Ok::<_, Diagnostic>(outcome.retry)
         },

@@ -86,11 +86,12 @@ where
     serve(function, build, on_aws!(run_http))
 }
 
-/// Runs a queue function (orchestrator) under the detected host; see [`serve_http`].
+/// Runs a queue function (orchestrator), with where its hopeless messages go, under the detected
+/// host; see [`serve_http`].
 pub fn serve_queue<T, F>(function: &'static str, build: impl FnOnce() -> F) -> ExitCode
 where
     T: crate::QueueFunction,
-    F: Future<Output = anyhow::Result<T>>,
+    F: Future<Output = anyhow::Result<crate::queue::QueueConsumer<T>>>,
 {
     serve(function, build, on_aws!(run_queue))
 }

@@ -31,7 +31,10 @@ mod queue;
 pub use error::{ErrorType, FunctionError};
 pub use http::{HttpRequest, HttpResponse, is_json};
 pub use invocation::{Invocation, local_function_arn};
-pub use queue::{BatchOutcome, BatchResponse, DeadLetter, QueueMessage, handle_batch};
+pub use queue::{
+    BatchOutcome, BatchResponse, DeadLetter, DeadLetterSink, QueueConsumer, QueueMessage,
+    handle_batch,
+};
 
 use async_trait::async_trait;
 

@@ -9,7 +9,9 @@
 //! delivered five times more.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::{Invocation, QueueFunction};
@@ -61,6 +63,21 @@ pub struct DeadLetter {
     /// The error type's name (`InvalidMessage`).
     pub reason: &'static str,
     pub description: String,
+}
+
+/// Where a host puts a message that can never succeed, at once. The emulator's queue moves it
+/// itself; on AWS the function sends it to the dead-letter queue (`aws_clients::sqs`), since a
+/// Lambda function cannot tell SQS to dead-letter a message.
+#[async_trait]
+pub trait DeadLetterSink: Send + Sync {
+    /// Keeps `message` with its reason; an error leaves the message for redelivery.
+    async fn dead_letter(&self, message: &QueueMessage, dead: &DeadLetter) -> Result<(), String>;
+}
+
+/// A queue function as a host runs it: the function, and where its hopeless messages go.
+pub struct QueueConsumer<T> {
+    pub function: T,
+    pub dead_letters: Arc<dyn DeadLetterSink>,
 }
 
 /// Handles every message of a batch concurrently and sorts the failures (see the module docs).

@@ -97,6 +97,24 @@ impl PayPalConfig {
             deadline: config::millis(env, "PAYPAL_DEADLINE_MS", Self::DEFAULT_DEADLINE)?,
         })
     }
+
+    /// The variables [`PayPalConfig::from_env`] reads back as this configuration: what a
+    /// function process is given to reach this PayPal (the emulator's process mode).
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PAYPAL_BASE_URL", self.base_url.clone()),
+            ("PAYPAL_CLIENT_ID", self.client_id.clone()),
+            (
+                "PAYPAL_CLIENT_SECRET",
+                self.client_secret.expose_secret().to_owned(),
+            ),
+            (
+                "PAYPAL_TIMEOUT_MS",
+                self.request_timeout.as_millis().to_string(),
+            ),
+            ("PAYPAL_DEADLINE_MS", self.deadline.as_millis().to_string()),
+        ]
+    }
 }
 
 /// Charges cards through PayPal; see the module documentation. Share one per process (its token

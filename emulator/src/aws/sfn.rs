@@ -1,0 +1,269 @@
+//! AWS Step Functions over the JSON protocol, on the emulator's durable executions of the
+//! registration state machine: `StartExecution`, `DescribeExecution`, `ListExecutions`.
+//!
+//! `StartExecution` behaves as Step Functions does for a name already used: the same input while
+//! the execution runs answers its ARN again (an idempotent retry); anything else is
+//! `ExecutionAlreadyExists`.
+//!
+//! Not reproduced yet: `GetExecutionHistory` (the inspector shows the history meanwhile), and
+//! `ListExecutions` pages filtered by status may hold fewer than `maxResults` items (Step
+//! Functions allows that too; the `nextToken` still leads on).
+
+use chrono::Utc;
+use durable::{ExecutionStatus, ExecutionSummary, PageRequest};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ACCOUNT, AwsError, AwsResult, REGION, epoch_seconds, input};
+use crate::{REGISTRATION_STATE_MACHINE, Services};
+
+/// The ARN of a local state machine.
+pub fn state_machine_arn(name: &str) -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}")
+}
+
+fn execution_arn(name: &str) -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{REGISTRATION_STATE_MACHINE}:{name}")
+}
+
+pub(crate) async fn call(services: &Services, operation: &str, body: Value) -> AwsResult {
+    match operation {
+        "StartExecution" => start_execution(services, input(body)?).await,
+        "DescribeExecution" => describe_execution(services, input(body)?).await,
+        "ListExecutions" => list_executions(services, input(body)?).await,
+        other => Err(AwsError::client(
+            "UnknownOperationException",
+            format!("The emulator does not serve Step Functions {other}"),
+        )),
+    }
+}
+
+fn check_state_machine(arn: &str) -> Result<(), AwsError> {
+    if arn == state_machine_arn(REGISTRATION_STATE_MACHINE) {
+        Ok(())
+    } else if arn.starts_with("arn:aws:states:") {
+        Err(AwsError::client(
+            "StateMachineDoesNotExist",
+            format!("State Machine Does Not Exist: '{arn}'"),
+        ))
+    } else {
+        Err(AwsError::client(
+            "InvalidArn",
+            format!("Invalid Arn: '{arn}'"),
+        ))
+    }
+}
+
+/// The execution name in an execution ARN of the registration state machine.
+fn execution_name(arn: &str) -> Result<&str, AwsError> {
+    let prefix = execution_arn("");
+    match arn.strip_prefix(&prefix) {
+        Some(name) if !name.is_empty() => Ok(name),
+        _ if arn.starts_with("arn:aws:states:") => Err(execution_does_not_exist(arn)),
+        _ => Err(AwsError::client(
+            "InvalidArn",
+            format!("Invalid Arn: '{arn}'"),
+        )),
+    }
+}
+
+fn execution_does_not_exist(arn: &str) -> AwsError {
+    AwsError::client(
+        "ExecutionDoesNotExist",
+        format!("Execution Does Not Exist: '{arn}'"),
+    )
+}
+
+/// Step Functions' rule for names: 1 to 80 characters, none of whitespace, brackets, wildcards,
+/// the punctuation it lists, or control characters.
+fn valid_name(name: &str) -> bool {
+    const FORBIDDEN: &str = "<>{}[]?*\"#%\\^|~`$&,;:/";
+    (1..=80).contains(&name.chars().count())
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartExecution {
+    state_machine_arn: String,
+    name: Option<String>,
+    input: Option<String>,
+}
+
+async fn start_execution(services: &Services, request: StartExecution) -> AwsResult {
+    check_state_machine(&request.state_machine_arn)?;
+    let name = request
+        .name
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if !valid_name(&name) {
+        return Err(AwsError::client(
+            "InvalidName",
+            format!("Invalid Name: '{name}'"),
+        ));
+    }
+    let input: Value =
+        serde_json::from_str(request.input.as_deref().unwrap_or("{}")).map_err(|e| {
+            AwsError::client(
+                "InvalidExecutionInput",
+                format!("Invalid execution input: {e}"),
+            )
+        })?;
+    let step_functions = &services.step_functions;
+    let started = step_functions
+        .start(&name, input.clone())
+        .await
+        .map_err(AwsError::internal)?;
+    let start_date = if started {
+        Utc::now()
+    } else {
+        let existing = step_functions
+            .executions()
+            .get(&name)
+            .await
+            .map_err(AwsError::internal)?
+            .ok_or_else(|| AwsError::internal("an execution vanished while starting"))?
+            .summary;
+        let same_run = existing.status == ExecutionStatus::Running && existing.input == input;
+        if !same_run {
+            return Err(AwsError::client(
+                "ExecutionAlreadyExists",
+                format!("Execution Already Exists: '{}'", execution_arn(&name)),
+            ));
+        }
+        existing.started_at
+    };
+    Ok(json!({ "executionArn": execution_arn(&name), "startDate": epoch_seconds(start_date) }))
+}
+
+/// The fields an execution shows in a listing.
+fn listed(summary: &ExecutionSummary) -> Value {
+    let status = match summary.status {
+        ExecutionStatus::Running => "RUNNING",
+        ExecutionStatus::Succeeded { .. } => "SUCCEEDED",
+        ExecutionStatus::Failed { .. } => "FAILED",
+    };
+    let mut item = json!({
+        "executionArn": execution_arn(&summary.name),
+        "stateMachineArn": state_machine_arn(REGISTRATION_STATE_MACHINE),
+        "name": summary.name,
+        "status": status,
+        "startDate": epoch_seconds(summary.started_at),
+    });
+    if let Some(stopped) = summary.stopped_at {
+        item["stopDate"] = json!(epoch_seconds(stopped));
+    }
+    item
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeExecution {
+    execution_arn: String,
+}
+
+async fn describe_execution(services: &Services, request: DescribeExecution) -> AwsResult {
+    let name = execution_name(&request.execution_arn)?;
+    let summary = services
+        .step_functions
+        .executions()
+        .get(name)
+        .await
+        .map_err(AwsError::internal)?
+        .ok_or_else(|| execution_does_not_exist(&request.execution_arn))?
+        .summary;
+    let mut described = listed(&summary);
+    described["input"] = json!(summary.input.to_string());
+    described["inputDetails"] = json!({ "included": true });
+    match &summary.status {
+        ExecutionStatus::Running => {}
+        ExecutionStatus::Succeeded { output } => {
+            described["output"] = json!(output.to_string());
+            described["outputDetails"] = json!({ "included": true });
+        }
+        ExecutionStatus::Failed { error, cause } => {
+            described["error"] = json!(error);
+            described["cause"] = json!(cause);
+        }
+    }
+    Ok(described)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListExecutions {
+    state_machine_arn: String,
+    status_filter: Option<String>,
+    max_results: Option<u32>,
+    next_token: Option<String>,
+}
+
+async fn list_executions(services: &Services, request: ListExecutions) -> AwsResult {
+    check_state_machine(&request.state_machine_arn)?;
+    if let Some(filter) = &request.status_filter
+        && ![
+            "RUNNING",
+            "SUCCEEDED",
+            "FAILED",
+            "TIMED_OUT",
+            "ABORTED",
+            "PENDING_REDRIVE",
+        ]
+        .contains(&filter.as_str())
+    {
+        return Err(AwsError::client(
+            "ValidationException",
+            format!("Value '{filter}' at 'statusFilter' failed to satisfy constraint"),
+        ));
+    }
+    let page = services
+        .step_functions
+        .executions()
+        .page(&PageRequest {
+            // Step Functions: 0 (or none) means its default of 100; at most 1000.
+            limit: request.max_results.filter(|n| *n > 0),
+            cursor: request.next_token,
+        })
+        .await
+        .map_err(AwsError::internal)?;
+    let executions: Vec<Value> = page
+        .items
+        .iter()
+        .map(listed)
+        .filter(|item| {
+            request
+                .status_filter
+                .as_deref()
+                .is_none_or(|filter| item["status"] == filter)
+        })
+        .collect();
+    let mut answer = json!({ "executions": executions });
+    if let Some(token) = page.next_cursor {
+        answer["nextToken"] = json!(token);
+    }
+    Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_step_functions_rules() {
+        assert!(valid_name("3f2b9a9e-6c1d-5b7e-9a52-0c8d1d2e4f60"));
+        assert!(valid_name(&"a".repeat(80)));
+        assert!(!valid_name(&"a".repeat(81)));
+        assert!(!valid_name(""));
+        for bad in ["a b", "a/b", "a:b", "a*", "a\u{7}"] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn execution_arns_name_their_execution() {
+        let arn = execution_arn("order-1");
+        assert_eq!(execution_name(&arn).ok(), Some("order-1"));
+        assert!(execution_name("not-an-arn").is_err());
+    }
+}

@@ -1,0 +1,658 @@
+//! Amazon SQS over the JSON protocol, on the emulator's durable queues (`durable::Queue`, which
+//! keeps SQS's semantics: visibility timeouts, receive counts and receipt handles, redrive to a
+//! dead-letter queue, delays, long polling).
+//!
+//! Operations: `SendMessage`, `SendMessageBatch`, `ReceiveMessage`, `DeleteMessage`,
+//! `DeleteMessageBatch`, `ChangeMessageVisibility`, `GetQueueUrl`, `GetQueueAttributes`,
+//! `ListQueues`, `PurgeQueue`. Queues are those of the topology (no `CreateQueue`). A queue URL
+//! is `http://{emulator}/000000000000/{name}`; any URL whose last segment names a queue is
+//! accepted, as the URL is only a name under the JSON protocol.
+//!
+//! Not reproduced: message attributes other than `String` (a `Number` or `Binary` one is refused,
+//! not converted), FIFO parameters, and the limits on sizes.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use durable::queue::{MAX_BATCH_SIZE, ReceivedMessage};
+use durable::{Queue, QueueError};
+use md5::{Digest, Md5};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{ACCOUNT, AwsError, AwsResult, REGION, input};
+use crate::Services;
+
+/// The system attribute kept with a message besides its timestamps and counts.
+const TRACE_HEADER: &str = "AWSTraceHeader";
+
+/// The queue's ARN.
+pub fn queue_arn(name: &str) -> String {
+    format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}")
+}
+
+pub(crate) async fn call(
+    services: &Services,
+    host: &str,
+    operation: &str,
+    body: Value,
+) -> AwsResult {
+    let queues = &services.queues;
+    match operation {
+        "SendMessage" => send_message(queues, input(body)?).await,
+        "SendMessageBatch" => send_message_batch(queues, input(body)?).await,
+        "ReceiveMessage" => receive_message(queues, input(body)?).await,
+        "DeleteMessage" => delete_message(queues, input(body)?).await,
+        "DeleteMessageBatch" => delete_message_batch(queues, input(body)?).await,
+        "ChangeMessageVisibility" => change_message_visibility(queues, input(body)?).await,
+        "GetQueueUrl" => get_queue_url(queues, host, input(body)?),
+        "GetQueueAttributes" => get_queue_attributes(queues, input(body)?).await,
+        "ListQueues" => list_queues(queues, host, input(body)?),
+        "PurgeQueue" => purge_queue(queues, input(body)?).await,
+        other => Err(AwsError::sqs(
+            "UnsupportedOperation",
+            "AWS.SimpleQueueService.UnsupportedOperation",
+            format!("The emulator does not serve SQS {other}"),
+        )),
+    }
+}
+
+fn queue_does_not_exist() -> AwsError {
+    AwsError::sqs(
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "The specified queue does not exist.",
+    )
+}
+
+fn invalid_parameter(message: impl Into<String>) -> AwsError {
+    AwsError::sqs("InvalidParameterValue", "InvalidParameterValue", message)
+}
+
+/// The queue a URL names (its last path segment).
+fn queue<'a>(queues: &'a [Arc<Queue>], url: &str) -> Result<&'a Arc<Queue>, AwsError> {
+    let name = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    queues
+        .iter()
+        .find(|queue| queue.name() == name)
+        .ok_or_else(queue_does_not_exist)
+}
+
+fn url(host: &str, name: &str) -> String {
+    format!("http://{host}/{ACCOUNT}/{name}")
+}
+
+/// A number of seconds within `range`, named for the error.
+fn seconds(value: Option<i64>, name: &str, max: i64) -> Result<Option<Duration>, AwsError> {
+    value
+        .map(|n| match u64::try_from(n) {
+            Ok(secs) if n <= max => Ok(Duration::from_secs(secs)),
+            _ => Err(invalid_parameter(format!(
+                "Value {n} for parameter {name} is invalid. Reason: Must be between 0 and {max}."
+            ))),
+        })
+        .transpose()
+}
+
+fn internal(e: QueueError) -> AwsError {
+    match e {
+        QueueError::ReceiptHandleIsInvalid(handle) => AwsError::sqs(
+            "ReceiptHandleIsInvalid",
+            "ReceiptHandleIsInvalid",
+            format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
+        ),
+        QueueError::MessageNotInflight(_) => AwsError::sqs(
+            "MessageNotInflight",
+            "AWS.SimpleQueueService.MessageNotInflight",
+            "The message referred to isn't in flight.",
+        ),
+        other => AwsError::internal(other),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttributeValue {
+    data_type: String,
+    string_value: Option<String>,
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Md5::digest(bytes))
+}
+
+/// SQS's digest of message attributes: over the attributes sorted by name, each as its name, its
+/// data type, a transport byte (1 for a string) and its value, the three texts each preceded by
+/// its length as 4 bytes, big-endian.
+fn md5_of_attributes(attributes: &BTreeMap<String, String>) -> String {
+    fn text(bytes: &mut Vec<u8>, value: &str) {
+        bytes.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
+        bytes.extend_from_slice(value.as_bytes());
+    }
+    let mut bytes = Vec::new();
+    for (name, value) in attributes {
+        text(&mut bytes, name);
+        text(&mut bytes, "String");
+        bytes.push(1);
+        text(&mut bytes, value);
+    }
+    md5_hex(&bytes)
+}
+
+/// A message's attributes as the queue keeps them: its message attributes (strings) and its
+/// trace header.
+fn stored_attributes(
+    message_attributes: BTreeMap<String, AttributeValue>,
+    system_attributes: BTreeMap<String, AttributeValue>,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let mut stored = BTreeMap::new();
+    for (name, attribute) in message_attributes {
+        if name == TRACE_HEADER || name.is_empty() || name.len() > 256 {
+            return Err(invalid_parameter(format!(
+                "The message attribute name {name:?} is invalid."
+            )));
+        }
+        stored.insert(name, string_value(attribute)?);
+    }
+    for (name, attribute) in system_attributes {
+        if name != TRACE_HEADER {
+            return Err(invalid_parameter(format!(
+                "The message system attribute {name:?} is not supported; only {TRACE_HEADER} is."
+            )));
+        }
+        stored.insert(name, string_value(attribute)?);
+    }
+    Ok(stored)
+}
+
+fn string_value(attribute: AttributeValue) -> Result<String, AwsError> {
+    match (attribute.data_type.as_str(), attribute.string_value) {
+        ("String", Some(value)) => Ok(value),
+        (data_type, _) => Err(invalid_parameter(format!(
+            "The emulator keeps message attributes of DataType String with a StringValue only (got {data_type:?})."
+        ))),
+    }
+}
+
+/// The message attributes among those kept (all but the trace header).
+fn message_attributes(stored: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    stored
+        .iter()
+        .filter(|(name, _)| name.as_str() != TRACE_HEADER)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SendMessage {
+    queue_url: String,
+    message_body: String,
+    delay_seconds: Option<i64>,
+    #[serde(default)]
+    message_attributes: BTreeMap<String, AttributeValue>,
+    #[serde(default)]
+    message_system_attributes: BTreeMap<String, AttributeValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SendEntry {
+    id: String,
+    message_body: String,
+    delay_seconds: Option<i64>,
+    #[serde(default)]
+    message_attributes: BTreeMap<String, AttributeValue>,
+    #[serde(default)]
+    message_system_attributes: BTreeMap<String, AttributeValue>,
+}
+
+/// Sends one message and answers with its id and digests.
+async fn send(
+    queue: &Queue,
+    body: String,
+    delay_seconds: Option<i64>,
+    attributes: BTreeMap<String, String>,
+) -> Result<Map<String, Value>, AwsError> {
+    if body.is_empty() {
+        return Err(AwsError::sqs(
+            "InvalidMessageContents",
+            "InvalidMessageContents",
+            "The message body must be at least one character.",
+        ));
+    }
+    let delay = seconds(delay_seconds, "DelaySeconds", 900)?;
+    let md5_of_body = md5_hex(body.as_bytes());
+    let user_attributes = message_attributes(&attributes);
+    let message_id = queue
+        .send(body, attributes, delay)
+        .await
+        .map_err(internal)?;
+    let mut answer = Map::new();
+    answer.insert("MessageId".into(), json!(message_id));
+    answer.insert("MD5OfMessageBody".into(), json!(md5_of_body));
+    if !user_attributes.is_empty() {
+        answer.insert(
+            "MD5OfMessageAttributes".into(),
+            json!(md5_of_attributes(&user_attributes)),
+        );
+    }
+    Ok(answer)
+}
+
+async fn send_message(queues: &[Arc<Queue>], request: SendMessage) -> AwsResult {
+    let queue = queue(queues, &request.queue_url)?;
+    let attributes = stored_attributes(
+        request.message_attributes,
+        request.message_system_attributes,
+    )?;
+    let answer = send(
+        queue,
+        request.message_body,
+        request.delay_seconds,
+        attributes,
+    )
+    .await?;
+    Ok(Value::Object(answer))
+}
+
+/// Checks a batch's entry ids: 1 to 10 entries, each id 1 to 80 letters, digits, `-` or `_`,
+/// all distinct.
+fn check_batch<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Result<(), AwsError> {
+    match ids.len() {
+        0 => {
+            return Err(AwsError::sqs(
+                "EmptyBatchRequest",
+                "AWS.SimpleQueueService.EmptyBatchRequest",
+                "There should be at least one entry in the request.",
+            ));
+        }
+        n if n > MAX_BATCH_SIZE => {
+            return Err(AwsError::sqs(
+                "TooManyEntriesInBatchRequest",
+                "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+                format!("Maximum number of entries per request are 10. You have sent {n}."),
+            ));
+        }
+        _ => {}
+    }
+    let mut seen = HashSet::new();
+    for id in ids {
+        let valid = (1..=80).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(AwsError::sqs(
+                "InvalidBatchEntryId",
+                "AWS.SimpleQueueService.InvalidBatchEntryId",
+                format!(
+                    "A batch entry id can only contain alphanumeric characters, hyphens and underscores, up to 80 (got {id:?})."
+                ),
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(AwsError::sqs(
+                "BatchEntryIdsNotDistinct",
+                "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+                format!("Id {id} repeated."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A batch entry that failed, as `Failed` lists it.
+fn failed_entry(id: &str, error: &AwsError) -> Value {
+    json!({
+        "Id": id,
+        "SenderFault": error.status.is_client_error(),
+        "Code": error.query_code.unwrap_or(error.code),
+        "Message": error.message,
+    })
+}
+
+async fn send_message_batch(queues: &[Arc<Queue>], request: Batch<SendEntry>) -> AwsResult {
+    let queue = queue(queues, &request.queue_url)?;
+    check_batch(request.entries.iter().map(|entry| entry.id.as_str()))?;
+    let (mut successful, mut failed) = (Vec::new(), Vec::new());
+    for entry in request.entries {
+        let sent =
+            match stored_attributes(entry.message_attributes, entry.message_system_attributes) {
+                Ok(attributes) => {
+                    send(queue, entry.message_body, entry.delay_seconds, attributes).await
+                }
+                Err(e) => Err(e),
+            };
+        match sent {
+            Ok(mut answer) => {
+                answer.insert("Id".into(), json!(entry.id));
+                successful.push(Value::Object(answer));
+            }
+            Err(e) if e.status.is_client_error() => failed.push(failed_entry(&entry.id, &e)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(json!({ "Successful": successful, "Failed": failed }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Batch<T> {
+    queue_url: String,
+    entries: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReceiveMessage {
+    queue_url: String,
+    max_number_of_messages: Option<i64>,
+    visibility_timeout: Option<i64>,
+    wait_time_seconds: Option<i64>,
+    #[serde(default)]
+    attribute_names: Vec<String>,
+    #[serde(default)]
+    message_system_attribute_names: Vec<String>,
+    #[serde(default)]
+    message_attribute_names: Vec<String>,
+}
+
+/// Whether a message attribute is asked for: `All`, `.*`, a `prefix.*`, or its name.
+fn asked(names: &[String], name: &str) -> bool {
+    names.iter().any(|asked| {
+        asked == "All"
+            || asked == ".*"
+            || asked == name
+            || asked.strip_suffix(".*").is_some_and(|prefix| {
+                name.starts_with(prefix) && name[prefix.len()..].starts_with('.')
+            })
+    })
+}
+
+/// One received message, with the system attributes and message attributes asked for.
+fn received(message: ReceivedMessage, system: &[String], user: &[String]) -> Value {
+    let millis = |at: chrono::DateTime<chrono::Utc>| at.timestamp_millis().to_string();
+    let mut attributes = BTreeMap::from([
+        ("SentTimestamp", millis(message.sent_at)),
+        ("ApproximateReceiveCount", message.receive_count.to_string()),
+        (
+            "ApproximateFirstReceiveTimestamp",
+            millis(message.first_received_at),
+        ),
+        ("SenderId", ACCOUNT.to_owned()),
+    ]);
+    if let Some(trace) = message.attributes.get(TRACE_HEADER) {
+        attributes.insert(TRACE_HEADER, trace.clone());
+    }
+    attributes.retain(|name, _| system.iter().any(|asked| asked == "All" || asked == name));
+    let user_attributes: BTreeMap<String, String> = message_attributes(&message.attributes)
+        .into_iter()
+        .filter(|(name, _)| asked(user, name))
+        .collect();
+    let mut answer = json!({
+        "MessageId": message.message_id,
+        "ReceiptHandle": message.receipt_handle,
+        "MD5OfBody": md5_hex(message.body.as_bytes()),
+        "Body": message.body,
+    });
+    if !attributes.is_empty() {
+        answer["Attributes"] = json!(attributes);
+    }
+    if !user_attributes.is_empty() {
+        answer["MD5OfMessageAttributes"] = json!(md5_of_attributes(&user_attributes));
+        answer["MessageAttributes"] = user_attributes
+            .into_iter()
+            .map(|(name, value)| (name, json!({ "DataType": "String", "StringValue": value })))
+            .collect::<Map<_, _>>()
+            .into();
+    }
+    answer
+}
+
+async fn receive_message(queues: &[Arc<Queue>], request: ReceiveMessage) -> AwsResult {
+    let queue = queue(queues, &request.queue_url)?;
+    let max = request.max_number_of_messages.unwrap_or(1);
+    if !(1..=10).contains(&max) {
+        return Err(invalid_parameter(format!(
+            "Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
+        )));
+    }
+    let visibility = seconds(request.visibility_timeout, "VisibilityTimeout", 43_200)?;
+    let wait = seconds(request.wait_time_seconds, "WaitTimeSeconds", 20)?.unwrap_or_default();
+    let max = usize::try_from(max).unwrap_or(1);
+    let messages = if wait.is_zero() {
+        queue.receive(max, visibility).await
+    } else {
+        queue.receive_wait(max, visibility, wait).await
+    }
+    .map_err(internal)?;
+    let system: Vec<String> = request
+        .attribute_names
+        .into_iter()
+        .chain(request.message_system_attribute_names)
+        .collect();
+    let messages: Vec<Value> = messages
+        .into_iter()
+        .map(|message| received(message, &system, &request.message_attribute_names))
+        .collect();
+    Ok(json!({ "Messages": messages }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteMessage {
+    queue_url: String,
+    receipt_handle: String,
+}
+
+async fn delete_message(queues: &[Arc<Queue>], request: DeleteMessage) -> AwsResult {
+    let queue = queue(queues, &request.queue_url)?;
+    queue
+        .delete(&request.receipt_handle)
+        .await
+        .map_err(internal)?;
+    Ok(json!({}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteEntry {
+    id: String,
+    receipt_handle: String,
+}
+
+async fn delete_message_batch(queues: &[Arc<Queue>], request: Batch<DeleteEntry>) -> AwsResult {
+    let queue = queue(queues, &request.queue_url)?;
+    check_batch(request.entries.iter().map(|entry| entry.id.as_str()))?;
+    let (mut successful, mut failed) = (Vec::new(), Vec::new());
+    for entry in request.entries {
+        match queue.delete(&entry.receipt_handle).await.map_err(internal) {
+            Ok(()) => successful.push(json!({ "Id": entry.id })),
+            Err(e) if e.status.is_client_error() => failed.push(failed_entry(&entry.id, &e)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(json!({ "Successful": successful, "Failed": failed }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ChangeMessageVisibility {
+    queue_url: String,
+    receipt_handle: String,
+    visibility_timeout: i64,
+}
+
+async fn change_message_visibility(
+    queues: &[Arc<Queue>],
+    request: ChangeMessageVisibility,
+) -> AwsResult {
+    let queue = queue(queues, &request.queue_url)?;
+    let timeout = seconds(
+        Some(request.visibility_timeout),
+        "VisibilityTimeout",
+        43_200,
+    )?
+    .unwrap_or_default();
+    queue
+        .change_visibility(&request.receipt_handle, timeout)
+        .await
+        .map_err(internal)?;
+    Ok(json!({}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetQueueUrl {
+    queue_name: String,
+}
+
+fn get_queue_url(queues: &[Arc<Queue>], host: &str, request: GetQueueUrl) -> AwsResult {
+    let queue = queues
+        .iter()
+        .find(|queue| queue.name() == request.queue_name)
+        .ok_or_else(queue_does_not_exist)?;
+    Ok(json!({ "QueueUrl": url(host, queue.name()) }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetQueueAttributes {
+    queue_url: String,
+    #[serde(default)]
+    attribute_names: Vec<String>,
+}
+
+/// The attributes `GetQueueAttributes` answers (SQS's defaults for what the emulator does not
+/// model: retention, size, long-polling default).
+const QUEUE_ATTRIBUTES: [&str; 10] = [
+    "QueueArn",
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "VisibilityTimeout",
+    "DelaySeconds",
+    "RedrivePolicy",
+    "ReceiveMessageWaitTimeSeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+];
+
+async fn get_queue_attributes(queues: &[Arc<Queue>], request: GetQueueAttributes) -> AwsResult {
+    let queue = queue(queues, &request.queue_url)?;
+    if let Some(unknown) = request
+        .attribute_names
+        .iter()
+        .find(|name| *name != "All" && !QUEUE_ATTRIBUTES.contains(&name.as_str()))
+    {
+        return Err(AwsError::sqs(
+            "InvalidAttributeName",
+            "InvalidAttributeName",
+            format!("Unknown Attribute {unknown}."),
+        ));
+    }
+    let stats = queue.stats().await.map_err(internal)?;
+    let config = queue.config();
+    let mut attributes = Map::new();
+    let mut set = |name: &str, value: String| {
+        if request
+            .attribute_names
+            .iter()
+            .any(|asked| asked == "All" || asked == name)
+        {
+            attributes.insert(name.to_owned(), json!(value));
+        }
+    };
+    set("QueueArn", queue_arn(queue.name()));
+    set("ApproximateNumberOfMessages", stats.visible.to_string());
+    set(
+        "ApproximateNumberOfMessagesNotVisible",
+        stats.in_flight.to_string(),
+    );
+    set(
+        "ApproximateNumberOfMessagesDelayed",
+        stats.delayed.to_string(),
+    );
+    set(
+        "VisibilityTimeout",
+        config.visibility_timeout.as_secs().to_string(),
+    );
+    set("DelaySeconds", config.delay.as_secs().to_string());
+    if let Some(redrive) = &config.redrive {
+        let policy = json!({
+            "deadLetterTargetArn": queue_arn(redrive.dead_letter_queue.name()),
+            "maxReceiveCount": redrive.max_receive_count,
+        });
+        set("RedrivePolicy", policy.to_string());
+    }
+    set("ReceiveMessageWaitTimeSeconds", "0".into());
+    set("MaximumMessageSize", "262144".into());
+    set("MessageRetentionPeriod", "345600".into());
+    Ok(json!({ "Attributes": attributes }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListQueues {
+    queue_name_prefix: Option<String>,
+}
+
+fn list_queues(queues: &[Arc<Queue>], host: &str, request: ListQueues) -> AwsResult {
+    let prefix = request.queue_name_prefix.unwrap_or_default();
+    let urls: Vec<String> = queues
+        .iter()
+        .filter(|queue| queue.name().starts_with(&prefix))
+        .map(|queue| url(host, queue.name()))
+        .collect();
+    Ok(json!({ "QueueUrls": urls }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PurgeQueue {
+    queue_url: String,
+}
+
+async fn purge_queue(queues: &[Arc<Queue>], request: PurgeQueue) -> AwsResult {
+    let queue = queue(queues, &request.queue_url)?;
+    let purged = queue.purge().await.map_err(internal)?;
+    tracing::info!(queue = queue.name(), purged, "queue purged");
+    Ok(json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Digests SQS itself computed: a message attribute `someattr` = `someval` (String), from a
+    /// Lambda SQS event of a real queue, and a body.
+    #[test]
+    fn digests_match_those_sqs_computes() {
+        let attributes = BTreeMap::from([("someattr".to_owned(), "someval".to_owned())]);
+        assert_eq!(
+            md5_of_attributes(&attributes),
+            "1e4b169c724503f3886d943e5bbe88e5"
+        );
+        assert_eq!(
+            md5_hex(b"this is a test of the GoAws Queue messaging"),
+            "9d3f5eaac3b1b4dd509f39e71e25f954"
+        );
+    }
+
+    #[test]
+    fn attribute_names_match_all_prefixes_and_names() {
+        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(asked(&names(&["All"]), "x"));
+        assert!(asked(&names(&[".*"]), "x"));
+        assert!(asked(&names(&["order.*"]), "order.id"));
+        assert!(!asked(&names(&["order.*"]), "orderid"));
+        assert!(asked(&names(&["DeadLetterReason"]), "DeadLetterReason"));
+        assert!(!asked(&names(&[]), "DeadLetterReason"));
+    }
+}

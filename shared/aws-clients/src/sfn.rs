@@ -1,0 +1,71 @@
+//! The workflow starter on AWS Step Functions: `StartExecution` of the registration state
+//! machine, named by the order id. A name is used once per state machine, so a second start of the
+//! same order (a redelivered message) is `ExecutionAlreadyExists`, which is
+//! [`StartOutcome::AlreadyStarted`], not a failure.
+
+use async_trait::async_trait;
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use clients::config::{ConfigError, Env, required};
+use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
+
+/// Starts executions of one state machine.
+#[derive(Debug, Clone)]
+pub struct StepFunctionsStarter {
+    client: aws_sdk_sfn::Client,
+    state_machine_arn: String,
+}
+
+impl StepFunctionsStarter {
+    pub fn new(config: &aws_config::SdkConfig, state_machine_arn: impl Into<String>) -> Self {
+        Self {
+            client: aws_sdk_sfn::Client::new(config),
+            state_machine_arn: state_machine_arn.into(),
+        }
+    }
+
+    /// The state machine named by `STATE_MACHINE_ARN` (set by `template.yaml`).
+    pub fn from_env(config: &aws_config::SdkConfig, env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self::new(config, required(env, "STATE_MACHINE_ARN")?))
+    }
+}
+
+#[async_trait]
+impl WorkflowStarter for StepFunctionsStarter {
+    async fn start(
+        &self,
+        execution_name: &str,
+        input: serde_json::Value,
+    ) -> Result<StartOutcome, StartError> {
+        let started = self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(execution_name)
+            .input(input.to_string())
+            .send()
+            .await;
+        let e = match started {
+            Ok(_) => return Ok(StartOutcome::Started),
+            Err(e) => e,
+        };
+        if e.as_service_error()
+            .is_some_and(|e| e.is_execution_already_exists())
+        {
+            return Ok(StartOutcome::AlreadyStarted);
+        }
+        let transient = crate::is_transient(
+            !matches!(e, SdkError::ConstructionFailure(_)),
+            e.raw_response().map(|r| r.status().as_u16()),
+            e.code(),
+        );
+        let message = format!(
+            "StartExecution failed: {}",
+            crate::describe(e.code(), e.message(), &DisplayErrorContext(&e))
+        );
+        Err(if transient {
+            StartError::Unavailable(message)
+        } else {
+            StartError::Rejected(message)
+        })
+    }
+}
