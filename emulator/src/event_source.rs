@@ -13,18 +13,28 @@ use std::time::Duration;
 
 use durable::Queue;
 use durable::queue::ReceivedMessage;
-use function_model::{Invocation, QueueFunction, QueueMessage, handle_batch};
+use function_model::{
+    BatchOutcome, BatchResponse, Invocation, QueueFunction, QueueMessage, handle_batch,
+};
 use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::faults::{Fault, Faults};
+use crate::lambda::{LambdaFunction, sqs_event};
+
+/// What consumes the queue: the function in-process, or its binary under the Runtime API.
+#[derive(Clone)]
+pub enum Consumer {
+    InProcess(Arc<dyn QueueFunction>),
+    Process(Arc<LambdaFunction>),
+}
 
 /// How a queue is wired to its function.
 #[derive(Clone)]
 pub struct EventSourceMapping {
     pub queue: Arc<Queue>,
     pub function_name: &'static str,
-    pub function: Arc<dyn QueueFunction>,
+    pub function: Consumer,
     pub batch_size: usize,
     /// The function's timeout (its invocations' deadline).
     pub timeout: Duration,
@@ -59,6 +69,53 @@ impl EventSourceMapping {
         }
     }
 
+    /// Invokes the orchestrator's binary with the batch as an SQS event; `None` when the
+    /// invocation failed (the whole batch is then delivered again).
+    async fn invoke_process(
+        &self,
+        function: &LambdaFunction,
+        batch: &[ReceivedMessage],
+        messages: Vec<QueueMessage>,
+    ) -> Option<BatchResponse> {
+        let trace_id = messages
+            .iter()
+            .find_map(|m| m.attributes.get(clients::publisher::TRACE_ATTRIBUTE).cloned());
+        let records: Vec<(QueueMessage, &str, i64)> = messages
+            .into_iter()
+            .zip(batch)
+            .map(|(message, received)| {
+                (
+                    message,
+                    received.receipt_handle.as_str(),
+                    received.sent_at.timestamp_millis(),
+                )
+            })
+            .collect();
+        let event = sqs_event(&crate::aws::sqs::queue_arn(self.queue.name()), &records);
+        let answer = match function.invoke(event.to_string().into(), trace_id).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!(
+                    function = self.function_name,
+                    size = batch.len(),
+                    "invocation failed, batch left for redelivery: {e}"
+                );
+                return None;
+            }
+        };
+        match serde_json::from_slice::<BatchResponse>(&answer) {
+            Ok(retry) => Some(retry),
+            Err(e) => {
+                // Lambda treats an answer it cannot read as a failure of the whole batch.
+                tracing::warn!(
+                    function = self.function_name,
+                    "unreadable batch response, batch left for redelivery: {e}"
+                );
+                None
+            }
+        }
+    }
+
     async fn deliver(&self, batch: Vec<ReceivedMessage>) {
         match self.faults.next(self.function_name) {
             Some(Fault::Fail { .. } | Fault::Timeout) => {
@@ -81,10 +138,23 @@ impl EventSourceMapping {
                 receive_count: m.receive_count,
             })
             .collect();
-        let invocation = Invocation::local(self.function_name, self.timeout, None);
-        let outcome = handle_batch(self.function.as_ref(), &invocation, &messages)
-            .instrument(invocation.span())
-            .await;
+        let outcome = match &self.function {
+            Consumer::InProcess(function) => {
+                let invocation = Invocation::local(self.function_name, self.timeout, None);
+                handle_batch(function.as_ref(), &invocation, &messages)
+                    .instrument(invocation.span())
+                    .await
+            }
+            Consumer::Process(function) => {
+                let Some(retry) = self.invoke_process(function, &batch, messages).await else {
+                    return;
+                };
+                BatchOutcome {
+                    retry,
+                    dead_letter: Vec::new(),
+                }
+            }
+        };
         let failed: Vec<&str> = outcome.retry.failed_ids().collect();
         for dead in &outcome.dead_letter {
             let Some(message) = batch.iter().find(|m| m.message_id == dead.message_id) else {

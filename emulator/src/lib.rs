@@ -24,6 +24,7 @@ pub mod fakes;
 pub mod faults;
 mod front;
 mod http;
+pub mod lambda;
 pub mod records;
 pub mod runtime_api;
 pub mod step_functions;
@@ -51,7 +52,11 @@ use event_source::EventSourceMapping;
 use fakes::{MailchimpFake, PayPalCredentials, PayPalFake, SendGridFake};
 use faults::Faults;
 use records::Records;
-use step_functions::{LocalStarter, LocalStepFunctions, LocalTasks, function_arn, queue_url};
+use event_source::Consumer;
+use lambda::{FunctionSpec, LambdaFunction};
+use step_functions::{
+    LocalStarter, LocalStepFunctions, LocalTasks, TaskTarget, function_arn, queue_url,
+};
 
 pub use front::Limits;
 
@@ -97,6 +102,20 @@ pub struct Config {
     /// Whether the event source mapping feeds the registrations queue to the orchestrator. Off,
     /// the queue is left to SQS clients (tests that drive it with the SDK).
     pub event_sources: bool,
+    /// How the functions run: in the emulator's process, or as their binaries.
+    pub functions: Functions,
+    /// In process mode, the most instances of one function at once.
+    pub function_concurrency: usize,
+}
+
+/// How the functions run.
+#[derive(Debug, Clone, Default)]
+pub enum Functions {
+    /// The function libraries, called in the emulator's process.
+    #[default]
+    InProcess,
+    /// The functions' binaries (by function name), run as Lambda runs them: see [`lambda`].
+    Process(HashMap<String, std::path::PathBuf>),
 }
 
 /// Checks a site origin: `http(s)://host[:port]`, nothing after, as browsers send it in `Origin`.
@@ -130,6 +149,8 @@ impl Config {
             limits: Limits::default(),
             site_origin: None,
             event_sources: true,
+            functions: Functions::InProcess,
+            function_concurrency: 10,
         }
     }
 }
@@ -373,14 +394,28 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         providers.mailchimp_config.to_env(),
     ]
     .concat();
-    let payment = Arc::new(payment::Payment::new(
-        catalogue.clone(),
-        Arc::new(PayPalClient::new(providers.paypal_config.clone())),
-        Arc::new(QueuePublisher(registrations.clone())),
-        Arc::new(SqlIdempotencyStore::new(db.clone())),
-        config.payment_timeout,
-    ));
-    let task_functions: [(&'static str, Arc<dyn TaskFunction>); 3] = [
+    let processes = match &config.functions {
+        Functions::InProcess => None,
+        Functions::Process(binaries) => Some(process_functions(
+            &config,
+            binaries,
+            &format!("http://{addr}"),
+            &providers,
+        )?),
+    };
+    let process = |name: &str| processes.as_ref().map(|p: &HashMap<_, _>| p[name].clone());
+
+    let payment: Arc<dyn HttpFunction> = match process("payment") {
+        Some(function) => Arc::new(lambda::ProcessHttpFunction(function)),
+        None => Arc::new(payment::Payment::new(
+            catalogue.clone(),
+            Arc::new(PayPalClient::new(providers.paypal_config.clone())),
+            Arc::new(QueuePublisher(registrations.clone())),
+            Arc::new(SqlIdempotencyStore::new(db.clone())),
+            config.payment_timeout,
+        )),
+    };
+    let in_process_tasks: [(&'static str, Arc<dyn TaskFunction>); 3] = [
         (
             "save-order",
             Arc::new(save_order::SaveOrder::new(store.clone())),
@@ -400,9 +435,15 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         ),
     ];
     let tasks = LocalTasks {
-        functions: task_functions
+        functions: in_process_tasks
             .into_iter()
-            .map(|(name, f)| (function_arn(name), (name, f)))
+            .map(|(name, function)| {
+                let target = match process(name) {
+                    Some(function) => TaskTarget::Process(function),
+                    None => TaskTarget::InProcess(function),
+                };
+                (function_arn(name), (name, target))
+            })
             .collect(),
         queues: HashMap::from([(queue_url(FOLLOW_UP_DLQ), follow_up.clone())]),
         faults: faults.clone(),
@@ -424,9 +465,12 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let mapping = EventSourceMapping {
         queue: registrations.clone(),
         function_name: "orchestrator",
-        function: Arc::new(orchestrator::Orchestrator::new(Arc::new(LocalStarter(
-            step_functions.clone(),
-        )))),
+        function: match process("orchestrator") {
+            Some(function) => Consumer::Process(function),
+            None => Consumer::InProcess(Arc::new(orchestrator::Orchestrator::new(Arc::new(
+                LocalStarter(step_functions.clone()),
+            )))),
+        },
         batch_size: 10,
         timeout: config.function_timeout,
         faults: faults.clone(),
@@ -467,6 +511,79 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         db,
         provider_environment,
     })
+}
+
+/// The functions as processes of their binaries, each with the variables `template.yaml` gives
+/// it, pointed at this emulator (`base`) and its providers.
+fn process_functions(
+    config: &Config,
+    binaries: &HashMap<String, std::path::PathBuf>,
+    base: &str,
+    providers: &LocalProviders,
+) -> anyhow::Result<HashMap<String, Arc<LambdaFunction>>> {
+    let owned = |pairs: Vec<(&'static str, String)>| -> Vec<(String, String)> {
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    };
+    let queue = |name: &str| format!("{base}/{}/{name}", aws::ACCOUNT);
+    let database = ("DATABASE_URL", config.database_url.clone());
+    let environments: [(&str, Vec<(&'static str, String)>, Duration); 5] = [
+        (
+            "payment",
+            [
+                vec![
+                    ("REGISTRATIONS_QUEUE_URL", queue(REGISTRATIONS_QUEUE)),
+                    (
+                        "PAYMENT_TIMEOUT_SECONDS",
+                        config.payment_timeout.as_secs().to_string(),
+                    ),
+                    database.clone(),
+                ],
+                providers.paypal_config.to_env(),
+            ]
+            .concat(),
+            config.payment_timeout,
+        ),
+        (
+            "orchestrator",
+            vec![
+                (
+                    "STATE_MACHINE_ARN",
+                    aws::sfn::state_machine_arn(REGISTRATION_STATE_MACHINE),
+                ),
+                ("DEAD_LETTER_QUEUE_URL", queue(REGISTRATIONS_DLQ)),
+            ],
+            config.function_timeout,
+        ),
+        ("save-order", vec![database], config.function_timeout),
+        (
+            "email",
+            providers.sendgrid_config.to_env(),
+            config.function_timeout,
+        ),
+        (
+            "mailing-list",
+            providers.mailchimp_config.to_env(),
+            config.function_timeout,
+        ),
+    ];
+    environments
+        .into_iter()
+        .map(|(name, environment, timeout)| {
+            let executable = binaries
+                .get(name)
+                .ok_or_else(|| anyhow::anyhow!("no binary for the function {name}"))?;
+            let function = LambdaFunction::new(FunctionSpec {
+                name: name.to_owned(),
+                executable: executable.clone(),
+                environment: owned(environment),
+                timeout,
+                memory_mb: 128,
+                concurrency: config.function_concurrency,
+                endpoint_url: base.to_owned(),
+            });
+            Ok((name.to_owned(), function))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -41,6 +41,21 @@ struct Args {
     /// from a browser (CORS, as template.yaml's SiteOrigin). The site served here needs none.
     #[arg(long, env = "SITE_ORIGIN", value_name = "ORIGIN")]
     site_origin: Option<String>,
+    /// How the functions run: `in-process` (their libraries, inside the emulator) or `process`
+    /// (their binaries, built with cargo, each instance a process under the Lambda Runtime API,
+    /// reaching the emulator's SQS and Step Functions through AWS_ENDPOINT_URL, as on Lambda).
+    #[arg(long, value_enum, default_value_t = FunctionsMode::InProcess)]
+    functions: FunctionsMode,
+    /// With `--functions process`: the binaries in this folder (NAME/bootstrap, as `cargo lambda
+    /// build` leaves them, or NAME) instead of building them with cargo.
+    #[arg(long, value_name = "DIR")]
+    function_binaries: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FunctionsMode {
+    InProcess,
+    Process,
 }
 
 const DEFAULT_DATABASE: &str = ".emulator/registrations.db";
@@ -94,6 +109,25 @@ async fn main() -> anyhow::Result<()> {
             .context("PAYPAL_DEADLINE_MS must be a whole number of milliseconds")?;
         config.paypal_deadline = std::time::Duration::from_millis(ms);
     }
+    config.functions = match (args.functions, args.function_binaries) {
+        (FunctionsMode::InProcess, None) => emulator::Functions::InProcess,
+        (FunctionsMode::InProcess, Some(_)) => {
+            anyhow::bail!("--function-binaries needs --functions process")
+        }
+        (FunctionsMode::Process, Some(dir)) => {
+            emulator::Functions::Process(emulator::lambda::binaries_in(&dir)?)
+        }
+        (FunctionsMode::Process, None) => {
+            println!("Building the functions' binaries with cargo…");
+            emulator::Functions::Process(
+                tokio::task::spawn_blocking(emulator::lambda::build_binaries).await??,
+            )
+        }
+    };
+    let mode = match &config.functions {
+        emulator::Functions::InProcess => "in-process (their libraries)",
+        emulator::Functions::Process(_) => "process (their binaries, as on Lambda)",
+    };
     let providers = config.providers.describe();
     let emulator = emulator::start(config, listener).await?;
     let url = emulator.url();
@@ -102,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
          \x20 site        {url}/\n\
          \x20 API         GET {url}/api/tickets  ·  POST {url}/api/registrations\n\
          \x20 inspector   {url}/_emulator  (JSON: {url}/_emulator/api/…)\n\
+         \x20 functions   {mode}\n\
          \x20 database    {database_url}\n\
          \x20 providers   {providers}\n\
          Press Ctrl-C to stop.\n"

@@ -66,6 +66,8 @@ struct Inner {
     init_error: Mutex<Option<FunctionFailure>>,
     /// Woken when an invocation is queued or the runtime reports an init error.
     queued: Notify,
+    /// The server's task, aborted by [`RuntimeApi::stop`].
+    server: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 /// The Runtime API of one function.
@@ -97,12 +99,20 @@ impl RuntimeApi {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(api.clone());
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!("the Runtime API stopped: {e}");
             }
         });
+        *lock(&api.inner.server) = Some(server.abort_handle());
         api
+    }
+
+    /// Stops serving (the instance it served was stopped).
+    pub fn stop(&self) {
+        if let Some(server) = lock(&self.inner.server).take() {
+            server.abort();
+        }
     }
 
     /// Invokes the function with `payload` and waits for its answer, at most `timeout`.

@@ -22,6 +22,8 @@ use tracing::Instrument;
 use workflow::{History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
 
 use crate::faults::{Fault, Faults};
+use crate::lambda::LambdaFunction;
+use crate::runtime_api::InvokeError;
 
 /// The resource of Step Functions' SQS `SendMessage` integration.
 pub const SQS_SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
@@ -36,9 +38,16 @@ pub fn queue_url(name: &str) -> String {
     format!("http://sqs.us-east-1.localhost/000000000000/{name}")
 }
 
-/// Runs Task resources in-process.
+/// A task function: in-process, or its binary under the Runtime API (process mode).
+#[derive(Clone)]
+pub enum TaskTarget {
+    InProcess(Arc<dyn TaskFunction>),
+    Process(Arc<LambdaFunction>),
+}
+
+/// Runs Task resources: the task functions by their ARN, and SQS `SendMessage`.
 pub struct LocalTasks {
-    pub functions: HashMap<String, (&'static str, Arc<dyn TaskFunction>)>,
+    pub functions: HashMap<String, (&'static str, TaskTarget)>,
     pub queues: HashMap<String, Arc<Queue>>,
     pub faults: Arc<Faults>,
     /// The functions' configured timeout (Lambda's `Timeout`).
@@ -104,6 +113,10 @@ impl TaskInvoker for LocalTasks {
             Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
             None => {}
         }
+        let function = match function {
+            TaskTarget::InProcess(function) => function,
+            TaskTarget::Process(function) => return invoke_process(function, task).await,
+        };
         let invocation = Invocation::local(name, self.function_timeout, None);
         let run = function
             .handle(&invocation, task.input)
@@ -122,6 +135,35 @@ impl TaskInvoker for LocalTasks {
                 );
                 Err(TaskFailure::new(e.error_type().name(), e.message()))
             }
+        }
+    }
+}
+
+/// A task run by the function's binary: its JSON answer, or its error as Lambda reports it to
+/// Step Functions (`errorType` = our stable names; `Sandbox.Timedout` for a timeout).
+async fn invoke_process(function: &LambdaFunction, task: TaskRequest) -> Result<Value, TaskFailure> {
+    let name = function.name().to_owned();
+    match function.invoke(task.input.to_string().into(), None).await {
+        Ok(answer) => serde_json::from_slice(&answer).map_err(|e| {
+            TaskFailure::new(
+                "Lambda.Unknown",
+                format!("{name} answered something that is not JSON: {e}"),
+            )
+        }),
+        Err(InvokeError::TimedOut(timeout)) => Err(TaskFailure::new(
+            "Sandbox.Timedout",
+            format!("{name} timed out after {timeout:?}"),
+        )),
+        Err(InvokeError::Function(failure) | InvokeError::InitFailed(failure)) => {
+            tracing::warn!(
+                order_id = %task.execution_name,
+                function = %name,
+                attempt = task.attempt,
+                error_type = %failure.error_type,
+                "task failed: {}",
+                failure.error_message
+            );
+            Err(TaskFailure::new(failure.error_type, failure.error_message))
         }
     }
 }

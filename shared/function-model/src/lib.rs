@@ -32,7 +32,7 @@ pub use error::{ErrorType, FunctionError};
 pub use http::{HttpRequest, HttpResponse, is_json};
 pub use invocation::{Invocation, local_function_arn};
 pub use queue::{
-    BatchOutcome, BatchResponse, DeadLetter, DeadLetterSink, QueueConsumer, QueueMessage,
+    BatchItemFailure, BatchOutcome, BatchResponse, DeadLetter, DeadLetterSink, QueueConsumer, QueueMessage,
     handle_batch,
 };
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Invocation, QueueFunction};
 
@@ -27,13 +27,14 @@ pub struct QueueMessage {
 }
 
 /// The ids of the messages that failed, in SQS's `batchItemFailures` shape.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchResponse {
+    #[serde(default)]
     pub batch_item_failures: Vec<BatchItemFailure>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchItemFailure {
     pub item_identifier: String,
