@@ -347,6 +347,24 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// How the emulator runs the functions: in-process, or with `E2E_FUNCTIONS=process` as their
+/// binaries under the Lambda Runtime API (built with cargo once per test binary).
+fn functions() -> emulator::Functions {
+    static BINARIES: OnceLock<std::collections::HashMap<String, std::path::PathBuf>> =
+        OnceLock::new();
+    match std::env::var("E2E_FUNCTIONS").as_deref() {
+        Err(_) | Ok("in-process") => emulator::Functions::InProcess,
+        Ok("process") => emulator::Functions::Process(
+            BINARIES
+                .get_or_init(|| {
+                    emulator::lambda::build_binaries().expect("the function binaries build")
+                })
+                .clone(),
+        ),
+        Ok(other) => panic!("E2E_FUNCTIONS={other:?}: use in-process or process"),
+    }
+}
+
 /// [`spawn_app`], with `configure` applied to the emulator's settings last.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut emulator::Config)) -> TestApp {
     capture_logs();
@@ -358,6 +376,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut emulator::Config)) -> Te
     config.visibility_timeout = Duration::from_millis(300);
     config.max_receive_count = 3;
     config.paypal_deadline = PAYPAL_DEADLINE;
+    config.functions = functions();
     configure(&mut config);
     let emulator = match emulator::start(config, listener).await {
         Ok(emulator) => emulator,

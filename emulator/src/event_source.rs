@@ -77,9 +77,11 @@ impl EventSourceMapping {
         batch: &[ReceivedMessage],
         messages: Vec<QueueMessage>,
     ) -> Option<BatchResponse> {
-        let trace_id = messages
-            .iter()
-            .find_map(|m| m.attributes.get(clients::publisher::TRACE_ATTRIBUTE).cloned());
+        let trace_id = messages.iter().find_map(|m| {
+            m.attributes
+                .get(clients::publisher::TRACE_ATTRIBUTE)
+                .cloned()
+        });
         let records: Vec<(QueueMessage, &str, i64)> = messages
             .into_iter()
             .zip(batch)

@@ -41,7 +41,13 @@ use crate::aws::{ACCOUNT, REGION};
 use crate::runtime_api::{FunctionFailure, InvokeError, RuntimeApi};
 
 /// The functions of the system, by their binary's name.
-pub const FUNCTIONS: [&str; 5] = ["payment", "orchestrator", "save-order", "email", "mailing-list"];
+pub const FUNCTIONS: [&str; 5] = [
+    "payment",
+    "orchestrator",
+    "save-order",
+    "email",
+    "mailing-list",
+];
 
 /// How one function runs.
 #[derive(Debug, Clone)]
@@ -169,7 +175,10 @@ impl LambdaFunction {
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_mb.to_string())
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            )
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_REGION", REGION)
             .env("AWS_DEFAULT_REGION", REGION)
@@ -411,7 +420,11 @@ fn proxy_response(answer: &[u8]) -> Option<HttpResponse> {
     }
     let body = answer["body"].as_str().unwrap_or_default();
     let body = if answer["isBase64Encoded"] == true {
-        Bytes::from(base64::engine::general_purpose::STANDARD.decode(body).ok()?)
+        Bytes::from(
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .ok()?,
+        )
     } else {
         Bytes::copy_from_slice(body.as_bytes())
     };

@@ -48,12 +48,12 @@ use clients::config::{ConfigError, Env};
 use clients::mailchimp::{MailchimpClient, MailchimpConfig, StatusIfNew};
 use clients::paypal::{PayPalClient, PayPalConfig};
 use clients::sendgrid::{SendGridClient, SendGridConfig};
+use event_source::Consumer;
 use event_source::EventSourceMapping;
 use fakes::{MailchimpFake, PayPalCredentials, PayPalFake, SendGridFake};
 use faults::Faults;
-use records::Records;
-use event_source::Consumer;
 use lambda::{FunctionSpec, LambdaFunction};
+use records::Records;
 use step_functions::{
     LocalStarter, LocalStepFunctions, LocalTasks, TaskTarget, function_arn, queue_url,
 };
@@ -513,6 +513,9 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     })
 }
 
+/// Environment variables, as the provider configurations write them.
+type Variables = Vec<(&'static str, String)>;
+
 /// The functions as processes of their binaries, each with the variables `template.yaml` gives
 /// it, pointed at this emulator (`base`) and its providers.
 fn process_functions(
@@ -521,12 +524,12 @@ fn process_functions(
     base: &str,
     providers: &LocalProviders,
 ) -> anyhow::Result<HashMap<String, Arc<LambdaFunction>>> {
-    let owned = |pairs: Vec<(&'static str, String)>| -> Vec<(String, String)> {
+    let owned = |pairs: Variables| -> Vec<(String, String)> {
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     };
     let queue = |name: &str| format!("{base}/{}/{name}", aws::ACCOUNT);
     let database = ("DATABASE_URL", config.database_url.clone());
-    let environments: [(&str, Vec<(&'static str, String)>, Duration); 5] = [
+    let environments: [(&str, Variables, Duration); 5] = [
         (
             "payment",
             [

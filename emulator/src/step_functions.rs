@@ -141,7 +141,10 @@ impl TaskInvoker for LocalTasks {
 
 /// A task run by the function's binary: its JSON answer, or its error as Lambda reports it to
 /// Step Functions (`errorType` = our stable names; `Sandbox.Timedout` for a timeout).
-async fn invoke_process(function: &LambdaFunction, task: TaskRequest) -> Result<Value, TaskFailure> {
+async fn invoke_process(
+    function: &LambdaFunction,
+    task: TaskRequest,
+) -> Result<Value, TaskFailure> {
     let name = function.name().to_owned();
     match function.invoke(task.input.to_string().into(), None).await {
         Ok(answer) => serde_json::from_slice(&answer).map_err(|e| {

@@ -7,6 +7,8 @@
 //! Also here: two emulator processes sharing one PostgreSQL database take 20 concurrent requests
 //! with one `Idempotency-Key` and charge once.
 //!
+//! With `E2E_FUNCTIONS=process` the emulator runs the functions' binaries (`--functions process`).
+//!
 //! These tests drive child processes over HTTP, as a user would; they wait for end states (the
 //! counts reached, the execution finished), never for a fixed time before a negative check.
 
@@ -35,6 +37,11 @@ impl Emulator {
         let child = Command::new(env!("CARGO_BIN_EXE_emulator"))
             .args(["--port", &port.to_string()])
             .args(["--visibility-timeout", "2", "--execution-lease", "2"])
+            // `E2E_FUNCTIONS=process`: the functions as their binaries, as the end-to-end suite.
+            .args(match std::env::var("E2E_FUNCTIONS").as_deref() {
+                Ok("process") => &["--functions", "process"][..],
+                _ => &[],
+            })
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "info,sqlx=warn")
             .stdout(Stdio::from(std::fs::File::create(&log).expect("log file")))

@@ -111,8 +111,9 @@ async fn a_malformed_message_is_dead_lettered_at_once_with_its_reason() {
         dead["messages"][0]["attributes"]["DeadLetterReason"],
         "InvalidMessage"
     );
+    // Left nowhere else: in-process the queue moved it; in process mode the orchestrator's
+    // binary sent it to the dead-letter queue and reported it handled, as on AWS.
     let source = app.queue("registrations").await;
-    assert_eq!(source["deadLettered"], 1);
     assert_eq!(
         (source["visible"].as_u64(), source["inFlight"].as_u64()),
         (Some(0), Some(0))

@@ -123,10 +123,15 @@ pub(crate) async fn json_protocol(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
+        // Not an AWS call: `/` is the site's page, which takes GET (the JSON error is written by
+        // the server's error layer).
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, HeaderValue::from_static("GET,HEAD"))],
+        )
+            .into_response();
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -13,8 +13,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 /// A client-chosen key: 1 to 255 printable ASCII characters (space included, as in a UUID or
-/// `order 42`). Anything else is refused rather than ignored: a key the server dropped would let a
-/// retry charge twice.
+/// `order 42`) other than a comma. Anything else is refused rather than ignored: a key the server
+/// dropped would let a retry charge twice. The comma is refused because API Gateway joins a
+/// header sent twice into one value with commas: a key sent twice must stay an error on AWS too.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
 
@@ -23,11 +24,12 @@ impl IdempotencyKey {
 
     /// Parses a header's raw bytes (a key in another encoding is an error, never "no key").
     pub fn parse(raw: &[u8]) -> Result<Self, &'static str> {
-        if (1..=Self::MAX_LEN).contains(&raw.len()) && raw.iter().all(|b| (b' '..=b'~').contains(b))
+        if (1..=Self::MAX_LEN).contains(&raw.len())
+            && raw.iter().all(|b| (b' '..=b'~').contains(b) && *b != b',')
         {
             Ok(Self(String::from_utf8_lossy(raw).into_owned()))
         } else {
-            Err("must be 1 to 255 printable ASCII characters")
+            Err("must be sent once, as 1 to 255 printable ASCII characters other than a comma")
         }
     }
 
@@ -106,6 +108,8 @@ mod tests {
             b"tab\there",
             b"nul\0",
             b"del\x7f",
+            // Two keys, as API Gateway joins a header sent twice.
+            b"key-1,key-2",
         ] {
             assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
         }

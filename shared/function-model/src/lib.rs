@@ -32,8 +32,8 @@ pub use error::{ErrorType, FunctionError};
 pub use http::{HttpRequest, HttpResponse, is_json};
 pub use invocation::{Invocation, local_function_arn};
 pub use queue::{
-    BatchItemFailure, BatchOutcome, BatchResponse, DeadLetter, DeadLetterSink, QueueConsumer, QueueMessage,
-    handle_batch,
+    BatchItemFailure, BatchOutcome, BatchResponse, DeadLetter, DeadLetterSink, QueueConsumer,
+    QueueMessage, handle_batch,
 };
 
 use async_trait::async_trait;
