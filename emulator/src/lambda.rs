@@ -4,8 +4,9 @@
 //! A [`LambdaFunction`] starts instances of its executable on demand, each a process with a Lambda
 //! Runtime API of its own ([`RuntimeApi`]) and the environment Lambda gives
 //! (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
-//! `AWS_REGION`, `_HANDLER`, test credentials, `AWS_ENDPOINT_URL` pointing at the emulator) plus
-//! the function's variables. As on Lambda:
+//! `AWS_REGION`, `_HANDLER`, `LAMBDA_TASK_ROOT`, `PATH`, `TZ`, test credentials,
+//! `AWS_ENDPOINT_URL` pointing at the emulator) plus the function's variables, and nothing of the
+//! emulator's own environment but `RUST_LOG`. As on Lambda:
 //!
 //! - an instance runs one invocation at a time; overlapping invocations start more instances, up
 //!   to the function's concurrency (further invocations wait for a free instance, where Lambda
@@ -183,6 +184,13 @@ impl LambdaFunction {
             .env("AWS_REGION", REGION)
             .env("AWS_DEFAULT_REGION", REGION)
             .env("_HANDLER", "bootstrap")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/opt/bin")
+            .env("LANG", "en_US.UTF-8")
+            .env("TZ", ":UTC")
+            .env(
+                "LAMBDA_TASK_ROOT",
+                spec.executable.parent().unwrap_or(Path::new("/")),
+            )
             .env("AWS_ACCESS_KEY_ID", "emulator")
             .env("AWS_SECRET_ACCESS_KEY", "emulator")
             .env("AWS_ENDPOINT_URL", &spec.endpoint_url)
