@@ -331,6 +331,31 @@ impl RunningEmulator {
         format!("http://{}", self.addr)
     }
 
+    /// Waits up to `within` for the execution `name` to stop (succeed or fail), and returns it as
+    /// it stands then (`None` if it was never started).
+    pub async fn wait_for_execution(
+        &self,
+        name: &str,
+        within: Duration,
+    ) -> anyhow::Result<Option<durable::ExecutionSummary>> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let summary = self
+                .step_functions
+                .executions()
+                .get(name)
+                .await?
+                .map(|r| r.summary);
+            let stopped = summary
+                .as_ref()
+                .is_some_and(|s| s.status != durable::ExecutionStatus::Running);
+            if stopped || tokio::time::Instant::now() >= deadline {
+                return Ok(summary);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops taking new work (requests, queue messages, executions to resume), lets in-flight
     /// requests and batches finish, waits for running executions up to the drain timeout, and
     /// closes the database. Whatever is unfinished then is in the database, and resumes at the

@@ -1,47 +1,31 @@
-//! The real `orchestrator` binary on AWS's terms, against the emulator as its cloud: Lambda's
-//! environment (`AWS_LAMBDA_RUNTIME_API`, ...) for the emulator's Runtime API, `AWS_ENDPOINT_URL`
-//! for its SQS and Step Functions endpoints, and an SQS event as Lambda's event source mapping
-//! sends it. A valid order starts its execution (once, however often it is delivered); a message
-//! that can never succeed goes to the dead-letter queue at once, with its reason; neither is
-//! reported in `batchItemFailures`.
+//! The real `orchestrator` binary on AWS's terms, against the emulator as its cloud: run as
+//! process mode runs it (`emulator::lambda`: Lambda's environment, its own Runtime API,
+//! `AWS_ENDPOINT_URL` at the emulator's SQS and Step Functions endpoints) and invoked with an SQS
+//! event as Lambda's event source mapping sends it. A valid order starts its execution (once,
+//! however often it is delivered); a message that can never succeed goes to the dead-letter queue
+//! at once, with its reason; neither is reported in `batchItemFailures`.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use emulator::aws::sfn::state_machine_arn;
-use emulator::runtime_api::RuntimeApi;
+use emulator::lambda::{FunctionSpec, LambdaFunction, sqs_event};
 use emulator::{Config, REGISTRATION_STATE_MACHINE, REGISTRATIONS_DLQ};
+use function_model::QueueMessage;
 use serde_json::{Value, json};
 
-/// Stops the binary when the test ends, passed or failed.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One SQS record as Lambda delivers it (the fields of AWS's sample event).
-fn record(message_id: &str, body: &str) -> Value {
-    json!({
-        "messageId": message_id,
-        "receiptHandle": format!("handle-{message_id}"),
-        "body": body,
-        "md5OfBody": "",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:registrations",
-        "eventSource": "aws:sqs",
-        "awsRegion": "us-east-1",
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1520621625029",
-            "SenderId": "000000000000",
-            "ApproximateFirstReceiveTimestamp": "1520621634884",
-            "AWSTraceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
-        },
-        "messageAttributes": {}
-    })
+/// A message as the event source mapping hands it on (with a trace header, as SQS keeps one).
+fn message(message_id: &str, body: &str) -> (QueueMessage, &'static str, i64) {
+    let message = QueueMessage {
+        message_id: message_id.into(),
+        body: body.into(),
+        attributes: [(
+            "AWSTraceHeader".to_owned(),
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".to_owned(),
+        )]
+        .into(),
+        receive_count: 1,
+    };
+    (message, "handle", 1_520_621_625_029)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,109 +41,66 @@ async fn the_binary_starts_workflows_on_step_functions_and_dead_letters_the_hope
     )
     .await
     .expect("the emulator starts");
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let runtime_api = listener.local_addr().expect("an address").to_string();
-    let api = RuntimeApi::serve(
-        listener,
-        &function_model::local_function_arn("orchestrator"),
-    );
-    let log = dir.path().join("orchestrator.log");
-    let _binary = Running(
-        Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-            .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
-            .env("AWS_LAMBDA_FUNCTION_NAME", "orchestrator")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_ENDPOINT_URL", cloud.url())
-            .env(
-                "STATE_MACHINE_ARN",
+    let orchestrator = LambdaFunction::new(FunctionSpec {
+        name: "orchestrator".into(),
+        executable: env!("CARGO_BIN_EXE_orchestrator").into(),
+        environment: vec![
+            (
+                "STATE_MACHINE_ARN".into(),
                 state_machine_arn(REGISTRATION_STATE_MACHINE),
-            )
-            .env(
-                "DEAD_LETTER_QUEUE_URL",
+            ),
+            (
+                "DEAD_LETTER_QUEUE_URL".into(),
                 format!("{}/000000000000/{REGISTRATIONS_DLQ}", cloud.url()),
-            )
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("a log file"))
-            .spawn()
-            .expect("the binary starts"),
-    );
-    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+            ),
+        ],
+        timeout: Duration::from_secs(20),
+        memory_mb: 128,
+        concurrency: 1,
+        endpoint_url: cloud.url(),
+    });
     let order = include_str!("../../../shared/domain/data/order-placed.example.json");
     let order_id = serde_json::from_str::<Value>(order).expect("JSON")["orderId"]
         .as_str()
         .expect("an order id")
         .to_owned();
-    let invoke = |records: Vec<Value>| {
-        api.invoke(
-            json!({ "Records": records }).to_string().into(),
-            Duration::from_secs(20),
-            None,
-        )
+    let invoke = |batch: Vec<(QueueMessage, &'static str, i64)>| {
+        let event = sqs_event("arn:aws:sqs:us-east-1:000000000000:registrations", &batch);
+        let orchestrator = orchestrator.clone();
+        async move {
+            let answer = orchestrator
+                .invoke(event.to_string().into(), None)
+                .await
+                .expect("the invocation succeeds");
+            serde_json::from_slice::<Value>(&answer).expect("a JSON answer")
+        }
     };
 
-    let answer = invoke(vec![record("m-1", order), record("m-2", "not an order")])
-        .await
-        .unwrap_or_else(|e| panic!("the invocation failed: {e}\n{}", logged()));
-    let answer: Value = serde_json::from_slice(&answer).expect("a JSON answer");
     assert_eq!(
-        answer,
+        invoke(vec![message("m-1", order), message("m-2", "not an order")]).await,
         json!({ "batchItemFailures": [] }),
-        "the order started and the hopeless message dead-lettered: nothing to retry\n{}",
-        logged()
+        "the order started and the hopeless message dead-lettered: nothing to retry"
     );
-    let again: Value =
-        serde_json::from_slice(&invoke(vec![record("m-3", order)]).await.expect("answered"))
-            .expect("a JSON answer");
     assert_eq!(
-        again,
+        invoke(vec![message("m-3", order)]).await,
         json!({ "batchItemFailures": [] }),
         "a redelivered order starts nothing, and is no failure"
     );
 
-    let http = reqwest::Client::new();
-    let inspect = |path: String| {
-        let http = http.clone();
-        let url = format!("{}/_emulator/api/{path}", cloud.url());
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .expect("the inspector answers")
-                .json::<Value>()
-                .await
-                .expect("JSON")
-        }
-    };
-    let mut status = Value::Null;
-    for _ in 0..200 {
-        status = inspect(format!("executions/{order_id}")).await["status"].clone();
-        if status == "SUCCEEDED" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        status,
-        "SUCCEEDED",
-        "the order's workflow ran\n{}",
-        logged()
-    );
-    let executions = inspect("executions".into()).await;
-    assert_eq!(
-        executions["items"].as_array().map(Vec::len),
-        Some(1),
-        "one execution for two deliveries: {executions}"
-    );
+    let execution = cloud
+        .wait_for_execution(&order_id, Duration::from_secs(10))
+        .await
+        .expect("the executions can be read")
+        .expect("the order's execution was started");
+    let execution = serde_json::to_value(&execution).expect("serializable");
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
 
-    let queues = inspect("queues".into()).await;
+    let queues: Value = reqwest::get(format!("{}/_emulator/api/queues", cloud.url()))
+        .await
+        .expect("the inspector answers")
+        .json()
+        .await
+        .expect("JSON");
     let dlq = queues
         .as_array()
         .and_then(|queues| queues.iter().find(|q| q["name"] == REGISTRATIONS_DLQ))
