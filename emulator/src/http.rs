@@ -82,6 +82,10 @@ fn routes(services: Arc<Services>) -> Router {
         )
         .route("/api/{*route}", any(gateway))
         .route(
+            "/2015-03-31/functions/{function}/invocations",
+            post(crate::aws::lambda::invoke),
+        )
+        .route(
             "/_emulator/api/health",
             get(|| async { Json(json!({ "status": "ok" })) }),
         )

@@ -272,6 +272,10 @@ pub(crate) struct Services {
     mailchimp: Arc<MailchimpFake>,
     faults: Arc<Faults>,
     payment_timeout: Duration,
+    /// What Lambda's `Invoke` reaches, by function name (see `aws::lambda`).
+    lambda_functions: HashMap<String, TaskTarget>,
+    /// The workflow functions' timeout, for in-process invocations.
+    function_timeout: Duration,
     site_origin: Option<String>,
     /// True once a clean stop has begun: the gateway takes no new registrations.
     stopping: watch::Receiver<bool>,
@@ -459,16 +463,29 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             ))),
         ),
     ];
+    let task_targets: Vec<(&'static str, TaskTarget)> = in_process_tasks
+        .into_iter()
+        .map(|(name, function)| match process(name) {
+            Some(function) => (name, TaskTarget::Process(function)),
+            None => (name, TaskTarget::InProcess(function)),
+        })
+        .collect();
+    let mut lambda_functions: HashMap<String, TaskTarget> = task_targets
+        .iter()
+        .map(|(name, target)| ((*name).to_owned(), target.clone()))
+        .collect();
+    if let Some(processes) = &processes {
+        for name in ["payment", "orchestrator"] {
+            lambda_functions.insert(
+                name.to_owned(),
+                TaskTarget::Process(processes[name].clone()),
+            );
+        }
+    }
     let tasks = LocalTasks {
-        functions: in_process_tasks
+        functions: task_targets
             .into_iter()
-            .map(|(name, function)| {
-                let target = match process(name) {
-                    Some(function) => TaskTarget::Process(function),
-                    None => TaskTarget::InProcess(function),
-                };
-                (function_arn(name), (name, target))
-            })
+            .map(|(name, target)| (function_arn(name), (name, target)))
             .collect(),
         queues: HashMap::from([(queue_url(FOLLOW_UP_DLQ), follow_up.clone())]),
         faults: faults.clone(),
@@ -511,6 +528,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         mailchimp: providers.mailchimp,
         faults,
         payment_timeout: config.payment_timeout,
+        lambda_functions,
+        function_timeout: config.function_timeout,
         site_origin: config.site_origin.clone(),
         stopping: stopping.clone(),
     });

@@ -1,7 +1,8 @@
 //! The emulator's AWS endpoints (`emulator::aws`) driven by the official Rust SDK clients
 //! (`aws-sdk-sqs`, `aws-sdk-sfn`), configured as a deployed binary is, with an endpoint URL and
 //! any credentials: SQS's visibility timeout, redrive after `maxReceiveCount`, batches, purge and
-//! typed errors; Step Functions' idempotent start by name and its duplicate-name error; and the
+//! typed errors; Step Functions' idempotent start by name and its duplicate-name error; Lambda's
+//! `Invoke` with a function error, an unknown function and an asynchronous invocation; and the
 //! production clients of `aws-clients` (the payment's SQS publisher, the orchestrator's Step
 //! Functions starter) against the local cloud, end to end.
 
@@ -59,6 +60,10 @@ async fn start(configure: impl FnOnce(&mut Config)) -> Cloud {
 impl Cloud {
     fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk)
     }
 
     fn sfn(&self) -> aws_sdk_sfn::Client {
@@ -563,5 +568,73 @@ async fn step_functions_starts_an_execution_once_per_name() {
             .is_some_and(|e| e.is_invalid_name()),
         "{bad_name:?}"
     );
+    cloud.emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn lambda_invoke_answers_payloads_and_function_errors_as_lambda_does() {
+    let cloud = start(|_| {}).await;
+    let lambda = cloud.lambda();
+    let order = include_str!("../../shared/domain/data/order-placed.example.json");
+
+    let saved = lambda
+        .invoke()
+        .function_name("save-order")
+        .payload(aws_sdk_lambda::primitives::Blob::new(order))
+        .send()
+        .await
+        .expect("Invoke");
+    assert_eq!(saved.status_code(), 200);
+    assert_eq!(saved.function_error(), None);
+    assert_eq!(saved.executed_version(), Some("$LATEST"));
+    let payload: Value =
+        serde_json::from_slice(saved.payload().expect("a payload").as_ref()).expect("JSON");
+    assert_eq!(payload["saved"], "inserted", "{payload}");
+
+    let refused = lambda
+        .invoke()
+        .function_name(function_model::local_function_arn("save-order"))
+        .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"orderId": 1}"#))
+        .send()
+        .await
+        .expect("Invoke");
+    assert_eq!(refused.function_error(), Some("Unhandled"));
+    let failure: Value =
+        serde_json::from_slice(refused.payload().expect("a payload").as_ref()).expect("JSON");
+    assert_eq!(failure["errorType"], "InvalidInput", "{failure}");
+
+    let queued = lambda
+        .invoke()
+        .function_name("save-order")
+        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+        .payload(aws_sdk_lambda::primitives::Blob::new(order))
+        .send()
+        .await
+        .expect("Invoke");
+    assert_eq!(queued.status_code(), 202);
+
+    let missing = lambda
+        .invoke()
+        .function_name("nope")
+        .send()
+        .await
+        .expect_err("no such function");
+    assert!(
+        missing
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception()),
+        "{missing:?}"
+    );
+
+    let unsigned = reqwest::Client::new()
+        .post(format!(
+            "{}/2015-03-31/functions/save-order/invocations",
+            cloud.emulator.url()
+        ))
+        .body(order)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(unsigned.status(), 403, "an unsigned call (a web page) is refused");
     cloud.emulator.shutdown().await;
 }

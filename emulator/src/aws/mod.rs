@@ -2,7 +2,7 @@
 //! through `AWS_ENDPOINT_URL`) reach the local cloud as they reach AWS: SQS ([`sqs`]) and Step
 //! Functions ([`sfn`]) over the JSON protocol, `POST /` with `X-Amz-Target:
 //! AmazonSQS.SendMessage` (or `AWSStepFunctions.StartExecution`, …) and a body of
-//! `application/x-amz-json-1.0`.
+//! `application/x-amz-json-1.0`; and Lambda's `Invoke` over its REST protocol (`lambda`).
 //!
 //! Any SigV4 credentials are accepted and signatures are not checked, as local emulators do. A web
 //! page cannot call these APIs from another site: the target header and the content type are not
@@ -13,6 +13,7 @@
 //! carries its historical error code, which the SDK matches on), so the SDKs map them to their
 //! typed errors.
 
+pub(crate) mod lambda;
 pub mod sfn;
 pub mod sqs;
 

@@ -1,0 +1,166 @@
+//! AWS Lambda's `Invoke` (REST: `POST /2015-03-31/functions/{FunctionName}/invocations`) on the
+//! emulator's port, for the SDKs and the AWS CLI.
+//!
+//! - `RequestResponse` (the default) answers the function's payload; a function error is a 200
+//!   with `X-Amz-Function-Error: Unhandled` and `{"errorType", "errorMessage"}`, as Lambda
+//!   answers it; `Event` queues the invocation and answers 202; `DryRun` answers 204.
+//! - The function is named by its name or its ARN. The workflow's task functions can be invoked in
+//!   both modes; payment and the orchestrator in process mode (in-process they are not
+//!   JSON-in/JSON-out functions).
+//! - The request must be signed (any SigV4 credentials): without an `Authorization` header it is
+//!   refused as AWS refuses it, which also keeps a web page from invoking functions (a browser
+//!   sends that header only after a CORS preflight, which the emulator does not grant).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use function_model::{Invocation, local_function_arn};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::Services;
+use crate::runtime_api::InvokeError;
+use crate::step_functions::TaskTarget;
+
+/// A Lambda REST error: `x-amzn-errortype` and a JSON body, as the service answers it.
+fn error(status: StatusCode, error_type: &'static str, message: &str) -> Response {
+    let mut response = (
+        status,
+        json!({ "Type": "User", "message": message }).to_string(),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+    response
+}
+
+/// The function's answer, or its failure as Lambda reports it (`X-Amz-Function-Error`).
+fn answer(outcome: Result<Bytes, (String, String)>) -> Response {
+    let (body, failed) = match outcome {
+        Ok(payload) => (payload, false),
+        Err((error_type, error_message)) => (
+            Bytes::from(
+                json!({ "errorType": error_type, "errorMessage": error_message }).to_string(),
+            ),
+            true,
+        ),
+    };
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_static("$LATEST"),
+    );
+    if failed {
+        headers.insert(
+            "x-amz-function-error",
+            HeaderValue::from_static("Unhandled"),
+        );
+    }
+    response
+}
+
+/// Runs one invocation of `target` and gives its payload or its `(errorType, errorMessage)`.
+async fn run(
+    name: &str,
+    target: &TaskTarget,
+    payload: Bytes,
+    timeout: Duration,
+) -> Result<Bytes, (String, String)> {
+    match target {
+        TaskTarget::Process(function) => {
+            function.invoke(payload, None).await.map_err(|e| match e {
+                InvokeError::Function(failure) | InvokeError::InitFailed(failure) => {
+                    (failure.error_type, failure.error_message)
+                }
+                InvokeError::TimedOut(timeout) => (
+                    "Sandbox.Timedout".to_owned(),
+                    format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+                ),
+            })
+        }
+        TaskTarget::InProcess(function) => {
+            let input = serde_json::from_slice(&payload).map_err(|e| {
+                (
+                    "Runtime.UnmarshalError".to_owned(),
+                    format!("the payload is not JSON: {e}"),
+                )
+            })?;
+            let invocation = Invocation::local(name, timeout, None);
+            let run = function
+                .handle(&invocation, input)
+                .instrument(invocation.span());
+            match tokio::time::timeout(timeout, run).await {
+                Ok(Ok(output)) => Ok(Bytes::from(output.to_string())),
+                Ok(Err(e)) => Err((e.error_type().name().to_owned(), e.message().to_owned())),
+                Err(_) => Err((
+                    "Sandbox.Timedout".to_owned(),
+                    format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+                )),
+            }
+        }
+    }
+}
+
+pub(crate) async fn invoke(
+    State(services): State<Arc<Services>>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    payload: Bytes,
+) -> Response {
+    let signed = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256"));
+    if !signed {
+        return error(
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        );
+    }
+    // A name, or an ARN whose last part is the name.
+    let name = function.rsplit(':').next().unwrap_or_default();
+    let Some(target) = services.lambda_functions.get(name).cloned() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("Function not found: {}", local_function_arn(name)),
+        );
+    };
+    let timeout = services.function_timeout;
+    let invocation_type = headers
+        .get("x-amz-invocation-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("RequestResponse");
+    match invocation_type {
+        "RequestResponse" => answer(run(name, &target, payload, timeout).await),
+        "Event" => {
+            let name = name.to_owned();
+            tokio::spawn(async move {
+                if let Err((error_type, message)) = run(&name, &target, payload, timeout).await {
+                    tracing::warn!(function = %name, %error_type, "asynchronous invocation failed: {message}");
+                }
+            });
+            StatusCode::ACCEPTED.into_response()
+        }
+        "DryRun" => StatusCode::NO_CONTENT.into_response(),
+        other => error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            &format!("Invalid InvocationType {other:?}: use RequestResponse, Event or DryRun"),
+        ),
+    }
+}
