@@ -635,6 +635,10 @@ async fn lambda_invoke_answers_payloads_and_function_errors_as_lambda_does() {
         .send()
         .await
         .expect("answered");
-    assert_eq!(unsigned.status(), 403, "an unsigned call (a web page) is refused");
+    assert_eq!(
+        unsigned.status(),
+        403,
+        "an unsigned call (a web page) is refused"
+    );
     cloud.emulator.shutdown().await;
 }

@@ -1,0 +1,191 @@
+//! `cargo run --release -p bench --bin invoke`: what process mode costs per invocation.
+//!
+//! The emulator's process mode runs each function as its real binary under a Lambda Runtime API
+//! (`emulator::lambda`). This measures, for each of the five functions built in release mode
+//! (`emulator::lambda::build_binaries`, as `cargo run --release -p emulator -- --functions
+//! process` builds them):
+//!
+//! - its binary's size (stripped by the release profile; a Lambda zip holds this one file,
+//!   compressed);
+//! - cold invocations: a new instance each time, from spawning the process to the answer of its
+//!   first invocation (so the init time, spawn to the first `/next`, is at most this);
+//! - warm invocations on one instance: p50 and p99 over many, one after the other.
+//!
+//! Each function gets a payload that runs its handler without calling a provider: the ticket
+//! list for payment, an empty SQS batch for the orchestrator, and an input the task functions
+//! refuse (`InvalidInput`) for the three tasks. Settings point at nothing reachable, since no
+//! function calls out at init. It prints one markdown table.
+//!
+//! ```text
+//! cargo run --release -p bench --bin invoke
+//! cargo run --release -p bench --bin invoke -- --cold 20 --warm 2000
+//! ```
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use emulator::lambda::{FunctionSpec, LambdaFunction};
+use emulator::runtime_api::InvokeError;
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(about = "Measure process mode's cold and warm invocations and print one table.")]
+struct Args {
+    /// Cold invocations per function (each on a new instance).
+    #[arg(long, default_value_t = 20)]
+    cold: usize,
+    /// Warm invocations per function, one after the other on one instance.
+    #[arg(long, default_value_t = 2000)]
+    warm: usize,
+}
+
+/// The variables each function needs to start, and the payload that runs its handler.
+fn setup(name: &str, dir: &Path) -> (Vec<(String, String)>, Value) {
+    let database = (
+        "DATABASE_URL".to_owned(),
+        format!("sqlite://{}/bench.db", dir.display()),
+    );
+    let pairs = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    match name {
+        "payment" => {
+            let mut environment = pairs(&[
+                ("PAYPAL_BASE_URL", "http://127.0.0.1:1/paypal"),
+                ("PAYPAL_CLIENT_ID", "bench"),
+                ("PAYPAL_CLIENT_SECRET", "bench"),
+                (
+                    "REGISTRATIONS_QUEUE_URL",
+                    "http://127.0.0.1:1/000000000000/registrations",
+                ),
+            ]);
+            environment.push(database);
+            let event = json!({
+                "version": "2.0", "routeKey": "GET /api/tickets", "rawPath": "/api/tickets",
+                "rawQueryString": "", "headers": {"host": "bench"},
+                "requestContext": {"accountId": "000000000000", "apiId": "bench", "domainName": "bench",
+                    "domainPrefix": "bench", "http": {"method": "GET", "path": "/api/tickets",
+                    "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+                    "requestId": "bench", "routeKey": "GET /api/tickets", "stage": "$default",
+                    "time": "30/Nov/2026:00:00:00 +0000", "timeEpoch": 0},
+                "isBase64Encoded": false
+            });
+            (environment, event)
+        }
+        "orchestrator" => (
+            pairs(&[
+                (
+                    "STATE_MACHINE_ARN",
+                    "arn:aws:states:us-east-1:000000000000:stateMachine:Bench",
+                ),
+                (
+                    "DEAD_LETTER_QUEUE_URL",
+                    "http://127.0.0.1:1/000000000000/registrations-dlq",
+                ),
+            ]),
+            json!({ "Records": [] }),
+        ),
+        "save-order" => (vec![database], json!({})),
+        "email" => (
+            pairs(&[
+                ("SENDGRID_BASE_URL", "http://127.0.0.1:1/sendgrid"),
+                ("SENDGRID_API_KEY", "bench"),
+                ("EMAIL_FROM", "bench@example.org"),
+            ]),
+            json!({}),
+        ),
+        _ => (
+            pairs(&[
+                ("MAILCHIMP_BASE_URL", "http://127.0.0.1:1/mailchimp"),
+                ("MAILCHIMP_API_KEY", "bench-us1"),
+                ("MAILCHIMP_LIST_ID", "bench"),
+            ]),
+            json!({}),
+        ),
+    }
+}
+
+fn function(
+    name: &str,
+    executable: &Path,
+    environment: Vec<(String, String)>,
+) -> std::sync::Arc<LambdaFunction> {
+    LambdaFunction::new(FunctionSpec {
+        name: name.to_owned(),
+        executable: executable.to_owned(),
+        environment,
+        timeout: Duration::from_secs(10),
+        memory_mb: 128,
+        concurrency: 1,
+        endpoint_url: "http://127.0.0.1:1".into(),
+    })
+}
+
+/// One invocation's time; a function error counts (the refused inputs are the point), a timeout
+/// or a failed start does not.
+async fn timed(function: &LambdaFunction, payload: &Value) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    match function.invoke(payload.to_string().into(), None).await {
+        Ok(_) | Err(InvokeError::Function(_)) => Ok(started.elapsed()),
+        Err(e) => Err(anyhow::anyhow!("{} failed: {e}", function.name())),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.cold > 0 && args.warm > 0,
+        "--cold and --warm must be at least 1"
+    );
+    let binaries = tokio::task::spawn_blocking(emulator::lambda::build_binaries).await??;
+    let dir = std::env::temp_dir().join(format!("invoke-bench-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    println!(
+        "| function | binary | cold invoke p50 / max ({} runs) | warm invoke p50 / p99 ({} runs) |",
+        args.cold, args.warm
+    );
+    println!("|---|---|---|---|");
+    for name in emulator::lambda::FUNCTIONS {
+        let executable = &binaries[name];
+        let size = std::fs::metadata(executable)?.len();
+        let (environment, payload) = setup(name, &dir);
+        let mut cold = Vec::with_capacity(args.cold);
+        for _ in 0..args.cold {
+            let fresh = function(name, executable, environment.clone());
+            cold.push(timed(&fresh, &payload).await?);
+        }
+        cold.sort();
+        let warm_function = function(name, executable, environment);
+        timed(&warm_function, &payload).await?;
+        let mut warm = Vec::with_capacity(args.warm);
+        for _ in 0..args.warm {
+            warm.push(timed(&warm_function, &payload).await?);
+        }
+        warm.sort();
+        println!(
+            "| {name} | {:.1} MB | {} / {} | {} / {} |",
+            size as f64 / 1_000_000.0,
+            ms(percentile(&cold, 0.5)),
+            ms(cold[cold.len() - 1]),
+            ms(percentile(&warm, 0.5)),
+            ms(percentile(&warm, 0.99)),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
