@@ -211,6 +211,11 @@ impl LocalStepFunctions {
         }))
     }
 
+    /// The state machine its executions run.
+    pub fn machine(&self) -> &StateMachine {
+        &self.machine
+    }
+
     pub fn executions(&self) -> &Executions {
         &self.executions
     }

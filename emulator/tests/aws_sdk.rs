@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aws_clients::sfn::StepFunctionsStarter;
 use aws_clients::sqs::SqsPublisher;
-use aws_sdk_sfn::types::ExecutionStatus;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
     QueueAttributeName, SendMessageBatchRequestEntry,
@@ -512,6 +512,55 @@ async fn step_functions_starts_an_execution_once_per_name() {
     let input: Value = serde_json::from_str(described.input().expect("input")).expect("JSON");
     assert_eq!(input["order"]["orderId"], json!(name));
     assert!(described.output().is_some() && described.stop_date().is_some());
+
+    let history = sfn
+        .get_execution_history()
+        .execution_arn(&execution_arn)
+        .max_results(1000)
+        .send()
+        .await
+        .expect("GetExecutionHistory");
+    let kinds: Vec<HistoryEventType> = history
+        .events()
+        .iter()
+        .map(|event| event.r#type().clone())
+        .collect();
+    assert_eq!(kinds.first(), Some(&HistoryEventType::ExecutionStarted));
+    assert_eq!(kinds.last(), Some(&HistoryEventType::ExecutionSucceeded));
+    for expected in [
+        HistoryEventType::ParallelStateEntered,
+        HistoryEventType::ParallelStateStarted,
+        HistoryEventType::TaskStateEntered,
+        HistoryEventType::LambdaFunctionScheduled,
+        HistoryEventType::LambdaFunctionSucceeded,
+        HistoryEventType::TaskStateExited,
+        HistoryEventType::ParallelStateSucceeded,
+    ] {
+        assert!(kinds.contains(&expected), "{expected:?} in {kinds:?}");
+    }
+    assert!(
+        kinds
+            .iter()
+            .all(|kind| HistoryEventType::values().contains(&kind.as_str())),
+        "every event has a Step Functions type: {kinds:?}"
+    );
+    let ids: Vec<i64> = history.events().iter().map(|event| event.id()).collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>());
+    let first_page = sfn
+        .get_execution_history()
+        .execution_arn(&execution_arn)
+        .max_results(2)
+        .reverse_order(true)
+        .send()
+        .await
+        .expect("GetExecutionHistory");
+    assert_eq!(first_page.events().len(), 2);
+    assert_eq!(
+        first_page.events()[0].r#type(),
+        &HistoryEventType::ExecutionSucceeded,
+        "newest first"
+    );
+    assert!(first_page.next_token().is_some());
 
     let starter = StepFunctionsStarter::new(&cloud.sdk, &machine);
     assert_eq!(

@@ -174,6 +174,31 @@ impl StateMachine {
         resources
     }
 
+    /// The `Type` of every state by its name, including those of Parallel branches (a name
+    /// used in two branches keeps the first type found).
+    pub fn state_types(&self) -> BTreeMap<String, &'static str> {
+        fn collect(machine: &Machine, into: &mut BTreeMap<String, &'static str>) {
+            for (name, state) in &machine.states {
+                let kind = match state {
+                    State::Task(_) => "Task",
+                    State::Parallel(parallel) => {
+                        parallel.branches.iter().for_each(|b| collect(b, into));
+                        "Parallel"
+                    }
+                    State::Pass(_) => "Pass",
+                    State::Choice(_) => "Choice",
+                    State::Wait(_) => "Wait",
+                    State::Succeed(_) => "Succeed",
+                    State::Fail(_) => "Fail",
+                };
+                into.entry(name.clone()).or_insert(kind);
+            }
+        }
+        let mut types = BTreeMap::new();
+        collect(&self.root, &mut types);
+        types
+    }
+
     /// The top-level `Comment`.
     pub fn comment(&self) -> Option<&str> {
         self.comment.as_deref()

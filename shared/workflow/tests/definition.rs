@@ -74,6 +74,13 @@ fn accepts_every_supported_state_type() {
     assert_eq!(machine.version(), Some("1.0"));
     assert_eq!(machine.timeout(), Some(Duration::from_secs(300)));
     assert_eq!(machine.task_resources(), ["arn:aws:lambda:fn", "arn:b1"]);
+    let types = machine.state_types();
+    assert_eq!(types["B1"], "Task", "states of branches too");
+    assert_eq!(types["Fork"], "Parallel");
+    assert_eq!(types["Decide"], "Choice");
+    assert_eq!(types["Pause"], "Wait");
+    assert_eq!(types["Done"], "Succeed");
+    assert_eq!(types["Failed"], "Fail");
 }
 
 #[test]
