@@ -50,8 +50,8 @@ pub const FUNCTIONS: [&str; 5] = [
     "mailing-list",
 ];
 
-/// How one function runs.
-#[derive(Debug, Clone)]
+/// How one function runs. Not `Debug`: its environment holds the providers' secrets.
+#[derive(Clone)]
 pub struct FunctionSpec {
     pub name: String,
     pub executable: PathBuf,
@@ -102,10 +102,6 @@ impl LambdaFunction {
 
     pub fn name(&self) -> &str {
         &self.spec.name
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.spec.timeout
     }
 
     /// Invokes the function with `payload`, on a warm instance or a new one; see the module

@@ -87,7 +87,7 @@ fn url(host: &str, name: &str) -> String {
     format!("http://{host}/{ACCOUNT}/{name}")
 }
 
-/// A number of seconds within `range`, named for the error.
+/// A number of seconds from 0 to `max`; out of range, an error naming the parameter.
 fn seconds(value: Option<i64>, name: &str, max: i64) -> Result<Option<Duration>, AwsError> {
     value
         .map(|n| match u64::try_from(n) {
