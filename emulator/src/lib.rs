@@ -28,6 +28,7 @@ pub mod lambda;
 pub mod records;
 pub mod runtime_api;
 pub mod step_functions;
+pub mod template;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
