@@ -373,8 +373,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut emulator::Config)) -> Te
         .expect("free port");
     let database = TestDatabase::create().await;
     let mut config = emulator::Config::new(database.url());
-    config.visibility_timeout = Duration::from_millis(300);
-    config.max_receive_count = 3;
+    config.visibility_timeout = Some(Duration::from_millis(300));
+    config.max_receive_count = Some(3);
     config.paypal_deadline = PAYPAL_DEADLINE;
     config.functions = functions();
     configure(&mut config);

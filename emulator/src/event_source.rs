@@ -33,9 +33,13 @@ pub enum Consumer {
 #[derive(Clone)]
 pub struct EventSourceMapping {
     pub queue: Arc<Queue>,
-    pub function_name: &'static str,
+    pub function_name: String,
     pub function: Consumer,
     pub batch_size: usize,
+    /// `ReportBatchItemFailures`: only the messages the function reports as failed are retried.
+    /// Without it, as on Lambda, an invocation that succeeds deletes the whole batch, whatever
+    /// its answer says.
+    pub report_batch_item_failures: bool,
     /// The function's timeout (its invocations' deadline).
     pub timeout: Duration,
     pub faults: Arc<Faults>,
@@ -98,7 +102,7 @@ impl EventSourceMapping {
             Ok(answer) => answer,
             Err(e) => {
                 tracing::warn!(
-                    function = self.function_name,
+                    function = %self.function_name,
                     size = batch.len(),
                     "invocation failed, batch left for redelivery: {e}"
                 );
@@ -110,7 +114,7 @@ impl EventSourceMapping {
             Err(e) => {
                 // Lambda treats an answer it cannot read as a failure of the whole batch.
                 tracing::warn!(
-                    function = self.function_name,
+                    function = %self.function_name,
                     "unreadable batch response, batch left for redelivery: {e}"
                 );
                 None
@@ -119,10 +123,10 @@ impl EventSourceMapping {
     }
 
     async fn deliver(&self, batch: Vec<ReceivedMessage>) {
-        match self.faults.next(self.function_name) {
+        match self.faults.next(&self.function_name) {
             Some(Fault::Fail { .. } | Fault::Timeout) => {
                 tracing::warn!(
-                    function = self.function_name,
+                    function = %self.function_name,
                     size = batch.len(),
                     "invocation failed (injected fault): batch left for redelivery"
                 );
@@ -142,7 +146,7 @@ impl EventSourceMapping {
             .collect();
         let outcome = match &self.function {
             Consumer::InProcess(function) => {
-                let invocation = Invocation::local(self.function_name, self.timeout, None);
+                let invocation = Invocation::local(&self.function_name, self.timeout, None);
                 handle_batch(function.as_ref(), &invocation, &messages)
                     .instrument(invocation.span())
                     .await
@@ -157,7 +161,11 @@ impl EventSourceMapping {
                 }
             }
         };
-        let failed: Vec<&str> = outcome.retry.failed_ids().collect();
+        let failed: Vec<&str> = if self.report_batch_item_failures {
+            outcome.retry.failed_ids().collect()
+        } else {
+            Vec::new()
+        };
         for dead in &outcome.dead_letter {
             let Some(message) = batch.iter().find(|m| m.message_id == dead.message_id) else {
                 continue;

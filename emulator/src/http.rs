@@ -1,5 +1,5 @@
 //! The emulator's HTTP face: the static site at `/`, the API gateway at `/api/*` (what API Gateway
-//! HTTP API does in front of the payment function), the inspector at `/_emulator` (a page) and
+//! HTTP API does in front of the functions, with the template's routes and CORS), the inspector at `/_emulator` (a page) and
 //! `/_emulator/api/*` (JSON), and the local providers at `/_providers/{paypal,sendgrid,mailchimp}`.
 //!
 //! Every answer carries the security headers; every error is JSON (`{"message"}` from the gateway,
@@ -8,6 +8,7 @@
 //! another site (a page the developer visits while the emulator runs). Request heads are checked
 //! before all of this, in `front.rs`.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
 
@@ -29,10 +30,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::Services;
 use crate::faults::{Fault, FaultSpec};
 use crate::front::{self, Limits, SECURITY_HEADERS};
 use crate::records::Listing;
+use crate::template::Cors;
+use crate::{HttpRoute, Services};
 
 type Shared = State<Arc<Services>>;
 
@@ -43,10 +45,6 @@ const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 /// How much of an oversized body the gateway still reads (and discards) before answering, so that
 /// an HTTP client still sending it receives the 413 instead of a broken connection.
 const GATEWAY_DRAIN_LIMIT: usize = 64 * 1024 * 1024;
-
-/// The request headers the site's origin may send to the API (answered to CORS preflights, and
-/// allowed by `template.yaml`'s `CorsConfiguration`).
-pub(crate) const CORS_ALLOWED_HEADERS: &str = "content-type,idempotency-key";
 
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -435,9 +433,10 @@ fn inspector_error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-/// Hands the request to the payment function, as API Gateway's Lambda proxy integration does,
-/// and holds it to the function's timeout whatever the function (or a fault) does: past it, a
-/// `504`. Answers CORS for the configured site origin.
+/// Hands the request to the function of the template's route that matches it, as API Gateway's
+/// Lambda proxy integration does (no route: API Gateway's `404`), and holds it to the function's
+/// timeout whatever the function (or a fault) does: past it, a `504`. Answers CORS as the HTTP
+/// API's `CorsConfiguration` says.
 async fn gateway(State(services): Shared, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let origin = allowed_origin(&services, &parts.headers);
@@ -446,38 +445,47 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
             .headers
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
-        return preflight(origin);
+        return preflight(&services.cors, origin);
     }
     // Read whole by `buffer_body` already.
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
+    let route = services.routes.iter().find_map(|route| {
+        route
+            .route
+            .matches(parts.method.as_str(), parts.uri.path())
+            .map(|parameters| (route, parameters))
+    });
     let mut response = if *services.stopping.borrow() {
         let mut response = gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         response
-    } else {
+    } else if let Some((route, path_parameters)) = route {
         // API Gateway passes the caller's trace header on, or starts a trace.
         let trace_id = parts
             .headers
             .get("x-amzn-trace-id")
             .and_then(|v| v.to_str().ok())
             .map_or_else(new_trace_id, str::to_owned);
-        let invocation = Invocation::local("payment", services.payment_timeout, Some(trace_id));
-        let request = function_request(parts, body);
-        invoke_payment(&services, &invocation, request)
+        let invocation = Invocation::local(&route.route.function, route.timeout, Some(trace_id));
+        let request = function_request(parts, path_parameters, body);
+        invoke(&services, route, &invocation, request)
             .instrument(invocation.span())
             .await
+    } else {
+        gateway_error(StatusCode::NOT_FOUND, "Not Found")
     };
     if let Some(origin) = origin {
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("retry-after"),
-        );
+        if let Ok(exposed) = HeaderValue::from_str(&services.cors.expose_headers.join(","))
+            && !exposed.is_empty()
+        {
+            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed);
+        }
     }
     response
         .headers_mut()
@@ -485,9 +493,12 @@ async fn gateway(State(services): Shared, request: Request) -> Response {
     response
 }
 
-/// The request as the payment function sees it: what API Gateway's payload 2.0 carries (the
-/// routes here have no path parameters).
-fn function_request(parts: http::request::Parts, body: Bytes) -> HttpRequest {
+/// The request as the function sees it: what API Gateway's payload 2.0 carries.
+fn function_request(
+    parts: http::request::Parts,
+    path_parameters: BTreeMap<String, String>,
+    body: Bytes,
+) -> HttpRequest {
     let source_ip = parts
         .extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
@@ -496,28 +507,29 @@ fn function_request(parts: http::request::Parts, body: Bytes) -> HttpRequest {
         method: parts.method,
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or_default().to_owned(),
-        path_parameters: Default::default(),
+        path_parameters,
         source_ip,
         headers: parts.headers,
         body,
     }
 }
 
-async fn invoke_payment(
+async fn invoke(
     services: &Services,
+    route: &HttpRoute,
     invocation: &Invocation,
     request: HttpRequest,
 ) -> Response {
     let invocation = async {
-        match services.faults.next("payment") {
+        match services.faults.next(&route.route.function) {
             Some(Fault::Fail { .. }) => return None,
             Some(Fault::Timeout) => std::future::pending::<()>().await,
             Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
             None => {}
         }
-        Some(services.payment.handle(invocation, request).await)
+        Some(route.function.handle(invocation, request).await)
     };
-    match tokio::time::timeout(services.payment_timeout, invocation).await {
+    match tokio::time::timeout(route.timeout, invocation).await {
         Ok(Some(response)) => {
             let mut out = Response::new(Body::from(response.body));
             *out.status_mut() = response.status;
@@ -543,38 +555,41 @@ fn new_trace_id() -> String {
 /// cross-origin requests from).
 fn allowed_origin(services: &Services, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
-    let allowed = services.site_origin.as_deref()?;
-    (origin.as_bytes() == allowed.as_bytes()).then(|| origin.clone())
+    services
+        .cors
+        .allow_origins
+        .iter()
+        .any(|allowed| allowed == "*" || origin.as_bytes() == allowed.as_bytes())
+        .then(|| origin.clone())
 }
 
-/// The answer to a CORS preflight: what the site's origin may send, or a refusal.
-fn preflight(origin: Option<HeaderValue>) -> Response {
+/// The answer to a CORS preflight: what an allowed origin may send, or a refusal.
+fn preflight(cors: &Cors, origin: Option<HeaderValue>) -> Response {
     let Some(origin) = origin else {
         return gateway_error(
             StatusCode::FORBIDDEN,
             "This origin may not call the API from a browser.",
         );
     };
-    (
-        StatusCode::NO_CONTENT,
-        [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin),
-            (
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET,POST"),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static(CORS_ALLOWED_HEADERS),
-            ),
-            (
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            ),
-            (header::VARY, HeaderValue::from_static("origin")),
-        ],
-    )
-        .into_response()
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    let lists = [
+        (header::ACCESS_CONTROL_ALLOW_METHODS, &cors.allow_methods),
+        (header::ACCESS_CONTROL_ALLOW_HEADERS, &cors.allow_headers),
+    ];
+    for (name, list) in lists {
+        if let Ok(value) = HeaderValue::from_str(&list.join(","))
+            && !value.is_empty()
+        {
+            headers.insert(name, value);
+        }
+    }
+    if let Some(max_age) = cors.max_age {
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(max_age));
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("origin"));
+    response
 }
 
 /// What a store failure answers: the inspector says which part is down, the log says why.
@@ -811,15 +826,17 @@ mod tests {
     }
 
     #[test]
-    fn the_function_gets_the_query_string_and_the_source_address() {
+    fn the_function_gets_the_query_string_path_parameters_and_the_source_address() {
         let (mut parts, _) = http::Request::post("/api/registrations?ref=newsletter&x=%20")
             .body(())
             .expect("a request")
             .into_parts();
         let peer: std::net::SocketAddr = "192.0.2.7:50000".parse().expect("an address");
         parts.extensions.insert(ConnectInfo(peer));
-        let request = function_request(parts, Bytes::from_static(b"{}"));
+        let parameters = BTreeMap::from([("id".to_owned(), "42".to_owned())]);
+        let request = function_request(parts, parameters.clone(), Bytes::from_static(b"{}"));
         assert_eq!(request.path, "/api/registrations");
+        assert_eq!(request.path_parameters, parameters);
         assert_eq!(request.query, "ref=newsletter&x=%20");
         assert_eq!(request.source_ip, Some(peer.ip()));
         assert_eq!(request.body.as_ref(), b"{}");

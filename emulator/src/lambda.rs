@@ -41,7 +41,8 @@ use tokio::sync::Semaphore;
 use crate::aws::{ACCOUNT, REGION};
 use crate::runtime_api::{FunctionFailure, InvokeError, RuntimeApi};
 
-/// The functions of the system, by their binary's name.
+/// The workspace's function packages, which [`build_binaries`] builds (each has one binary of
+/// its name, as `template.yaml`'s `rust-cargolambda` functions name them).
 pub const FUNCTIONS: [&str; 5] = [
     "payment",
     "orchestrator",
@@ -102,6 +103,10 @@ impl LambdaFunction {
 
     pub fn name(&self) -> &str {
         &self.spec.name
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.spec.timeout
     }
 
     /// Invokes the function with `payload`, on a warm instance or a new one; see the module
@@ -284,17 +289,17 @@ pub fn build_binaries() -> anyhow::Result<HashMap<String, PathBuf>> {
     Ok(binaries)
 }
 
-/// The binaries in `dir`, laid out as `cargo lambda build` leaves them (`{dir}/{name}/bootstrap`)
-/// or side by side (`{dir}/{name}`).
-pub fn binaries_in(dir: &Path) -> anyhow::Result<HashMap<String, PathBuf>> {
-    FUNCTIONS
+/// The binaries `names` in `dir`, laid out as `cargo lambda build` leaves them
+/// (`{dir}/{name}/bootstrap`) or side by side (`{dir}/{name}`).
+pub fn binaries_in(dir: &Path, names: &[String]) -> anyhow::Result<HashMap<String, PathBuf>> {
+    names
         .iter()
         .map(|name| {
             let candidates = [dir.join(name).join("bootstrap"), dir.join(name)];
             candidates
                 .into_iter()
                 .find(|path| path.is_file())
-                .map(|path| ((*name).to_owned(), path))
+                .map(|path| (name.clone(), path))
                 .ok_or_else(|| {
                     anyhow::anyhow!(
                         "no binary for {name} in {} (looked for {name}/bootstrap and {name})",

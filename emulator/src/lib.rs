@@ -1,22 +1,26 @@
 //! The local cloud: one process that hosts the whole registration system, with no Docker and no
 //! cloud account.
 //!
-//! It wires the five functions as they are deployed (see `template.yaml`): an HTTP gateway in front
-//! of `payment`, a queue with a dead-letter queue feeding `orchestrator` through an event source
-//! mapping, a local Step Functions running the registration state machine (the very ASL file that
-//! deploys) whose tasks call `save-order`, `email` and `mailing-list`, and the order store (SQLite
-//! by default, PostgreSQL by `DATABASE_URL`). Everything the emulator accepts is kept in that
-//! database: queue messages, workflow executions with their checkpoints, idempotency records and
-//! the local providers' records, so that a crash or a restart loses nothing (see the `durable`
-//! crate). The functions use the real PayPal, SendGrid and
-//! Mailchimp clients, pointed at local servers that speak those providers' wire formats
-//! (`/_providers/*`), or at the real services when their settings are given ([`Providers`]). An
-//! inspector API shows what happened and injects faults.
+//! It runs the topology that `template.yaml` deploys (read by [`template`]; `--template` for
+//! another): an HTTP gateway with the template's routes and CORS in front of `payment`, the
+//! queues with their redrive policies, the SQS event source feeding `orchestrator`, a local Step
+//! Functions running the state machine (the very ASL file that deploys, with the template's
+//! substitutions) whose tasks call `save-order`, `email` and `mailing-list`, and the order store
+//! (SQLite by default, PostgreSQL by `DATABASE_URL`). The functions run as their binaries under
+//! the Lambda Runtime API ([`lambda`], `--functions process`) or as their libraries in this
+//! process. Everything the emulator accepts is kept in that database: queue messages, workflow
+//! executions with their checkpoints, idempotency records and the local providers' records, so
+//! that a crash or a restart loses nothing (see the `durable` crate). The functions use the real
+//! PayPal, SendGrid and Mailchimp clients, pointed at local servers that speak those providers'
+//! wire formats (`/_providers/*`), or at the real services when their settings are given
+//! ([`Providers`]). An inspector API shows what happened and injects faults.
 //!
-//! Layout: `lib.rs` builds the topology and starts it; `http.rs` serves the site, the gateway and
-//! the inspector; `aws/` serves AWS's own APIs (SQS, Step Functions) to the SDKs; `event_source.rs` polls the queue into the orchestrator; `step_functions.rs`
-//! runs the workflow; `fakes/` holds the local PayPal, SendGrid and Mailchimp servers, and
-//! `records.rs` what they keep; `faults.rs` is the fault injector.
+//! Layout: `lib.rs` wires the topology and starts it; `template/` reads it; `http.rs` serves the
+//! site, the gateway and the inspector; `aws/` serves AWS's own APIs (SQS, Step Functions,
+//! Lambda) to the SDKs; `lambda.rs` and `runtime_api.rs` run function binaries as Lambda does;
+//! `event_source.rs` polls queues into their functions; `step_functions.rs` runs the workflow;
+//! `fakes/` holds the local PayPal, SendGrid and Mailchimp servers, and `records.rs` what they
+//! keep; `faults.rs` is the fault injector.
 
 pub mod aws;
 pub mod event_source;
@@ -32,14 +36,16 @@ pub mod template;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use clients::publisher::{OrderPublisher, PublishError, TRACE_ATTRIBUTE};
 use domain::{OrderPlaced, TicketCatalogue};
 use durable::{Db, Executions, Pool, Queue, QueueConfig, Redrive, SqlIdempotencyStore};
-use function_model::{HttpFunction, TaskFunction};
+use function_model::{HttpFunction, TaskFunction, local_function_arn};
 use order_store::{OrderStore, PostgresOrderStore, SqliteOrderStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -55,37 +61,26 @@ use fakes::{MailchimpFake, PayPalCredentials, PayPalFake, SendGridFake};
 use faults::Faults;
 use lambda::{FunctionSpec, LambdaFunction};
 use records::Records;
-use step_functions::{
-    LocalStarter, LocalStepFunctions, LocalTasks, TaskTarget, function_arn, queue_url,
-};
+use step_functions::{LocalStarter, LocalStepFunctions, LocalTasks, TaskTarget};
+use template::{Code, Function, QueueSpec, Template, Topology};
 
 pub use front::Limits;
 
-/// The registration workflow, as deployed by `template.yaml`.
-pub const REGISTRATION_WORKFLOW: &str =
-    include_str!("../../infra/statemachine/registration.asl.json");
-
-/// The state machine's name (its logical id in `template.yaml`).
-pub const REGISTRATION_STATE_MACHINE: &str = "RegistrationStateMachine";
-
-/// Queue names, as in `template.yaml`.
-pub const REGISTRATIONS_QUEUE: &str = "registrations";
-pub const REGISTRATIONS_DLQ: &str = "registrations-dlq";
-pub const FOLLOW_UP_DLQ: &str = "registration-followup-dlq";
-
-/// What can be tuned when starting the emulator. The defaults are those of `template.yaml`.
+/// What can be tuned when starting the emulator. The topology itself comes from the template.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `sqlite://…` or `postgres://…` (see `order_store::connect`).
     pub database_url: String,
-    /// How long a received registration stays hidden before it is delivered again.
-    pub visibility_timeout: Duration,
-    /// Receives of a registration before it moves to the dead-letter queue.
-    pub max_receive_count: u32,
-    /// The workflow functions' timeout (Lambda's `Timeout`).
-    pub function_timeout: Duration,
-    /// The payment function's timeout (just under API Gateway's 30 s).
-    pub payment_timeout: Duration,
+    /// The SAM template whose topology runs (default: the workspace's `template.yaml`).
+    pub template: PathBuf,
+    /// Values of the template's parameters, as `sam deploy --parameter-overrides` gives them.
+    pub parameter_overrides: Vec<(String, String)>,
+    /// Replaces every queue's `VisibilityTimeout` (shorter makes redelivery quick to see).
+    pub visibility_timeout: Option<Duration>,
+    /// Replaces every redrive policy's `maxReceiveCount`.
+    pub max_receive_count: Option<u32>,
+    /// Replaces the `Timeout` of the functions named.
+    pub function_timeouts: HashMap<String, Duration>,
     /// How long the PayPal client keeps retrying the local PayPal before it gives up.
     pub paypal_deadline: Duration,
     /// Real providers to use instead of the local ones.
@@ -97,16 +92,21 @@ pub struct Config {
     pub execution_lease: Duration,
     /// How long and how large a request may be (heads and bodies).
     pub limits: Limits,
-    /// The origin of a site served elsewhere that may call the API from a browser (CORS); see
-    /// [`site_origin`].
+    /// An origin allowed to call the API from a browser (CORS) besides the template's
+    /// `AllowOrigins`; see [`site_origin`].
     pub site_origin: Option<String>,
-    /// Whether the event source mapping feeds the registrations queue to the orchestrator. Off,
-    /// the queue is left to SQS clients (tests that drive it with the SDK).
+    /// Whether the event source mappings feed their queues to their functions. Off, the queues
+    /// are left to SQS clients (tests that drive them with the SDK).
     pub event_sources: bool,
     /// How the functions run: in the emulator's process, or as their binaries.
     pub functions: Functions,
     /// In process mode, the most instances of one function at once.
     pub function_concurrency: usize,
+}
+
+/// The workspace's `template.yaml`, the default topology.
+pub fn workspace_template() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
 }
 
 /// How the functions run.
@@ -115,8 +115,9 @@ pub enum Functions {
     /// The function libraries, called in the emulator's process.
     #[default]
     InProcess,
-    /// The functions' binaries (by function name), run as Lambda runs them: see [`lambda`].
-    Process(HashMap<String, std::path::PathBuf>),
+    /// The functions' binaries (by cargo binary name, for `rust-cargolambda` functions; others
+    /// run their `CodeUri`'s `bootstrap`), run as Lambda runs them: see [`lambda`].
+    Process(HashMap<String, PathBuf>),
 }
 
 /// Checks a site origin: `http(s)://host[:port]`, nothing after, as browsers send it in `Origin`.
@@ -139,10 +140,11 @@ impl Config {
     pub fn new(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
-            visibility_timeout: Duration::from_secs(60),
-            max_receive_count: 5,
-            function_timeout: Duration::from_secs(10),
-            payment_timeout: Duration::from_secs(29),
+            template: workspace_template(),
+            parameter_overrides: Vec::new(),
+            visibility_timeout: None,
+            max_receive_count: None,
+            function_timeouts: HashMap::new(),
             paypal_deadline: PayPalConfig::DEFAULT_DEADLINE,
             providers: Providers::default(),
             drain_timeout: Duration::from_secs(20),
@@ -263,7 +265,9 @@ impl LocalProviders {
 
 /// Everything the inspector and the gateway reach.
 pub(crate) struct Services {
-    payment: Arc<dyn HttpFunction>,
+    /// The HTTP API's routes, in the template's order.
+    routes: Vec<HttpRoute>,
+    cors: template::Cors,
     queues: Vec<Arc<Queue>>,
     step_functions: Arc<LocalStepFunctions>,
     store: Arc<dyn OrderStore>,
@@ -272,14 +276,18 @@ pub(crate) struct Services {
     sendgrid: Arc<SendGridFake>,
     mailchimp: Arc<MailchimpFake>,
     faults: Arc<Faults>,
-    payment_timeout: Duration,
     /// What Lambda's `Invoke` reaches, by function name (see `aws::lambda`).
     lambda_functions: HashMap<String, TaskTarget>,
-    /// The workflow functions' timeout, for in-process invocations.
-    function_timeout: Duration,
-    site_origin: Option<String>,
     /// True once a clean stop has begun: the gateway takes no new registrations.
     stopping: watch::Receiver<bool>,
+}
+
+/// A route of the HTTP API and the function behind it.
+pub(crate) struct HttpRoute {
+    route: template::Route,
+    function: Arc<dyn HttpFunction>,
+    /// The function's timeout, past which the gateway answers `504`.
+    timeout: Duration,
 }
 
 /// Publishes orders on a local queue (what SQS or a Service Bus output does in the cloud).
@@ -387,9 +395,13 @@ impl Drop for RunningEmulator {
     }
 }
 
-/// Builds the topology and serves it on `listener`.
+/// Reads the template's topology and serves it on `listener`.
 pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<RunningEmulator> {
     let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+    let mut topology =
+        Template::load(&config.template)?.topology(&config.parameter_overrides, &base)?;
+    apply_overrides(&config, &mut topology)?;
     let catalogue = TicketCatalogue::builtin();
     let db = Db::connect(&config.database_url).await?;
     let store: Arc<dyn OrderStore> = match db.pool() {
@@ -400,127 +412,160 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let faults = Arc::new(Faults::default());
     let providers = LocalProviders::new(
         &config,
-        &format!("http://{addr}/_providers"),
+        &format!("{base}/_providers"),
         &catalogue.conference,
         &faults,
         &records,
     )?;
-
-    let queue = |config: QueueConfig| Arc::new(Queue::new(db.clone(), config));
-    let registrations_dlq = queue(QueueConfig::new(REGISTRATIONS_DLQ));
-    let registrations = queue(QueueConfig {
-        visibility_timeout: config.visibility_timeout,
-        redrive: Some(Redrive {
-            dead_letter_queue: registrations_dlq.clone(),
-            max_receive_count: config.max_receive_count,
-        }),
-        ..QueueConfig::new(REGISTRATIONS_QUEUE)
-    });
-    let follow_up = queue(QueueConfig::new(FOLLOW_UP_DLQ));
-
-    let provider_environment = [
+    let queues = create_queues(&db, &topology.queues)?;
+    let queue_at = |url: &str| -> Option<Arc<Queue>> {
+        queues
+            .iter()
+            .find(|queue| aws::sqs::queue_url(&base, queue.name()) == url)
+            .cloned()
+    };
+    // The settings the emulator gives in place of the template's (which name cloud resources
+    // and secrets): a function that declares any variable of a group gets the whole group.
+    let local_settings = [
+        vec![("DATABASE_URL", config.database_url.clone())],
         providers.paypal_config.to_env(),
         providers.sendgrid_config.to_env(),
         providers.mailchimp_config.to_env(),
-    ]
-    .concat();
-    let processes = match &config.functions {
-        Functions::InProcess => None,
-        Functions::Process(binaries) => Some(process_functions(
-            &config,
-            binaries,
-            &format!("http://{addr}"),
-            &providers,
-        )?),
-    };
-    let process = |name: &str| processes.as_ref().map(|p: &HashMap<_, _>| p[name].clone());
-
-    let payment: Arc<dyn HttpFunction> = match process("payment") {
-        Some(function) => Arc::new(lambda::ProcessHttpFunction(function)),
-        None => Arc::new(payment::Payment::new(
-            catalogue.clone(),
-            Arc::new(PayPalClient::new(providers.paypal_config.clone())),
-            Arc::new(QueuePublisher(registrations.clone())),
-            Arc::new(SqlIdempotencyStore::new(db.clone())),
-            config.payment_timeout,
-        )),
-    };
-    let in_process_tasks: [(&'static str, Arc<dyn TaskFunction>); 3] = [
-        (
-            "save-order",
-            Arc::new(save_order::SaveOrder::new(store.clone())),
-        ),
-        (
-            "email",
-            Arc::new(email::Email::new(
-                email::Confirmation::new(&catalogue.conference),
-                Arc::new(SendGridClient::new(providers.sendgrid_config.clone())),
-            )),
-        ),
-        (
-            "mailing-list",
-            Arc::new(mailing_list::MailingList::new(Arc::new(
-                MailchimpClient::new(providers.mailchimp_config.clone()),
-            ))),
-        ),
     ];
-    let task_targets: Vec<(&'static str, TaskTarget)> = in_process_tasks
-        .into_iter()
-        .map(|(name, function)| match process(name) {
-            Some(function) => (name, TaskTarget::Process(function)),
-            None => (name, TaskTarget::InProcess(function)),
-        })
-        .collect();
-    let mut lambda_functions: HashMap<String, TaskTarget> = task_targets
-        .iter()
-        .map(|(name, target)| ((*name).to_owned(), target.clone()))
-        .collect();
-    if let Some(processes) = &processes {
-        for name in ["payment", "orchestrator"] {
-            lambda_functions.insert(
-                name.to_owned(),
-                TaskTarget::Process(processes[name].clone()),
-            );
-        }
+    let processes: HashMap<String, Arc<LambdaFunction>> = match &config.functions {
+        Functions::InProcess => HashMap::new(),
+        Functions::Process(binaries) => topology
+            .functions
+            .iter()
+            .map(|function| {
+                let spec = FunctionSpec {
+                    name: function.name.clone(),
+                    executable: executable(function, binaries)?,
+                    environment: process_environment(function, &local_settings)?,
+                    timeout: function.timeout,
+                    memory_mb: function.memory_mb,
+                    concurrency: config.function_concurrency,
+                    endpoint_url: base.clone(),
+                };
+                Ok((function.name.clone(), LambdaFunction::new(spec)))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+
+    // Every function is a Lambda function that `Invoke` and the state machine's tasks reach; in
+    // process, only the task libraries are.
+    let mut lambda_functions: HashMap<String, TaskTarget> = HashMap::new();
+    for function in &topology.functions {
+        let target = match processes.get(&function.name) {
+            Some(process) => TaskTarget::Process(process.clone()),
+            None => {
+                let library: Arc<dyn TaskFunction> = match binary(function) {
+                    Some("save-order") => Arc::new(save_order::SaveOrder::new(store.clone())),
+                    Some("email") => Arc::new(email::Email::new(
+                        email::Confirmation::new(&catalogue.conference),
+                        Arc::new(SendGridClient::new(providers.sendgrid_config.clone())),
+                    )),
+                    Some("mailing-list") => Arc::new(mailing_list::MailingList::new(Arc::new(
+                        MailchimpClient::new(providers.mailchimp_config.clone()),
+                    ))),
+                    _ => continue,
+                };
+                TaskTarget::InProcess {
+                    function: library,
+                    timeout: function.timeout,
+                }
+            }
+        };
+        lambda_functions.insert(function.name.clone(), target);
     }
     let tasks = LocalTasks {
-        functions: task_targets
-            .into_iter()
-            .map(|(name, target)| (function_arn(name), (name, target)))
+        functions: lambda_functions
+            .iter()
+            .map(|(name, target)| (local_function_arn(name), (name.clone(), target.clone())))
             .collect(),
-        queues: HashMap::from([(queue_url(FOLLOW_UP_DLQ), follow_up.clone())]),
+        queues: queues
+            .iter()
+            .map(|queue| (aws::sqs::queue_url(&base, queue.name()), queue.clone()))
+            .collect(),
         faults: faults.clone(),
-        function_timeout: config.function_timeout,
     };
-    let definition = REGISTRATION_WORKFLOW
-        .replace("${SaveOrderFunctionArn}", &function_arn("save-order"))
-        .replace("${EmailFunctionArn}", &function_arn("email"))
-        .replace("${MailingListFunctionArn}", &function_arn("mailing-list"))
-        .replace("${FollowUpQueueUrl}", &queue_url(FOLLOW_UP_DLQ));
+    let machine = &topology.state_machine;
     let step_functions = LocalStepFunctions::new(
-        workflow::StateMachine::from_json(&definition)?,
+        &machine.name,
+        workflow::StateMachine::from_json(&machine.definition)
+            .with_context(|| format!("the state machine {}", machine.name))?,
         tasks,
         Executions::new(db.clone(), config.execution_lease),
     )?;
 
+    let mut routes = Vec::new();
+    let mut http_functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
+    for route in &topology.routes {
+        let function = topology
+            .function(&route.function)
+            .expect("routes name functions");
+        let handler = match (
+            http_functions.get(&function.name),
+            processes.get(&function.name),
+        ) {
+            (Some(handler), _) => handler.clone(),
+            (None, Some(process)) => Arc::new(lambda::ProcessHttpFunction(process.clone())),
+            (None, None) if binary(function) == Some("payment") => {
+                let url = declared(function, "REGISTRATIONS_QUEUE_URL")?;
+                let queue = queue_at(&url).with_context(|| {
+                    format!("the function {}: no queue at {url}", function.name)
+                })?;
+                Arc::new(payment::Payment::new(
+                    catalogue.clone(),
+                    Arc::new(PayPalClient::new(providers.paypal_config.clone())),
+                    Arc::new(QueuePublisher(queue)),
+                    Arc::new(SqlIdempotencyStore::new(db.clone())),
+                    function.timeout,
+                ))
+            }
+            (None, None) => return Err(not_in_process(function, "an HTTP function")),
+        };
+        http_functions.insert(function.name.clone(), handler.clone());
+        routes.push(HttpRoute {
+            route: route.clone(),
+            function: handler,
+            timeout: function.timeout,
+        });
+    }
+
+    let mut mappings = Vec::new();
+    for source in &topology.event_sources {
+        let function = topology
+            .function(&source.function)
+            .expect("events name functions");
+        let consumer = match processes.get(&function.name) {
+            Some(process) => Consumer::Process(process.clone()),
+            None if binary(function) == Some("orchestrator") => Consumer::InProcess(Arc::new(
+                orchestrator::Orchestrator::new(Arc::new(LocalStarter(step_functions.clone()))),
+            )),
+            None => return Err(not_in_process(function, "a queue consumer")),
+        };
+        mappings.push(EventSourceMapping {
+            queue: queue_at(&aws::sqs::queue_url(&base, &source.queue))
+                .expect("checked by the template"),
+            function_name: function.name.clone(),
+            function: consumer,
+            batch_size: source.batch_size,
+            report_batch_item_failures: source.report_batch_item_failures,
+            timeout: function.timeout,
+            faults: faults.clone(),
+        });
+    }
+
+    let mut cors = topology.cors.clone();
+    cors.allow_origins.extend(config.site_origin.clone());
+    let provider_environment = local_settings[1..].concat();
     let (stop_work, stopping) = watch::channel(false);
     let (stop_server, server_stopping) = watch::channel(false);
-    let mapping = EventSourceMapping {
-        queue: registrations.clone(),
-        function_name: "orchestrator",
-        function: match process("orchestrator") {
-            Some(function) => Consumer::Process(function),
-            None => Consumer::InProcess(Arc::new(orchestrator::Orchestrator::new(Arc::new(
-                LocalStarter(step_functions.clone()),
-            )))),
-        },
-        batch_size: 10,
-        timeout: config.function_timeout,
-        faults: faults.clone(),
-    };
     let services = Arc::new(Services {
-        payment,
-        queues: vec![registrations, registrations_dlq, follow_up],
+        routes,
+        cors,
+        queues,
         step_functions: step_functions.clone(),
         store,
         records,
@@ -528,16 +573,15 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         sendgrid: providers.sendgrid,
         mailchimp: providers.mailchimp,
         faults,
-        payment_timeout: config.payment_timeout,
         lambda_functions,
-        function_timeout: config.function_timeout,
-        site_origin: config.site_origin.clone(),
         stopping: stopping.clone(),
     });
     let resumer = tokio::spawn(step_functions.clone().resume_lapsed(stopping.clone()));
     let mut workers = vec![resumer];
     if config.event_sources {
-        workers.push(tokio::spawn(mapping.run(stopping)));
+        for mapping in mappings {
+            workers.push(tokio::spawn(mapping.run(stopping.clone())));
+        }
     }
     let server = tokio::spawn(http::serve(
         listener,
@@ -558,118 +602,148 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     })
 }
 
-/// Environment variables, as the provider configurations write them.
-type Variables = Vec<(&'static str, String)>;
+/// The configuration's replacements for the template's queue settings and timeouts.
+fn apply_overrides(config: &Config, topology: &mut Topology) -> anyhow::Result<()> {
+    for queue in &mut topology.queues {
+        if let Some(timeout) = config.visibility_timeout {
+            queue.visibility_timeout = timeout;
+        }
+        if let (Some(count), Some((_, max_receive_count))) =
+            (config.max_receive_count, queue.redrive.as_mut())
+        {
+            *max_receive_count = count;
+        }
+    }
+    for (name, timeout) in &config.function_timeouts {
+        let function = topology
+            .functions
+            .iter_mut()
+            .find(|f| &f.name == name)
+            .with_context(|| {
+                format!("a timeout is given for {name}, which the template does not declare")
+            })?;
+        function.timeout = *timeout;
+    }
+    Ok(())
+}
 
-/// The functions as processes of their binaries, each with the variables `template.yaml` gives
-/// it, pointed at this emulator (`base`) and its providers.
-fn process_functions(
-    config: &Config,
-    binaries: &HashMap<String, std::path::PathBuf>,
-    base: &str,
-    providers: &LocalProviders,
-) -> anyhow::Result<HashMap<String, Arc<LambdaFunction>>> {
-    let owned = |pairs: Variables| -> Vec<(String, String)> {
-        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-    };
-    let queue = |name: &str| format!("{base}/{}/{name}", aws::ACCOUNT);
-    let database = ("DATABASE_URL", config.database_url.clone());
-    let environments: [(&str, Variables, Duration); 5] = [
-        (
-            "payment",
-            [
-                vec![
-                    ("REGISTRATIONS_QUEUE_URL", queue(REGISTRATIONS_QUEUE)),
-                    (
-                        "PAYMENT_TIMEOUT_SECONDS",
-                        config.payment_timeout.as_secs().to_string(),
-                    ),
-                    database.clone(),
-                ],
-                providers.paypal_config.to_env(),
-            ]
-            .concat(),
-            config.payment_timeout,
+/// The template's queues, each created after its dead-letter queue, listed in the template's
+/// order.
+fn create_queues(db: &Db, specs: &[QueueSpec]) -> anyhow::Result<Vec<Arc<Queue>>> {
+    let mut created: HashMap<&str, Arc<Queue>> = HashMap::new();
+    while created.len() < specs.len() {
+        let before = created.len();
+        for spec in specs {
+            if created.contains_key(spec.name.as_str()) {
+                continue;
+            }
+            let redrive = match &spec.redrive {
+                None => None,
+                Some((dead_letter, max_receive_count)) => match created.get(dead_letter.as_str()) {
+                    Some(queue) => Some(Redrive {
+                        dead_letter_queue: queue.clone(),
+                        max_receive_count: *max_receive_count,
+                    }),
+                    None => continue,
+                },
+            };
+            let queue = Queue::new(
+                db.clone(),
+                QueueConfig {
+                    visibility_timeout: spec.visibility_timeout,
+                    delay: spec.delay,
+                    redrive,
+                    ..QueueConfig::new(&spec.name)
+                },
+            );
+            created.insert(&spec.name, Arc::new(queue));
+        }
+        anyhow::ensure!(
+            created.len() > before,
+            "the queues' redrive policies form a cycle"
+        );
+    }
+    Ok(specs
+        .iter()
+        .map(|spec| created[spec.name.as_str()].clone())
+        .collect())
+}
+
+/// The cargo binary of a `rust-cargolambda` function.
+fn binary(function: &Function) -> Option<&str> {
+    match &function.code {
+        Code::Cargo { binary } => Some(binary),
+        Code::Bootstrap(_) => None,
+    }
+}
+
+fn not_in_process(function: &Function, role: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the function {} ({}) is {role} that has no library in the emulator; run it as its \
+         binary with --functions process",
+        function.name,
+        function.logical_id
+    )
+}
+
+/// The value of a variable the function must declare.
+fn declared(function: &Function, variable: &str) -> anyhow::Result<String> {
+    match function.variable(variable) {
+        Some(value) => Ok(value.clone()?),
+        None => anyhow::bail!(
+            "the function {} declares no {variable} in the template",
+            function.name
         ),
-        (
-            "orchestrator",
-            vec![
-                (
-                    "STATE_MACHINE_ARN",
-                    aws::sfn::state_machine_arn(REGISTRATION_STATE_MACHINE),
-                ),
-                ("DEAD_LETTER_QUEUE_URL", queue(REGISTRATIONS_DLQ)),
-            ],
-            config.function_timeout,
+    }
+}
+
+/// The executable of a function: its cargo binary, or its `bootstrap`.
+fn executable(function: &Function, binaries: &HashMap<String, PathBuf>) -> anyhow::Result<PathBuf> {
+    match &function.code {
+        Code::Cargo { binary } => binaries.get(binary).cloned().with_context(|| {
+            format!(
+                "the function {} runs the binary {binary}, which was not built",
+                function.name
+            )
+        }),
+        Code::Bootstrap(path) if path.is_file() => Ok(path.clone()),
+        Code::Bootstrap(path) => anyhow::bail!(
+            "the function {} runs {}, which does not exist",
+            function.name,
+            path.display()
         ),
-        ("save-order", vec![database], config.function_timeout),
-        (
-            "email",
-            providers.sendgrid_config.to_env(),
-            config.function_timeout,
-        ),
-        (
-            "mailing-list",
-            providers.mailchimp_config.to_env(),
-            config.function_timeout,
-        ),
-    ];
-    environments
-        .into_iter()
-        .map(|(name, environment, timeout)| {
-            let executable = binaries
-                .get(name)
-                .ok_or_else(|| anyhow::anyhow!("no binary for the function {name}"))?;
-            let function = LambdaFunction::new(FunctionSpec {
-                name: name.to_owned(),
-                executable: executable.clone(),
-                environment: owned(environment),
-                timeout,
-                memory_mb: 128,
-                concurrency: config.function_concurrency,
-                endpoint_url: base.to_owned(),
-            });
-            Ok((name.to_owned(), function))
+    }
+}
+
+/// A function process's variables: the template's, with the emulator's settings in place of
+/// the groups it declares (see `start`). A template variable that cannot be resolved here (a
+/// secret, a parameter without a value) is an error only if the emulator has no value for it.
+fn process_environment(
+    function: &Function,
+    local_settings: &[Vec<(&'static str, String)>],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut environment: Vec<(String, String)> = local_settings
+        .iter()
+        .filter(|group| {
+            group
+                .iter()
+                .any(|(name, _)| function.variable(name).is_some())
         })
-        .collect()
+        .flatten()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect();
+    for variable in &function.environment {
+        if environment.iter().any(|(name, _)| *name == variable.name) {
+            continue;
+        }
+        environment.push((variable.name.clone(), variable.value.clone()?));
+    }
+    Ok(environment)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const TEMPLATE: &str = include_str!("../../template.yaml");
-
-    /// What runs locally is what deploys: the same workflow file, substitutions and queue settings.
-    #[test]
-    fn the_emulator_matches_the_sam_template() {
-        assert!(TEMPLATE.contains("DefinitionUri: infra/statemachine/registration.asl.json"));
-        for placeholder in REGISTRATION_WORKFLOW
-            .split("${")
-            .skip(1)
-            .filter_map(|s| s.split('}').next())
-        {
-            assert!(
-                TEMPLATE.contains(&format!("        {placeholder}: ")),
-                "{placeholder} is substituted by template.yaml"
-            );
-        }
-        let defaults = Config::new("sqlite://unused");
-        assert!(TEMPLATE.contains(&format!(
-            "VisibilityTimeout: {}",
-            defaults.visibility_timeout.as_secs()
-        )));
-        assert!(TEMPLATE.contains(&format!("maxReceiveCount: {}", defaults.max_receive_count)));
-        assert!(TEMPLATE.contains(&format!(
-            "    Timeout: {}",
-            defaults.function_timeout.as_secs()
-        )));
-        assert!(TEMPLATE.contains(&format!(
-            "      Timeout: {}",
-            defaults.payment_timeout.as_secs()
-        )));
-        assert!(TEMPLATE.contains("BatchSize: 10") && TEMPLATE.contains("ReportBatchItemFailures"));
-    }
 
     /// Every Task state of `state_machine` (in Parallel branches and Map processors too), by name.
     fn task_states(state_machine: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
@@ -713,19 +787,25 @@ mod tests {
     #[test]
     fn the_workflow_retries_and_catches_what_its_tasks_raise() {
         use function_model::{ErrorType, TypedTask};
-        let raises: HashMap<&str, &[ErrorType]> = HashMap::from([
+        let raises: HashMap<String, &[ErrorType]> = HashMap::from([
             (
-                "${SaveOrderFunctionArn}",
+                local_function_arn("save-order"),
                 <save_order::SaveOrder as TypedTask>::RAISES,
             ),
-            ("${EmailFunctionArn}", <email::Email as TypedTask>::RAISES),
             (
-                "${MailingListFunctionArn}",
+                local_function_arn("email"),
+                <email::Email as TypedTask>::RAISES,
+            ),
+            (
+                local_function_arn("mailing-list"),
                 <mailing_list::MailingList as TypedTask>::RAISES,
             ),
         ]);
+        let topology = Template::load(&workspace_template())
+            .and_then(|t| t.topology(&[], "http://127.0.0.1:3000"))
+            .expect("template.yaml resolves");
         let definition: serde_json::Value =
-            serde_json::from_str(REGISTRATION_WORKFLOW).expect("the workflow is JSON");
+            serde_json::from_str(&topology.state_machine.definition).expect("the workflow is JSON");
         let mut checked = 0;
         for (name, state) in task_states(&definition) {
             let Some(raised) = state["Resource"].as_str().and_then(|r| raises.get(r)) else {
@@ -752,18 +832,5 @@ mod tests {
             }
         }
         assert_eq!(checked, raises.len(), "every task function has a state");
-    }
-
-    /// The emulator's gateway answers CORS as the deployed HTTP API does.
-    #[test]
-    fn cors_matches_the_sam_template() {
-        let allowed = http::CORS_ALLOWED_HEADERS.replace(',', ", ");
-        assert!(
-            TEMPLATE.contains(&format!("AllowHeaders: [{allowed}]")),
-            "template.yaml allows the headers the emulator allows: {allowed}"
-        );
-        assert!(TEMPLATE.contains("AllowMethods: [GET, POST]"));
-        assert!(TEMPLATE.contains("ExposeHeaders: [retry-after]"));
-        assert!(TEMPLATE.contains("MaxAge: 600"));
     }
 }

@@ -5,7 +5,7 @@
 //! or Mailchimp when their settings are in the environment (see `Providers::from_env`), and stops
 //! cleanly on Ctrl-C or SIGTERM.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// mimalloc instead of the system allocator: the emulator allocates and frees many small JSON
 /// values per registration, and glibc's malloc took about a sixth of its CPU time under load
@@ -30,10 +30,23 @@ struct Args {
     /// sqlite://.emulator/registrations.db).
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
-    /// Seconds a received registration stays hidden before it is delivered again (template.yaml:
-    /// 60); shorter makes redelivery, and the dead-letter queue, quick to see.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    visibility_timeout: u64,
+    /// The SAM template whose functions, routes, queues, event sources and state machine run
+    /// (default: ./template.yaml, else the workspace's).
+    #[arg(long, value_name = "PATH")]
+    template: Option<PathBuf>,
+    /// Values of the template's parameters, as `sam deploy` takes them: Name=Value (or
+    /// ParameterKey=Name,ParameterValue=Value), several separated by spaces.
+    #[arg(long, value_name = "NAME=VALUE", num_args = 1.., value_parser = parameter_override)]
+    parameter_overrides: Vec<(String, String)>,
+    /// Seconds a received message stays hidden before it is delivered again, for every queue (in
+    /// place of the template's VisibilityTimeout); shorter makes redelivery, and the dead-letter
+    /// queue, quick to see.
+    #[arg(long, value_name = "SECONDS")]
+    visibility_timeout: Option<u64>,
+    /// Receives of a message before it moves to its dead-letter queue, for every redrive policy
+    /// (in place of the template's maxReceiveCount).
+    #[arg(long, value_name = "COUNT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_receive_count: Option<u32>,
     /// Seconds after which an execution left running by a process that died is resumed.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     execution_lease: u64,
@@ -92,7 +105,15 @@ async fn main() -> anyhow::Result<()> {
             )
         })?;
     let mut config = emulator::Config::new(&database_url);
-    config.visibility_timeout = std::time::Duration::from_secs(args.visibility_timeout);
+    config.template = match args.template {
+        Some(path) => path,
+        None if Path::new("template.yaml").is_file() => PathBuf::from("template.yaml"),
+        None => emulator::workspace_template(),
+    };
+    config.parameter_overrides = args.parameter_overrides;
+    config.visibility_timeout = args.visibility_timeout.map(std::time::Duration::from_secs);
+    config.max_receive_count = args.max_receive_count;
+    let template = emulator::template::Template::load(&config.template)?;
     config.execution_lease = std::time::Duration::from_secs(args.execution_lease.max(1));
     config.providers = emulator::Providers::from_env(&ProcessEnv).context("provider settings")?;
     config.site_origin = args
@@ -114,9 +135,9 @@ async fn main() -> anyhow::Result<()> {
         (FunctionsMode::InProcess, Some(_)) => {
             anyhow::bail!("--function-binaries needs --functions process")
         }
-        (FunctionsMode::Process, Some(dir)) => {
-            emulator::Functions::Process(emulator::lambda::binaries_in(&dir)?)
-        }
+        (FunctionsMode::Process, Some(dir)) => emulator::Functions::Process(
+            emulator::lambda::binaries_in(&dir, &template.cargo_binaries())?,
+        ),
         (FunctionsMode::Process, None) => {
             println!("Building the functions' binaries with cargo…");
             emulator::Functions::Process(
@@ -129,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
         emulator::Functions::Process(_) => "process (their binaries, as on Lambda)",
     };
     let providers = config.providers.describe();
+    let template = template.path().display();
     let emulator = emulator::start(config, listener).await?;
     let url = emulator.url();
     println!(
@@ -136,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
          \x20 site        {url}/\n\
          \x20 API         GET {url}/api/tickets  ·  POST {url}/api/registrations\n\
          \x20 inspector   {url}/_emulator  (JSON: {url}/_emulator/api/…)\n\
+         \x20 template    {template}\n\
          \x20 functions   {mode}\n\
          \x20 database    {database_url}\n\
          \x20 providers   {providers}\n\
@@ -145,6 +168,20 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("shutting down");
     emulator.shutdown().await;
     Ok(())
+}
+
+/// `Name=Value` or `ParameterKey=Name,ParameterValue=Value`, as `sam deploy --parameter-overrides`.
+fn parameter_override(raw: &str) -> Result<(String, String), String> {
+    let long = raw
+        .strip_prefix("ParameterKey=")
+        .and_then(|rest| rest.split_once(",ParameterValue="));
+    let (name, value) = long
+        .or_else(|| raw.split_once('='))
+        .ok_or_else(|| format!("{raw:?} is not Name=Value"))?;
+    if name.is_empty() {
+        return Err(format!("{raw:?} names no parameter"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM (what process managers send).

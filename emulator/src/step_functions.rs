@@ -28,30 +28,34 @@ use crate::runtime_api::InvokeError;
 /// The resource of Step Functions' SQS `SendMessage` integration.
 pub const SQS_SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
 
-/// A local Lambda ARN for a function name.
-pub fn function_arn(name: &str) -> String {
-    function_model::local_function_arn(name)
-}
-
-/// A local queue URL for a queue name.
-pub fn queue_url(name: &str) -> String {
-    format!("http://sqs.us-east-1.localhost/000000000000/{name}")
-}
-
-/// A task function: in-process, or its binary under the Runtime API (process mode).
+/// A task function: in-process under its timeout, or its binary under the Runtime API (process
+/// mode).
 #[derive(Clone)]
 pub enum TaskTarget {
-    InProcess(Arc<dyn TaskFunction>),
+    InProcess {
+        function: Arc<dyn TaskFunction>,
+        timeout: Duration,
+    },
     Process(Arc<LambdaFunction>),
 }
 
-/// Runs Task resources: the task functions by their ARN, and SQS `SendMessage`.
+impl TaskTarget {
+    /// The function's timeout (Lambda's `Timeout`).
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Self::InProcess { timeout, .. } => *timeout,
+            Self::Process(function) => function.timeout(),
+        }
+    }
+}
+
+/// Runs Task resources: the task functions by their ARN, and SQS `SendMessage` to the queues by
+/// their URL.
 pub struct LocalTasks {
-    pub functions: HashMap<String, (&'static str, TaskTarget)>,
+    /// By ARN: the function's name and how it runs.
+    pub functions: HashMap<String, (String, TaskTarget)>,
     pub queues: HashMap<String, Arc<Queue>>,
     pub faults: Arc<Faults>,
-    /// The functions' configured timeout (Lambda's `Timeout`).
-    pub function_timeout: Duration,
 }
 
 impl LocalTasks {
@@ -87,16 +91,17 @@ impl TaskInvoker for LocalTasks {
         if task.resource == SQS_SEND_MESSAGE {
             return self.send_message(&task.input).await;
         }
-        let (name, function) = self.functions.get(&task.resource).ok_or_else(|| {
+        let (name, target) = self.functions.get(&task.resource).ok_or_else(|| {
             TaskFailure::new(
                 "Lambda.ResourceNotFoundException",
                 format!("no function {}", task.resource),
             )
         })?;
+        let timeout = target.timeout();
         let timed_out = || {
             TaskFailure::new(
                 "Sandbox.Timedout",
-                format!("{name} timed out after {:?}", self.function_timeout),
+                format!("{name} timed out after {timeout:?}"),
             )
         };
         match self.faults.next(name) {
@@ -107,21 +112,21 @@ impl TaskInvoker for LocalTasks {
                 ));
             }
             Some(Fault::Timeout) => {
-                tokio::time::sleep(self.function_timeout).await;
+                tokio::time::sleep(timeout).await;
                 return Err(timed_out());
             }
             Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
             None => {}
         }
-        let function = match function {
-            TaskTarget::InProcess(function) => function,
+        let function = match target {
+            TaskTarget::InProcess { function, .. } => function,
             TaskTarget::Process(function) => return invoke_process(function, task).await,
         };
-        let invocation = Invocation::local(name, self.function_timeout, None);
+        let invocation = Invocation::local(name, timeout, None);
         let run = function
             .handle(&invocation, task.input)
             .instrument(invocation.span());
-        match tokio::time::timeout(self.function_timeout, run).await {
+        match tokio::time::timeout(timeout, run).await {
             Err(_) => Err(timed_out()),
             Ok(Ok(output)) => Ok(output),
             Ok(Err(e)) => {
@@ -180,6 +185,8 @@ const RESUME_EVERY: Duration = Duration::from_secs(2);
 
 /// The state machine, its task runner and its executions.
 pub struct LocalStepFunctions {
+    /// The state machine's name (its ARN's last part).
+    name: String,
     machine: StateMachine,
     tasks: LocalTasks,
     executions: Executions,
@@ -192,6 +199,7 @@ pub struct LocalStepFunctions {
 impl LocalStepFunctions {
     /// Checks that every Task resource of the machine can run here.
     pub fn new(
+        name: &str,
         machine: StateMachine,
         tasks: LocalTasks,
         executions: Executions,
@@ -203,12 +211,17 @@ impl LocalStepFunctions {
             );
         }
         Ok(Arc::new(Self {
+            name: name.to_owned(),
             machine,
             tasks,
             executions,
             live: Mutex::new(HashMap::new()),
             running: watch::channel(0).0,
         }))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The state machine its executions run.

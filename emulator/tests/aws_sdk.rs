@@ -19,8 +19,11 @@ use clients::publisher::OrderPublisher;
 use clients::workflow::{StartOutcome, WorkflowStarter};
 use domain::OrderPlaced;
 use emulator::aws::sfn::state_machine_arn;
-use emulator::{Config, REGISTRATION_STATE_MACHINE, RunningEmulator};
+use emulator::{Config, RunningEmulator};
 use serde_json::{Value, json};
+
+/// The state machine's name: its logical id in `template.yaml`.
+const STATE_MACHINE: &str = "RegistrationStateMachine";
 
 /// An emulator on a SQLite file of its own, and the SDK's settings that reach it.
 struct Cloud {
@@ -112,8 +115,8 @@ fn example_order() -> OrderPlaced {
 async fn sqs_hides_a_received_message_for_its_visibility_timeout_then_delivers_it_again() {
     let cloud = start(|config| config.event_sources = false).await;
     let sqs = cloud.sqs();
-    let url = cloud.queue_url(emulator::REGISTRATIONS_QUEUE).await;
-    assert!(url.ends_with("/000000000000/registrations"), "{url}");
+    let url = cloud.queue_url("RegistrationsQueue").await;
+    assert!(url.ends_with("/000000000000/RegistrationsQueue"), "{url}");
 
     let sent = sqs
         .send_message()
@@ -204,12 +207,12 @@ async fn sqs_hides_a_received_message_for_its_visibility_timeout_then_delivers_i
 async fn sqs_moves_a_message_to_the_dead_letter_queue_after_max_receive_count() {
     let cloud = start(|config| {
         config.event_sources = false;
-        config.max_receive_count = 2;
+        config.max_receive_count = Some(2);
     })
     .await;
     let sqs = cloud.sqs();
-    let url = cloud.queue_url(emulator::REGISTRATIONS_QUEUE).await;
-    let dlq_url = cloud.queue_url(emulator::REGISTRATIONS_DLQ).await;
+    let url = cloud.queue_url("RegistrationsQueue").await;
+    let dlq_url = cloud.queue_url("RegistrationsDeadLetterQueue").await;
 
     let attributes = sqs
         .get_queue_attributes()
@@ -225,7 +228,7 @@ async fn sqs_moves_a_message_to_the_dead_letter_queue_after_max_receive_count() 
     assert_eq!(
         policy,
         json!({
-            "deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:registrations-dlq",
+            "deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:RegistrationsDeadLetterQueue",
             "maxReceiveCount": 2
         })
     );
@@ -278,7 +281,7 @@ async fn sqs_moves_a_message_to_the_dead_letter_queue_after_max_receive_count() 
 async fn sqs_batches_purges_lists_and_answers_typed_errors() {
     let cloud = start(|config| config.event_sources = false).await;
     let sqs = cloud.sqs();
-    let url = cloud.queue_url(emulator::FOLLOW_UP_DLQ).await;
+    let url = cloud.queue_url("FollowUpDeadLetterQueue").await;
     let entry = |id: &str| {
         SendMessageBatchRequestEntry::builder()
             .id(id)
@@ -361,9 +364,9 @@ async fn sqs_batches_purges_lists_and_answers_typed_errors() {
     assert_eq!(
         names,
         [
-            "registration-followup-dlq",
-            "registrations",
-            "registrations-dlq"
+            "FollowUpDeadLetterQueue",
+            "RegistrationsDeadLetterQueue",
+            "RegistrationsQueue"
         ]
     );
 
@@ -429,7 +432,7 @@ async fn sqs_batches_purges_lists_and_answers_typed_errors() {
 #[tokio::test]
 async fn the_sqs_publisher_puts_the_order_and_its_trace_on_the_queue() {
     let cloud = start(|config| config.event_sources = false).await;
-    let url = cloud.queue_url(emulator::REGISTRATIONS_QUEUE).await;
+    let url = cloud.queue_url("RegistrationsQueue").await;
     let order = example_order();
     let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
     SqsPublisher::new(&cloud.sdk, &url)
@@ -473,18 +476,17 @@ async fn the_sqs_publisher_puts_the_order_and_its_trace_on_the_queue() {
 async fn step_functions_starts_an_execution_once_per_name() {
     let cloud = start(|_| {}).await;
     let sfn = cloud.sfn();
-    let machine = state_machine_arn(REGISTRATION_STATE_MACHINE);
+    let machine = state_machine_arn(STATE_MACHINE);
     let order = example_order();
     let name = order.order_id.to_string();
-    let url = cloud.queue_url(emulator::REGISTRATIONS_QUEUE).await;
+    let url = cloud.queue_url("RegistrationsQueue").await;
     SqsPublisher::new(&cloud.sdk, &url)
         .publish(&order, None)
         .await
         .expect("published");
 
-    let execution_arn = format!(
-        "arn:aws:states:us-east-1:000000000000:execution:{REGISTRATION_STATE_MACHINE}:{name}"
-    );
+    let execution_arn =
+        format!("arn:aws:states:us-east-1:000000000000:execution:{STATE_MACHINE}:{name}");
     let mut described = None;
     for _ in 0..200 {
         match sfn

@@ -73,7 +73,7 @@ async fn a_step_that_always_fails_parks_the_order_on_the_follow_up_dead_letter_q
         1
     );
 
-    let follow_up = app.queue("registration-followup-dlq").await;
+    let follow_up = app.queue("FollowUpDeadLetterQueue").await;
     assert_eq!(follow_up["visible"], 1, "{follow_up}");
     let message: Value =
         serde_json::from_str(follow_up["messages"][0]["body"].as_str().expect("body"))
@@ -96,12 +96,13 @@ async fn a_step_that_always_fails_parks_the_order_on_the_follow_up_dead_letter_q
 /// three deliveries would take two minutes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_message_is_dead_lettered_at_once_with_its_reason() {
-    let app = spawn_app_with(|config| config.visibility_timeout = Duration::from_secs(60)).await;
-    app.send_to_queue("registrations", "{\"not\": \"an order\"}")
+    let app =
+        spawn_app_with(|config| config.visibility_timeout = Some(Duration::from_secs(60))).await;
+    app.send_to_queue("RegistrationsQueue", "{\"not\": \"an order\"}")
         .await;
     let dead = app
         .eventually(10, || async {
-            let dlq = app.queue("registrations-dlq").await;
+            let dlq = app.queue("RegistrationsDeadLetterQueue").await;
             (dlq["visible"] == 1).then_some(dlq)
         })
         .await
@@ -113,7 +114,7 @@ async fn a_malformed_message_is_dead_lettered_at_once_with_its_reason() {
     );
     // Left nowhere else: in-process the queue moved it; in process mode the orchestrator's
     // binary sent it to the dead-letter queue and reported it handled, as on AWS.
-    let source = app.queue("registrations").await;
+    let source = app.queue("RegistrationsQueue").await;
     assert_eq!(
         (source["visible"].as_u64(), source["inFlight"].as_u64()),
         (Some(0), Some(0))

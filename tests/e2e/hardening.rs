@@ -191,7 +191,7 @@ async fn cross_site_writes_are_refused_and_change_nothing() {
     let faults = app.get("/_emulator/api/faults").await;
     assert_eq!(faults.as_array().map(Vec::len), Some(1), "{faults}");
     assert_eq!(faults[0]["target"], "orchestrator");
-    let queue = app.queue("registrations").await;
+    let queue = app.queue("RegistrationsQueue").await;
     assert_eq!(queue["visible"], 0, "{queue}");
     assert_eq!(queue["inFlight"], 0, "{queue}");
     assert!(app.inspect("outbox").await.is_empty());
@@ -419,7 +419,10 @@ async fn slow_clients_are_cut_off_while_others_are_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_times_out_a_slow_function_with_a_504() {
     let timeout = Duration::from_secs(2);
-    let app = spawn_app_with(|config| config.payment_timeout = timeout).await;
+    let app = spawn_app_with(|config| {
+        config.function_timeouts.insert("payment".into(), timeout);
+    })
+    .await;
     for delay_ms in [json!(3_600_001u64), json!(u64::MAX)] {
         let response = app
             .client()

@@ -121,8 +121,8 @@ async fn a_declined_card_is_402_and_nothing_happens_after_it() {
     // The payment function publishes an order before it answers: had it published one, the
     // order would have started an execution (or been dead-lettered) by the time the queue is
     // drained.
-    app.drained("registrations").await;
-    assert_eq!(app.queue("registrations").await["deadLettered"], 0);
+    app.drained("RegistrationsQueue").await;
+    assert_eq!(app.queue("RegistrationsQueue").await["deadLettered"], 0);
     assert!(app.inspect("executions").await.is_empty());
     assert!(app.inspect("orders").await.is_empty());
     assert!(app.completed_payments().await.is_empty(), "nothing charged");
@@ -259,7 +259,7 @@ async fn the_trace_header_travels_with_the_order() {
         )
         .await;
     assert_eq!(status, 201);
-    let queue = app.queue("registrations").await;
+    let queue = app.queue("RegistrationsQueue").await;
     let traces: Vec<&str> = queue["messages"]
         .as_array()
         .expect("messages")
@@ -277,5 +277,5 @@ async fn the_trace_header_travels_with_the_order() {
         "a new trace: {started}"
     );
     app.clear_faults().await;
-    app.drained("registrations").await;
+    app.drained("RegistrationsQueue").await;
 }

@@ -61,7 +61,7 @@ fn setup(name: &str, dir: &Path) -> (Vec<(String, String)>, Value) {
                 ("PAYPAL_CLIENT_SECRET", "bench"),
                 (
                     "REGISTRATIONS_QUEUE_URL",
-                    "http://127.0.0.1:1/000000000000/registrations",
+                    "http://127.0.0.1:1/000000000000/RegistrationsQueue",
                 ),
             ]);
             environment.push(database);
@@ -85,7 +85,7 @@ fn setup(name: &str, dir: &Path) -> (Vec<(String, String)>, Value) {
                 ),
                 (
                     "DEAD_LETTER_QUEUE_URL",
-                    "http://127.0.0.1:1/000000000000/registrations-dlq",
+                    "http://127.0.0.1:1/000000000000/RegistrationsDeadLetterQueue",
                 ),
             ]),
             json!({ "Records": [] }),

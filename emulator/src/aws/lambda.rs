@@ -12,7 +12,6 @@
 //!   sends that header only after a CORS preflight, which the emulator does not grant).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -73,12 +72,7 @@ fn answer(outcome: Result<Bytes, (String, String)>) -> Response {
 }
 
 /// Runs one invocation of `target` and gives its payload or its `(errorType, errorMessage)`.
-async fn run(
-    name: &str,
-    target: &TaskTarget,
-    payload: Bytes,
-    timeout: Duration,
-) -> Result<Bytes, (String, String)> {
+async fn run(name: &str, target: &TaskTarget, payload: Bytes) -> Result<Bytes, (String, String)> {
     match target {
         TaskTarget::Process(function) => {
             function.invoke(payload, None).await.map_err(|e| match e {
@@ -91,7 +85,8 @@ async fn run(
                 ),
             })
         }
-        TaskTarget::InProcess(function) => {
+        TaskTarget::InProcess { function, timeout } => {
+            let timeout = *timeout;
             let input = serde_json::from_slice(&payload).map_err(|e| {
                 (
                     "Runtime.UnmarshalError".to_owned(),
@@ -140,17 +135,16 @@ pub(crate) async fn invoke(
             &format!("Function not found: {}", local_function_arn(name)),
         );
     };
-    let timeout = services.function_timeout;
     let invocation_type = headers
         .get("x-amz-invocation-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("RequestResponse");
     match invocation_type {
-        "RequestResponse" => answer(run(name, &target, payload, timeout).await),
+        "RequestResponse" => answer(run(name, &target, payload).await),
         "Event" => {
             let name = name.to_owned();
             tokio::spawn(async move {
-                if let Err((error_type, message)) = run(&name, &target, payload, timeout).await {
+                if let Err((error_type, message)) = run(&name, &target, payload).await {
                     tracing::warn!(function = %name, %error_type, "asynchronous invocation failed: {message}");
                 }
             });

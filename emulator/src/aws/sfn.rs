@@ -23,15 +23,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ACCOUNT, AwsError, AwsResult, REGION, epoch_seconds, input};
-use crate::{REGISTRATION_STATE_MACHINE, Services};
+use crate::Services;
 
 /// The ARN of a local state machine.
 pub fn state_machine_arn(name: &str) -> String {
     format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}")
 }
 
-fn execution_arn(name: &str) -> String {
-    format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{REGISTRATION_STATE_MACHINE}:{name}")
+fn execution_arn(machine: &str, name: &str) -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}")
 }
 
 pub(crate) async fn call(services: &Services, operation: &str, body: Value) -> AwsResult {
@@ -47,8 +47,8 @@ pub(crate) async fn call(services: &Services, operation: &str, body: Value) -> A
     }
 }
 
-fn check_state_machine(arn: &str) -> Result<(), AwsError> {
-    if arn == state_machine_arn(REGISTRATION_STATE_MACHINE) {
+fn check_state_machine(machine: &str, arn: &str) -> Result<(), AwsError> {
+    if arn == state_machine_arn(machine) {
         Ok(())
     } else if arn.starts_with("arn:aws:states:") {
         Err(AwsError::client(
@@ -63,9 +63,9 @@ fn check_state_machine(arn: &str) -> Result<(), AwsError> {
     }
 }
 
-/// The execution name in an execution ARN of the registration state machine.
-fn execution_name(arn: &str) -> Result<&str, AwsError> {
-    let prefix = execution_arn("");
+/// The execution name in an execution ARN of the state machine `machine`.
+fn execution_name<'a>(machine: &str, arn: &'a str) -> Result<&'a str, AwsError> {
+    let prefix = execution_arn(machine, "");
     match arn.strip_prefix(&prefix) {
         Some(name) if !name.is_empty() => Ok(name),
         _ if arn.starts_with("arn:aws:states:") => Err(execution_does_not_exist(arn)),
@@ -102,7 +102,7 @@ struct StartExecution {
 }
 
 async fn start_execution(services: &Services, request: StartExecution) -> AwsResult {
-    check_state_machine(&request.state_machine_arn)?;
+    check_state_machine(services.step_functions.name(), &request.state_machine_arn)?;
     let name = request
         .name
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -138,24 +138,29 @@ async fn start_execution(services: &Services, request: StartExecution) -> AwsRes
         if !same_run {
             return Err(AwsError::client(
                 "ExecutionAlreadyExists",
-                format!("Execution Already Exists: '{}'", execution_arn(&name)),
+                format!(
+                    "Execution Already Exists: '{}'",
+                    execution_arn(services.step_functions.name(), &name)
+                ),
             ));
         }
         existing.started_at
     };
-    Ok(json!({ "executionArn": execution_arn(&name), "startDate": epoch_seconds(start_date) }))
+    Ok(
+        json!({ "executionArn": execution_arn(services.step_functions.name(), &name), "startDate": epoch_seconds(start_date) }),
+    )
 }
 
 /// The fields an execution shows in a listing.
-fn listed(summary: &ExecutionSummary) -> Value {
+fn listed(machine: &str, summary: &ExecutionSummary) -> Value {
     let status = match summary.status {
         ExecutionStatus::Running => "RUNNING",
         ExecutionStatus::Succeeded { .. } => "SUCCEEDED",
         ExecutionStatus::Failed { .. } => "FAILED",
     };
     let mut item = json!({
-        "executionArn": execution_arn(&summary.name),
-        "stateMachineArn": state_machine_arn(REGISTRATION_STATE_MACHINE),
+        "executionArn": execution_arn(machine, &summary.name),
+        "stateMachineArn": state_machine_arn(machine),
         "name": summary.name,
         "status": status,
         "startDate": epoch_seconds(summary.started_at),
@@ -173,7 +178,7 @@ struct DescribeExecution {
 }
 
 async fn describe_execution(services: &Services, request: DescribeExecution) -> AwsResult {
-    let name = execution_name(&request.execution_arn)?;
+    let name = execution_name(services.step_functions.name(), &request.execution_arn)?;
     let summary = services
         .step_functions
         .executions()
@@ -182,7 +187,7 @@ async fn describe_execution(services: &Services, request: DescribeExecution) -> 
         .map_err(AwsError::internal)?
         .ok_or_else(|| execution_does_not_exist(&request.execution_arn))?
         .summary;
-    let mut described = listed(&summary);
+    let mut described = listed(services.step_functions.name(), &summary);
     described["input"] = json!(summary.input.to_string());
     described["inputDetails"] = json!({ "included": true });
     match &summary.status {
@@ -209,7 +214,7 @@ struct ListExecutions {
 }
 
 async fn list_executions(services: &Services, request: ListExecutions) -> AwsResult {
-    check_state_machine(&request.state_machine_arn)?;
+    check_state_machine(services.step_functions.name(), &request.state_machine_arn)?;
     if let Some(filter) = &request.status_filter
         && ![
             "RUNNING",
@@ -239,7 +244,7 @@ async fn list_executions(services: &Services, request: ListExecutions) -> AwsRes
     let executions: Vec<Value> = page
         .items
         .iter()
-        .map(listed)
+        .map(|summary| listed(services.step_functions.name(), summary))
         .filter(|item| {
             request
                 .status_filter
@@ -266,7 +271,7 @@ struct GetExecutionHistory {
 }
 
 async fn get_execution_history(services: &Services, request: GetExecutionHistory) -> AwsResult {
-    let name = execution_name(&request.execution_arn)?;
+    let name = execution_name(services.step_functions.name(), &request.execution_arn)?;
     let record = services
         .step_functions
         .execution(name)
@@ -433,8 +438,9 @@ mod tests {
 
     #[test]
     fn execution_arns_name_their_execution() {
-        let arn = execution_arn("order-1");
-        assert_eq!(execution_name(&arn).ok(), Some("order-1"));
-        assert!(execution_name("not-an-arn").is_err());
+        let arn = execution_arn("Machine", "order-1");
+        assert_eq!(execution_name("Machine", &arn).ok(), Some("order-1"));
+        assert!(execution_name("Other", &arn).is_err());
+        assert!(execution_name("Machine", "not-an-arn").is_err());
     }
 }

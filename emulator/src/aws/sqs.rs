@@ -84,7 +84,13 @@ fn queue<'a>(queues: &'a [Arc<Queue>], url: &str) -> Result<&'a Arc<Queue>, AwsE
 }
 
 fn url(host: &str, name: &str) -> String {
-    format!("http://{host}/{ACCOUNT}/{name}")
+    queue_url(&format!("http://{host}"), name)
+}
+
+/// A queue's URL on the emulator at `endpoint` (`http://127.0.0.1:3000`): what `GetQueueUrl`
+/// answers and what a template's `!Ref` of the queue gives.
+pub fn queue_url(endpoint: &str, name: &str) -> String {
+    format!("{endpoint}/{ACCOUNT}/{name}")
 }
 
 /// A number of seconds from 0 to `max`; out of range, an error naming the parameter.

@@ -133,7 +133,7 @@ impl Resolver<'_> {
     }
 
     fn queue_url(&self, name: &str) -> String {
-        format!("{}/{ACCOUNT}/{name}", self.base_url)
+        crate::aws::sqs::queue_url(self.base_url, name)
     }
 
     fn get_att(&self, argument: &Value) -> Result<Value, String> {

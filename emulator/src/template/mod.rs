@@ -16,7 +16,7 @@
 
 mod intrinsics;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -114,11 +114,11 @@ pub struct Route {
 impl Route {
     /// The path parameters if this route takes `method` `path` (`{name}` matches one segment,
     /// `{name+}` the rest), as API Gateway matches routes.
-    pub fn matches(&self, method: &str, path: &str) -> Option<HashMap<String, String>> {
+    pub fn matches(&self, method: &str, path: &str) -> Option<BTreeMap<String, String>> {
         if self.method != "ANY" && !self.method.eq_ignore_ascii_case(method) {
             return None;
         }
-        let mut parameters = HashMap::new();
+        let mut parameters = BTreeMap::new();
         let mut actual = path.trim_start_matches('/').split('/');
         for expected in self.path.trim_start_matches('/').split('/') {
             if let Some(name) = expected

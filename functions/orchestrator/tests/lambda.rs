@@ -7,9 +7,13 @@
 
 use std::time::Duration;
 
+use emulator::Config;
 use emulator::aws::sfn::state_machine_arn;
 use emulator::lambda::{FunctionSpec, LambdaFunction, sqs_event};
-use emulator::{Config, REGISTRATION_STATE_MACHINE, REGISTRATIONS_DLQ};
+
+/// Names from `template.yaml` (logical ids).
+const STATE_MACHINE: &str = "RegistrationStateMachine";
+const DEAD_LETTER_QUEUE: &str = "RegistrationsDeadLetterQueue";
 use function_model::QueueMessage;
 use serde_json::{Value, json};
 
@@ -45,13 +49,10 @@ async fn the_binary_starts_workflows_on_step_functions_and_dead_letters_the_hope
         name: "orchestrator".into(),
         executable: env!("CARGO_BIN_EXE_orchestrator").into(),
         environment: vec![
-            (
-                "STATE_MACHINE_ARN".into(),
-                state_machine_arn(REGISTRATION_STATE_MACHINE),
-            ),
+            ("STATE_MACHINE_ARN".into(), state_machine_arn(STATE_MACHINE)),
             (
                 "DEAD_LETTER_QUEUE_URL".into(),
-                format!("{}/000000000000/{REGISTRATIONS_DLQ}", cloud.url()),
+                format!("{}/000000000000/{DEAD_LETTER_QUEUE}", cloud.url()),
             ),
         ],
         timeout: Duration::from_secs(20),
@@ -65,7 +66,10 @@ async fn the_binary_starts_workflows_on_step_functions_and_dead_letters_the_hope
         .expect("an order id")
         .to_owned();
     let invoke = |batch: Vec<(QueueMessage, &'static str, i64)>| {
-        let event = sqs_event("arn:aws:sqs:us-east-1:000000000000:registrations", &batch);
+        let event = sqs_event(
+            "arn:aws:sqs:us-east-1:000000000000:RegistrationsQueue",
+            &batch,
+        );
         let orchestrator = orchestrator.clone();
         async move {
             let answer = orchestrator
@@ -103,7 +107,7 @@ async fn the_binary_starts_workflows_on_step_functions_and_dead_letters_the_hope
         .expect("JSON");
     let dlq = queues
         .as_array()
-        .and_then(|queues| queues.iter().find(|q| q["name"] == REGISTRATIONS_DLQ))
+        .and_then(|queues| queues.iter().find(|q| q["name"] == DEAD_LETTER_QUEUE))
         .expect("the dead-letter queue is listed");
     let dead = &dlq["messages"][0];
     assert_eq!(dead["body"], "not an order", "{dlq}");

@@ -8,8 +8,11 @@
 
 use std::time::Duration;
 
+use emulator::Config;
 use emulator::lambda::{FunctionSpec, LambdaFunction};
-use emulator::{Config, REGISTRATIONS_QUEUE};
+
+/// The queue's name: its logical id in `template.yaml`.
+const REGISTRATIONS_QUEUE: &str = "RegistrationsQueue";
 use serde_json::{Value, json};
 
 /// `POST /api/registrations` as API Gateway's HTTP API hands it to the function (the fields of
