@@ -53,8 +53,10 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts `binary --port <free port>` with `DATABASE_URL=database_url`, logging to
-    /// `emulator.log` in `dir`. Provider settings (`PAYPAL_*`, `SENDGRID_*`, `MAILCHIMP_*`) are
+    /// Starts `binary --port <free port> --functions in-process` with `DATABASE_URL=database_url`,
+    /// logging to `emulator.log` in `dir`. The functions run in the emulator's process, so that
+    /// the emulator's CPU time is the whole system's (in process mode each function's processes
+    /// would be left out). Provider settings (`PAYPAL_*`, `SENDGRID_*`, `MAILCHIMP_*`) are
     /// not passed on: the bench measures the local providers, never the real services.
     pub fn spawn(binary: &Path, database_url: &str, dir: &Path) -> anyhow::Result<Self> {
         let port = free_port()?;
@@ -66,7 +68,7 @@ impl Emulator {
             .context("could not share the log file between stdout and stderr")?;
         let mut command = Command::new(binary);
         command
-            .args(["--port", &port.to_string()])
+            .args(["--port", &port.to_string(), "--functions", "in-process"])
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -91,7 +93,7 @@ impl Emulator {
             url: format!("http://127.0.0.1:{port}"),
             log,
             command: format!(
-                "DATABASE_URL={} RUST_LOG=warn {} --port {port}",
+                "DATABASE_URL={} RUST_LOG=warn {} --port {port} --functions in-process",
                 shell_quote(&without_password(database_url)),
                 shell_quote(&binary.to_string_lossy())
             ),

@@ -54,10 +54,11 @@ struct Args {
     /// from a browser (CORS, as template.yaml's SiteOrigin). The site served here needs none.
     #[arg(long, env = "SITE_ORIGIN", value_name = "ORIGIN")]
     site_origin: Option<String>,
-    /// How the functions run: `in-process` (their libraries, inside the emulator) or `process`
-    /// (their binaries, built with cargo, each instance a process under the Lambda Runtime API,
-    /// reaching the emulator's SQS and Step Functions through AWS_ENDPOINT_URL, as on Lambda).
-    #[arg(long, value_enum, default_value_t = FunctionsMode::InProcess)]
+    /// How the functions run: `process` (their binaries, built with cargo, each instance a
+    /// process under the Lambda Runtime API, reaching the emulator's SQS and Step Functions
+    /// through AWS_ENDPOINT_URL, as on Lambda) or `in-process` (their libraries, inside the
+    /// emulator: quicker to start, and what the load benchmark measures).
+    #[arg(long, value_enum, default_value_t = FunctionsMode::Process)]
     functions: FunctionsMode,
     /// With `--functions process`: the binaries in this folder (NAME/bootstrap, as `cargo lambda
     /// build` leaves them, or NAME) instead of building them with cargo.

@@ -40,7 +40,7 @@ impl Emulator {
             // `E2E_FUNCTIONS=process`: the functions as their binaries, as the end-to-end suite.
             .args(match std::env::var("E2E_FUNCTIONS").as_deref() {
                 Ok("process") => &["--functions", "process"][..],
-                _ => &[],
+                _ => &["--functions", "in-process"][..],
             })
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "info,sqlx=warn")
