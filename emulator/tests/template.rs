@@ -179,3 +179,122 @@ async fn a_broken_template_is_refused_naming_the_resource_and_property() {
         "{error}"
     );
 }
+
+/// Reports every message of its batch as failed, as a function whose work failed does.
+const REFUSER: &str = r#"#!/bin/bash
+set -euo pipefail
+api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+headers="$(mktemp)"
+while true; do
+  event="$(curl -sS -D "$headers" "$api/invocation/next")"
+  id="$(grep -i '^lambda-runtime-aws-request-id:' "$headers" | tr -d '\r' | cut -d' ' -f2)"
+  failures="$(echo "$event" | grep -o '"messageId":"[^"]*"' | sed 's/"messageId"/{"itemIdentifier"/; s/$/}/' | paste -sd, -)"
+  curl -sS -X POST "$api/invocation/$id/response" -d "{\"batchItemFailures\": [$failures]}" >/dev/null
+done
+"#;
+
+/// A function of another language's custom runtime (its `CodeUri`'s `bootstrap`) fed by two
+/// queues, one with `ReportBatchItemFailures` and one without: the failures it reports keep the
+/// first queue's message, and are ignored for the second, whose batch the successful invocation
+/// deletes, as on Lambda.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_event_source_honours_its_function_response_types() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(
+        folder.path().join("template.yaml"),
+        r"
+Resources:
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition: {StartAt: A, States: {A: {Type: Pass, End: true}}}
+  Reported: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 1}}
+  Ignored: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 1}}
+  Refuser:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      CodeUri: refuser
+      Events:
+        FromReported:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Reported.Arn
+            BatchSize: 1
+            FunctionResponseTypes: [ReportBatchItemFailures]
+        FromIgnored:
+          Type: SQS
+          Properties: {Queue: !GetAtt Ignored.Arn, BatchSize: 1}
+",
+    )
+    .expect("written");
+    let code = folder.path().join("refuser");
+    std::fs::create_dir_all(&code).expect("created");
+    std::fs::write(code.join("bootstrap"), REFUSER).expect("written");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            code.join("bootstrap"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("executable");
+    }
+    let (emulator, _db) = start(folder.path(), |config| {
+        config.functions = emulator::Functions::Process(Default::default());
+    })
+    .await
+    .expect("starts");
+    let client = reqwest::Client::new();
+    for queue in ["Reported", "Ignored"] {
+        let sent = client
+            .post(format!(
+                "{}/_emulator/api/queues/{queue}/messages",
+                emulator.url()
+            ))
+            .header("content-type", "application/json")
+            .body(r#"{"job": 1}"#)
+            .send()
+            .await
+            .expect("sent");
+        assert!(sent.status().is_success(), "{}", sent.status());
+    }
+    let queues = || async {
+        client
+            .get(format!("{}/_emulator/api/queues", emulator.url()))
+            .send()
+            .await
+            .expect("answered")
+            .json::<serde_json::Value>()
+            .await
+            .expect("JSON")
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let listing = queues().await;
+        let queue = |name: &str| {
+            listing
+                .as_array()
+                .and_then(|all| all.iter().find(|q| q["name"] == name))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (reported, ignored) = (queue("Reported"), queue("Ignored"));
+        let redelivered = reported["messages"][0]["receiveCount"]
+            .as_u64()
+            .is_some_and(|count| count >= 2);
+        let deleted = ignored["messages"]
+            .as_array()
+            .is_some_and(|messages| messages.is_empty());
+        if redelivered && deleted {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reported failure is redelivered, the ignored one deleted: {reported} {ignored}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    emulator.shutdown().await;
+}
