@@ -6,6 +6,8 @@
 //! production clients of `aws-clients` (the payment's SQS publisher, the orchestrator's Step
 //! Functions starter) against the local cloud, end to end.
 
+mod support;
+
 use std::time::Duration;
 
 use aws_clients::sfn::StepFunctionsStarter;
@@ -45,14 +47,7 @@ async fn start(configure: impl FnOnce(&mut Config)) -> Cloud {
     let emulator = emulator::start(config, listener)
         .await
         .expect("the emulator starts");
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(emulator.url())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
+    let sdk = support::sdk_config(&emulator.url()).await;
     Cloud {
         emulator,
         sdk,

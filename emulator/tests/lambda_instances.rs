@@ -4,6 +4,8 @@
 //! out is stopped and replaced, one that exits fails its invocation with `Runtime.ExitError`, and
 //! the function's environment is what Lambda gives.
 
+mod support;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
@@ -32,13 +34,7 @@ done
 
 fn function(dir: &Path, timeout: Duration, concurrency: usize) -> std::sync::Arc<LambdaFunction> {
     let executable = dir.join("bootstrap");
-    std::fs::write(&executable, BOOTSTRAP).expect("the bootstrap is written");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&executable, std::fs::Permissions::from_mode(0o755))
-            .expect("the bootstrap is executable");
-    }
+    support::write_executable(&executable, BOOTSTRAP);
     LambdaFunction::new(FunctionSpec {
         name: "echo".into(),
         executable,

@@ -2,6 +2,8 @@
 //! uses the changed queue settings, routes and parameters; started on a broken one, it refuses
 //! with an error that names the resource and the property.
 
+mod support;
+
 use std::path::Path;
 
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -40,15 +42,7 @@ async fn start(
 
 /// The registrations queue's visibility timeout and redrive policy, through the SQS API.
 async fn queue_settings(emulator: &RunningEmulator) -> (String, String) {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(emulator.url())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&support::sdk_config(&emulator.url()).await);
     let url = sqs
         .get_queue_url()
         .queue_name("RegistrationsQueue")
@@ -231,16 +225,7 @@ Resources:
     .expect("written");
     let code = folder.path().join("refuser");
     std::fs::create_dir_all(&code).expect("created");
-    std::fs::write(code.join("bootstrap"), REFUSER).expect("written");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            code.join("bootstrap"),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .expect("executable");
-    }
+    support::write_executable(&code.join("bootstrap"), REFUSER);
     let (emulator, _db) = start(folder.path(), |config| {
         config.functions = emulator::Functions::Process(Default::default());
     })
