@@ -10,6 +10,7 @@ mod support;
 
 use std::time::Duration;
 
+use aws_clients::AwsSettings;
 use aws_clients::sfn::StepFunctionsStarter;
 use aws_clients::sqs::SqsPublisher;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
@@ -27,10 +28,12 @@ use serde_json::{Value, json};
 /// The state machine's name: its logical id in `template.yaml`.
 const STATE_MACHINE: &str = "RegistrationStateMachine";
 
-/// An emulator on a SQLite file of its own, and the SDK's settings that reach it.
+/// An emulator on a SQLite file of its own, the SDK's settings that reach it, and the
+/// production clients' settings, read from the variables the emulator gives a function process.
 struct Cloud {
     emulator: RunningEmulator,
     sdk: aws_config::SdkConfig,
+    aws: AwsSettings,
     _dir: tempfile::TempDir,
 }
 
@@ -48,9 +51,17 @@ async fn start(configure: impl FnOnce(&mut Config)) -> Cloud {
         .await
         .expect("the emulator starts");
     let sdk = support::sdk_config(&emulator.url()).await;
+    let lambda_environment: Vec<(&'static str, String)> = vec![
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_ENDPOINT_URL", emulator.url()),
+    ];
+    let aws = AwsSettings::from_env(&lambda_environment).expect("settings");
     Cloud {
         emulator,
         sdk,
+        aws,
         _dir: dir,
     }
 }
@@ -430,7 +441,7 @@ async fn the_sqs_publisher_puts_the_order_and_its_trace_on_the_queue() {
     let url = cloud.queue_url("RegistrationsQueue").await;
     let order = example_order();
     let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
-    SqsPublisher::new(&cloud.sdk, &url)
+    SqsPublisher::new(&cloud.aws, &url)
         .publish(&order, Some(trace))
         .await
         .expect("published");
@@ -453,7 +464,7 @@ async fn the_sqs_publisher_puts_the_order_and_its_trace_on_the_queue() {
         trace
     );
 
-    let missing = SqsPublisher::new(&cloud.sdk, "http://127.0.0.1:1/000000000000/nope")
+    let missing = SqsPublisher::new(&cloud.aws, "http://127.0.0.1:1/000000000000/nope")
         .publish(&order, None)
         .await
         .expect_err("no such queue");
@@ -475,7 +486,7 @@ async fn step_functions_starts_an_execution_once_per_name() {
     let order = example_order();
     let name = order.order_id.to_string();
     let url = cloud.queue_url("RegistrationsQueue").await;
-    SqsPublisher::new(&cloud.sdk, &url)
+    SqsPublisher::new(&cloud.aws, &url)
         .publish(&order, None)
         .await
         .expect("published");
@@ -559,7 +570,7 @@ async fn step_functions_starts_an_execution_once_per_name() {
     );
     assert!(first_page.next_token().is_some());
 
-    let starter = StepFunctionsStarter::new(&cloud.sdk, &machine);
+    let starter = StepFunctionsStarter::new(&cloud.aws, &machine);
     assert_eq!(
         starter.start(&name, input.clone()).await,
         Ok(StartOutcome::AlreadyStarted),

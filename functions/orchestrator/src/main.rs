@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use aws_clients::AwsSettings;
 use aws_clients::sfn::StepFunctionsStarter;
 use aws_clients::sqs::SqsDeadLetters;
 use clients::config::ProcessEnv;
@@ -16,12 +17,12 @@ use function_model::QueueConsumer;
 fn main() -> ExitCode {
     function_model::host::serve_queue("orchestrator", || async {
         let env = ProcessEnv;
-        let sdk = aws_clients::sdk_config().await;
+        let aws = AwsSettings::from_env(&env)?;
         Ok(QueueConsumer {
             function: orchestrator::Orchestrator::new(Arc::new(StepFunctionsStarter::from_env(
-                &sdk, &env,
+                &aws, &env,
             )?)),
-            dead_letters: Arc::new(SqsDeadLetters::from_env(&sdk, &env)?),
+            dead_letters: Arc::new(SqsDeadLetters::from_env(&aws, &env)?),
         })
     })
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use aws_clients::AwsSettings;
 use aws_clients::sqs::SqsPublisher;
 use clients::config::{ConfigError, Env, ProcessEnv, required};
 use clients::paypal::{PayPalClient, PayPalConfig};
@@ -38,8 +39,8 @@ fn main() -> ExitCode {
         let env = ProcessEnv;
         let paypal = PayPalConfig::from_env(&env)?;
         let database_url = required(&env, "DATABASE_URL")?;
-        let sdk = aws_clients::sdk_config().await;
-        let publisher = SqsPublisher::from_env(&sdk, &env)?;
+        let aws = AwsSettings::from_env(&env)?;
+        let publisher = SqsPublisher::from_env(&aws, &env)?;
         let db = Db::connect(&database_url)
             .await
             .context("could not open the idempotency records' database (DATABASE_URL)")?;

@@ -8,6 +8,8 @@ use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use clients::config::{ConfigError, Env, required};
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
 
+use crate::AwsSettings;
+
 /// Starts executions of one state machine.
 #[derive(Debug, Clone)]
 pub struct StepFunctionsStarter {
@@ -16,16 +18,16 @@ pub struct StepFunctionsStarter {
 }
 
 impl StepFunctionsStarter {
-    pub fn new(config: &aws_config::SdkConfig, state_machine_arn: impl Into<String>) -> Self {
+    pub fn new(aws: &AwsSettings, state_machine_arn: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_sfn::Client::new(config),
+            client: aws_sdk_sfn::Client::from_conf(crate::service_config!(aws_sdk_sfn, "SFN", aws)),
             state_machine_arn: state_machine_arn.into(),
         }
     }
 
     /// The state machine named by `STATE_MACHINE_ARN` (set by `template.yaml`).
-    pub fn from_env(config: &aws_config::SdkConfig, env: &dyn Env) -> Result<Self, ConfigError> {
-        Ok(Self::new(config, required(env, "STATE_MACHINE_ARN")?))
+    pub fn from_env(aws: &AwsSettings, env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self::new(aws, required(env, "STATE_MACHINE_ARN")?))
     }
 }
 

@@ -14,6 +14,12 @@ use clients::publisher::{OrderPublisher, PublishError, TRACE_ATTRIBUTE};
 use domain::OrderPlaced;
 use function_model::{DeadLetter, DeadLetterSink, QueueMessage};
 
+use crate::AwsSettings;
+
+fn client(aws: &AwsSettings) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(crate::service_config!(aws_sdk_sqs, "SQS", aws))
+}
+
 /// Publishes orders on one queue.
 #[derive(Debug, Clone)]
 pub struct SqsPublisher {
@@ -22,16 +28,16 @@ pub struct SqsPublisher {
 }
 
 impl SqsPublisher {
-    pub fn new(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
+    pub fn new(aws: &AwsSettings, queue_url: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_sqs::Client::new(config),
+            client: client(aws),
             queue_url: queue_url.into(),
         }
     }
 
     /// The queue named by `REGISTRATIONS_QUEUE_URL` (set by `template.yaml`).
-    pub fn from_env(config: &aws_config::SdkConfig, env: &dyn Env) -> Result<Self, ConfigError> {
-        Ok(Self::new(config, required(env, "REGISTRATIONS_QUEUE_URL")?))
+    pub fn from_env(aws: &AwsSettings, env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self::new(aws, required(env, "REGISTRATIONS_QUEUE_URL")?))
     }
 }
 
@@ -110,16 +116,16 @@ pub struct SqsDeadLetters {
 }
 
 impl SqsDeadLetters {
-    pub fn new(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
+    pub fn new(aws: &AwsSettings, queue_url: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_sqs::Client::new(config),
+            client: client(aws),
             queue_url: queue_url.into(),
         }
     }
 
     /// The queue named by `DEAD_LETTER_QUEUE_URL` (set by `template.yaml`).
-    pub fn from_env(config: &aws_config::SdkConfig, env: &dyn Env) -> Result<Self, ConfigError> {
-        Ok(Self::new(config, required(env, "DEAD_LETTER_QUEUE_URL")?))
+    pub fn from_env(aws: &AwsSettings, env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self::new(aws, required(env, "DEAD_LETTER_QUEUE_URL")?))
     }
 }
 
