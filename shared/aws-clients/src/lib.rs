@@ -7,7 +7,7 @@
 //! or the per-service `AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL_SFN`, which point a binary at
 //! another endpoint, such as the emulator's, with no change to the code. Not through
 //! `aws-config`: its credential chain (profiles, IMDS, SSO, web identity through STS) is of no
-//! use on Lambda, and its code made the payment binary's zip about a tenth larger.
+//! use on Lambda, and its code (with a second SDK client, STS) would be in every zip.
 //!
 //! Errors keep the ports' verdict: throttling, a 5xx or a connection that failed is `Unavailable`
 //! (a retry can help), anything else the service refused is `Rejected`.
