@@ -22,6 +22,7 @@ use clients::config::{ConfigError, Env, required};
 /// The region, credentials and endpoints the SDK clients use, read from the environment as the
 /// AWS SDKs read them. Not `Debug`: it holds the secret key.
 #[derive(Clone)]
+#[cfg_attr(not(any(feature = "sqs", feature = "sfn")), allow(dead_code))]
 pub struct AwsSettings {
     region: String,
     access_key_id: String,

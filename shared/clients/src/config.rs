@@ -1,8 +1,10 @@
 //! Reading provider settings from the environment, once, at start-up, with errors that name the
 //! variable. Secrets are read into `SecretString`s and never printed.
 
+#[cfg(feature = "http")]
 use std::time::Duration;
 
+#[cfg(feature = "http")]
 use secrecy::SecretString;
 
 /// A setting that is missing or unusable. The message names the variable, never its value.
@@ -54,11 +56,13 @@ impl Env for Vec<(&'static str, String)> {
     }
 }
 
+#[cfg(feature = "http")]
 pub(crate) fn secret(env: &dyn Env, name: &'static str) -> Result<SecretString, ConfigError> {
     required(env, name).map(SecretString::from)
 }
 
 /// A base URL: `http(s)://…`, kept without its trailing slash.
+#[cfg(feature = "http")]
 pub(crate) fn base_url(env: &dyn Env, name: &'static str) -> Result<Option<String>, ConfigError> {
     env.var(name)
         .map(|url| {
@@ -75,6 +79,7 @@ pub(crate) fn base_url(env: &dyn Env, name: &'static str) -> Result<Option<Strin
 }
 
 /// A duration in milliseconds, or `default` when unset.
+#[cfg(feature = "http")]
 pub(crate) fn millis(
     env: &dyn Env,
     name: &'static str,

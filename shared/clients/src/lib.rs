@@ -12,16 +12,24 @@
 //! Mail Send v3, `mailchimp.rs` for the Marketing API's member upsert), with what they share:
 //! `exchange.rs` (one HTTP attempt and its retryable/terminal verdict), `retry.rs` (backoff with
 //! jitter within a deadline) and `config.rs` (settings from the environment).
+//!
+//! Each wire-level client is a cargo feature (`paypal`, `sendgrid`, `mailchimp`; all by default),
+//! so that a function links only the HTTP client it calls; the ports are always there.
 
 pub mod audience;
 pub mod config;
 pub mod email;
+#[cfg(feature = "http")]
 mod exchange;
 pub mod idempotency;
+#[cfg(feature = "mailchimp")]
 pub mod mailchimp;
 pub mod payments;
+#[cfg(feature = "paypal")]
 pub mod paypal;
 pub mod publisher;
+#[cfg(feature = "http")]
 pub mod retry;
+#[cfg(feature = "sendgrid")]
 pub mod sendgrid;
 pub mod workflow;

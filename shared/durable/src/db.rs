@@ -1,6 +1,9 @@
 //! The database handle: SQLite (the embedded default) or PostgreSQL, chosen by the URL, with this
 //! crate's migrations applied, and the clock that every stored time is read from.
 //!
+//! Each database is a cargo feature (`sqlite`, `postgres`, both by default): a binary links only
+//! the ones it opens, and a URL of a database left out is [`DbError::UnsupportedUrl`].
+//!
 //! One SQL text serves both databases: the statements use `$1`-style parameters (which SQLite
 //! accepts too), portable types (`TEXT`, `BIGINT`) and `ON CONFLICT`/`RETURNING`, and [`on_pool!`]
 //! runs the same query code on whichever pool is open.
@@ -15,17 +18,22 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("durable needs a database: enable its `sqlite` or `postgres` feature");
 
 /// How long connecting, or waiting for a pooled connection, may take.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("unsupported DATABASE_URL: expected sqlite:… or postgres://…")]
+    #[error("unsupported DATABASE_URL: expected {}", SUPPORTED)]
     UnsupportedUrl,
     #[error("could not open the database")]
     Connect(#[source] sqlx::Error),
@@ -39,20 +47,55 @@ pub enum DbError {
     Batch(String),
 }
 
+/// The URLs this build opens, for the error of another.
+const SUPPORTED: &str = if cfg!(all(feature = "sqlite", feature = "postgres")) {
+    "sqlite:… or postgres://…"
+} else if cfg!(feature = "sqlite") {
+    "sqlite:… (this build has no PostgreSQL)"
+} else {
+    "postgres://… (this build has no SQLite)"
+};
+
 /// An open pool of either database.
 #[derive(Debug, Clone)]
 pub enum Pool {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqlitePool),
+    #[cfg(feature = "postgres")]
     Postgres(PgPool),
 }
 
 /// Runs `$body` with `$pool` bound to the open pool, whichever database it is: the query code is
-/// written once and compiled for both.
+/// written once and compiled for each database of the build. (One definition per feature set:
+/// a `cfg` inside the expansion would be read with the calling crate's features.)
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 #[macro_export]
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db.pool() {
             $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// See the definition for both databases.
+#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db.pool() {
+            $crate::Pool::Sqlite($pool) => $body,
+        }
+    };
+}
+
+/// See the definition for both databases.
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db.pool() {
             $crate::Pool::Postgres($pool) => $body,
         }
     };
@@ -70,33 +113,11 @@ impl Db {
     /// applies this crate's migrations.
     pub async fn connect(database_url: &str) -> Result<Self, DbError> {
         let pool = if database_url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(database_url)
-                .map_err(DbError::Connect)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                // 8 MiB of page cache (SQLite's default is 2 MiB): listings and counts of a
-                // long-running emulator stay in memory.
-                .pragma("cache_size", "-8192")
-                .busy_timeout(ACQUIRE_TIMEOUT);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
-                .await
-                .map_err(DbError::Connect)?;
-            Pool::Sqlite(pool)
+            Self::sqlite(database_url).await?
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
         {
-            let options = PgConnectOptions::from_str(database_url).map_err(DbError::Connect)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
-                .await
-                .map_err(DbError::Connect)?;
-            Pool::Postgres(pool)
+            Self::postgres(database_url).await?
         } else {
             return Err(DbError::UnsupportedUrl);
         };
@@ -111,6 +132,48 @@ impl Db {
         on_pool!(db, pool => migrator.run(pool).await)
             .map_err(|e| DbError::Migrate("durable", e))?;
         Ok(db)
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn sqlite(database_url: &str) -> Result<Pool, DbError> {
+        let options = SqliteConnectOptions::from_str(database_url)
+            .map_err(DbError::Connect)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            // 8 MiB of page cache (SQLite's default is 2 MiB): listings and counts of a
+            // long-running emulator stay in memory.
+            .pragma("cache_size", "-8192")
+            .busy_timeout(ACQUIRE_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Pool::Sqlite(pool))
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    async fn sqlite(_: &str) -> Result<Pool, DbError> {
+        Err(DbError::UnsupportedUrl)
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn postgres(database_url: &str) -> Result<Pool, DbError> {
+        let options = PgConnectOptions::from_str(database_url).map_err(DbError::Connect)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Pool::Postgres(pool))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn postgres(_: &str) -> Result<Pool, DbError> {
+        Err(DbError::UnsupportedUrl)
     }
 
     pub fn pool(&self) -> &Pool {

@@ -19,12 +19,19 @@
 //! between an order and its row, shared by both stores; `sqlite.rs` and `postgres.rs` the stores
 //! (and, in `postgres.rs`, the administration helpers); `testing.rs` a fresh PostgreSQL database
 //! per test, for the tests of every crate that uses one. Migrations live in `migrations/sqlite` and
-//! `migrations/postgres`, one directory per database.
+//! `migrations/postgres`, one directory per database. Each database is a cargo feature (`sqlite`,
+//! `postgres`, both by default), so that a binary links only the ones it opens.
 
+#[cfg(feature = "postgres")]
 mod postgres;
 mod row;
+#[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "postgres")]
 pub mod testing;
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("order-store needs a database: enable its `sqlite` or `postgres` feature");
 
 use std::sync::Arc;
 
@@ -33,7 +40,9 @@ use chrono::{DateTime, Utc};
 use domain::OrderPlaced;
 use serde::Serialize;
 
+#[cfg(feature = "postgres")]
 pub use postgres::{PostgresOrderStore, create_database, drop_database};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteOrderStore;
 
 /// What `save` did.
@@ -110,14 +119,17 @@ fn listing_start(after: Option<(DateTime<Utc>, String)>) -> (DateTime<Utc>, Stri
 ///   [`StoreError::Connect`].
 ///
 /// Any other scheme is [`StoreError::UnsupportedUrl`].
+/// A database left out of this build (its cargo feature) is [`StoreError::UnsupportedUrl`] too.
 pub async fn connect(database_url: &str) -> Result<Arc<dyn OrderStore>, StoreError> {
+    #[cfg(feature = "sqlite")]
     if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteOrderStore::connect(database_url).await?))
-    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresOrderStore::connect(database_url).await?))
-    } else {
-        Err(unsupported_url(database_url))
+        return Ok(Arc::new(SqliteOrderStore::connect(database_url).await?));
     }
+    #[cfg(feature = "postgres")]
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresOrderStore::connect(database_url).await?));
+    }
+    Err(unsupported_url(database_url))
 }
 
 /// The error for a URL of another scheme; it names only the scheme, never credentials.
