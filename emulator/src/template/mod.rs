@@ -645,9 +645,7 @@ impl Reader<'_> {
                     };
                     apis.push(api);
                     routes.push(Route {
-                        method: method
-                            .to_ascii_uppercase()
-                            .replace("X-AMAZON-APIGATEWAY-ANY-METHOD", "ANY"),
+                        method: method.to_ascii_uppercase(),
                         path,
                         function: function.name.clone(),
                     });
