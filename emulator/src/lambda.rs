@@ -85,6 +85,8 @@ pub struct LambdaFunction {
     arn: String,
     idle: Mutex<Vec<Instance>>,
     slots: Semaphore,
+    /// Each started instance's init (spawn to its first `/next`), in start order.
+    init_durations: Mutex<Vec<Duration>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,6 +99,7 @@ impl LambdaFunction {
             arn: function_model::local_function_arn(&spec.name),
             slots: Semaphore::new(spec.concurrency.max(1)),
             idle: Mutex::new(Vec::new()),
+            init_durations: Mutex::new(Vec::new()),
             spec,
         })
     }
@@ -107,6 +110,11 @@ impl LambdaFunction {
 
     pub fn timeout(&self) -> Duration {
         self.spec.timeout
+    }
+
+    /// The init of each instance started so far (spawn to its first `/next`), in start order.
+    pub fn init_durations(&self) -> Vec<Duration> {
+        lock(&self.init_durations).clone()
     }
 
     /// Invokes the function with `payload`, on a warm instance or a new one; see the module
@@ -121,9 +129,9 @@ impl LambdaFunction {
             .acquire()
             .await
             .map_err(|_| init_failure("Runtime.Unavailable", "the function is stopping"))?;
-        let mut instance = match self.warm_instance() {
-            Some(instance) => instance,
-            None => self.start_instance().await?,
+        let (mut instance, cold) = match self.warm_instance() {
+            Some(instance) => (instance, false),
+            None => (self.start_instance().await?, true),
         };
         let outcome = tokio::select! {
             outcome = instance.api.invoke(payload, self.spec.timeout, trace_id) => outcome,
@@ -135,6 +143,15 @@ impl LambdaFunction {
                 },
             })),
         };
+        if let Some(init) = instance.api.init_duration().filter(|_| cold) {
+            // As Lambda's REPORT line gives `Init Duration` for a cold start.
+            tracing::info!(
+                function = %self.spec.name,
+                init_ms = format!("{:.2}", init.as_secs_f64() * 1000.0),
+                "new instance"
+            );
+            lock(&self.init_durations).push(init);
+        }
         let healthy = match &outcome {
             Ok(_) => true,
             Err(InvokeError::Function(failure)) => failure.error_type != "Runtime.ExitError",

@@ -15,8 +15,8 @@
 //! function error by its `errorType`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -68,6 +68,10 @@ struct Inner {
     queued: Notify,
     /// The server's task, aborted by [`RuntimeApi::stop`].
     server: Mutex<Option<tokio::task::AbortHandle>>,
+    /// When the API started serving (before its process is spawned), and how long after that
+    /// the runtime first asked for an invocation: its init, as Lambda's `Init Duration`.
+    served_at: OnceLock<Instant>,
+    init_duration: OnceLock<Duration>,
 }
 
 /// The Runtime API of one function.
@@ -105,7 +109,13 @@ impl RuntimeApi {
             }
         });
         *lock(&api.inner.server) = Some(server.abort_handle());
+        let _ = api.inner.served_at.set(Instant::now());
         api
+    }
+
+    /// The time from serving to the runtime's first `/next`: its process's start and init.
+    pub fn init_duration(&self) -> Option<Duration> {
+        self.inner.init_duration.get().copied()
     }
 
     /// Stops serving (the instance it served was stopped).
@@ -174,6 +184,9 @@ fn accepted() -> Response {
 }
 
 async fn next(State(api): State<RuntimeApi>) -> Response {
+    if let Some(served_at) = api.inner.served_at.get() {
+        api.inner.init_duration.get_or_init(|| served_at.elapsed());
+    }
     let invocation = loop {
         let queued = api.inner.queued.notified();
         let mut queued = std::pin::pin!(queued);

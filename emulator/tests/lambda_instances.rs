@@ -64,6 +64,12 @@ async fn instances_are_reused_added_when_busy_and_replaced_when_they_fail() {
     assert_eq!(first["home"], "", "none of the emulator's own environment");
     let again = invoke(&echo, json!({})).await.expect("answered");
     assert_eq!(again["pid"], first["pid"], "a warm instance is reused");
+    let inits = echo.init_durations();
+    assert_eq!(inits.len(), 1, "one instance started, its init measured");
+    assert!(
+        inits[0] > Duration::ZERO && inits[0] < Duration::from_secs(1),
+        "{inits:?}"
+    );
 
     // Two at once: the warm instance takes one, a new instance the other.
     let (a, b) = tokio::join!(
@@ -78,6 +84,11 @@ async fn instances_are_reused_added_when_busy_and_replaced_when_they_fail() {
         pids.len(),
         2,
         "overlapping invocations run on two instances"
+    );
+    assert_eq!(
+        echo.init_durations().len(),
+        2,
+        "the second instance's init too"
     );
 
     // Both instances time out: each is stopped, and the next invocation starts a new one.

@@ -5,10 +5,12 @@
 //! (`emulator::lambda::build_binaries`, as `cargo run --release -p emulator -- --functions
 //! process` builds them):
 //!
-//! - its binary's size (stripped by the release profile; a Lambda zip holds this one file,
-//!   compressed);
+//! - its binary's size (stripped by the release profile), and that file deflated at level 9, as a
+//!   Lambda zip holds it (these are x86_64 binaries with the emulator's features, SQLite
+//!   included; CI prints the arm64 zips that deploy);
+//! - init: from spawning a new instance to its first `/next` (Lambda's `Init Duration`);
 //! - cold invocations: a new instance each time, from spawning the process to the answer of its
-//!   first invocation (so the init time, spawn to the first `/next`, is at most this);
+//!   first invocation;
 //! - warm invocations on one instance: p50 and p99 over many, one after the other.
 //!
 //! Each function gets a payload that runs its handler without calling a provider: the ticket
@@ -141,6 +143,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// The size of `path` deflated at level 9, as a zip stores it.
+fn deflated_size(path: &Path) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&bytes)?;
+    Ok(encoder.finish()?.len() as u64)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -156,20 +168,25 @@ async fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("invoke-bench-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     println!(
-        "| function | binary | cold invoke p50 / max ({} runs) | warm invoke p50 / p99 ({} runs) |",
+        "| function | binary / deflated | init p50 / max | cold invoke p50 / max ({} runs) | warm invoke p50 / p99 ({} runs) |",
         args.cold, args.warm
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for name in emulator::lambda::FUNCTIONS {
         let executable = &binaries[name];
         let size = std::fs::metadata(executable)?.len();
+        let deflated = deflated_size(executable)?;
         let (environment, payload) = setup(name, &dir);
         let mut cold = Vec::with_capacity(args.cold);
+        let mut inits = Vec::with_capacity(args.cold);
         for _ in 0..args.cold {
             let fresh = function(name, executable, environment.clone());
             cold.push(timed(&fresh, &payload).await?);
+            inits.extend(fresh.init_durations());
         }
         cold.sort();
+        inits.sort();
+        anyhow::ensure!(!inits.is_empty(), "{name}: no instance reported its init");
         let warm_function = function(name, executable, environment);
         timed(&warm_function, &payload).await?;
         let mut warm = Vec::with_capacity(args.warm);
@@ -178,8 +195,11 @@ async fn main() -> anyhow::Result<()> {
         }
         warm.sort();
         println!(
-            "| {name} | {:.1} MB | {} / {} | {} / {} |",
+            "| {name} | {:.1} MB / {:.1} MB | {} / {} | {} / {} | {} / {} |",
             size as f64 / 1_000_000.0,
+            deflated as f64 / 1_000_000.0,
+            ms(percentile(&inits, 0.5)),
+            ms(inits[inits.len() - 1]),
             ms(percentile(&cold, 0.5)),
             ms(cold[cold.len() - 1]),
             ms(percentile(&warm, 0.5)),
