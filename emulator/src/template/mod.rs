@@ -336,14 +336,22 @@ impl Template {
 }
 
 /// An override against its parameter's declared constraints.
+///
+/// A `NoEcho` parameter's value (a secret) is never repeated in the error.
 fn check_parameter(declaration: &Value, value: &str) -> Result<(), String> {
+    let no_echo = declaration["NoEcho"] == true || declaration["NoEcho"] == "true";
+    let shown = if no_echo {
+        "the NoEcho value".to_owned()
+    } else {
+        format!("{value:?}")
+    };
     if let Some(allowed) = declaration["AllowedValues"].as_array() {
         let allowed: Vec<String> = allowed
             .iter()
             .filter_map(|v| scalar_text(Some(v), "AllowedValues").ok())
             .collect();
         if !allowed.iter().any(|a| a == value) {
-            return Err(format!("{value:?} is not one of {}", allowed.join(", ")));
+            return Err(format!("{shown} is not one of {}", allowed.join(", ")));
         }
     }
     let length = value.chars().count() as u64;
@@ -351,13 +359,13 @@ fn check_parameter(declaration: &Value, value: &str) -> Result<(), String> {
         .as_u64()
         .filter(|min| length < *min)
     {
-        return Err(format!("{value:?} is shorter than MinLength {min}"));
+        return Err(format!("{shown} is shorter than MinLength {min}"));
     }
     if let Some(max) = declaration["MaxLength"]
         .as_u64()
         .filter(|max| length > *max)
     {
-        return Err(format!("{value:?} is longer than MaxLength {max}"));
+        return Err(format!("{shown} is longer than MaxLength {max}"));
     }
     Ok(())
 }

@@ -358,3 +358,17 @@ fn routes_match_as_api_gateway_matches_them() {
         Some(BTreeMap::from([("proxy".into(), "a/b".into())]))
     );
 }
+
+#[test]
+fn a_no_echo_override_is_never_repeated_in_an_error() {
+    let (_dir, template) = template(&format!(
+        "Parameters:
+  Token: {{Type: String, NoEcho: true, MinLength: 40}}
+{MINIMAL}"
+    ));
+    let error = template
+        .topology(&[("Token".into(), "sk-live-secret".into())], BASE)
+        .expect_err("too short");
+    assert!(error.message.contains("MinLength"), "{error}");
+    assert!(!error.to_string().contains("sk-live-secret"), "{error}");
+}
