@@ -308,7 +308,7 @@ impl OrderPublisher for QueuePublisher {
             .send(order.to_json(), attributes, None)
             .await
             .map(drop)
-            .map_err(|e| PublishError(e.to_string()))
+            .map_err(PublishError::new)
     }
 }
 

@@ -332,7 +332,7 @@ impl WorkflowStarter for LocalStarter {
         match self.0.start(execution_name, input).await {
             Ok(true) => Ok(StartOutcome::Started),
             Ok(false) => Ok(StartOutcome::AlreadyStarted),
-            Err(e) => Err(StartError::Unavailable(e.to_string())),
+            Err(e) => Err(StartError::Unavailable(e.into())),
         }
     }
 }

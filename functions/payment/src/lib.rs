@@ -232,7 +232,11 @@ impl Payment {
             .publish(&order, invocation.trace_id.as_deref())
             .await
         {
-            tracing::error!(capture_id = %order.payment.capture_id, "paid but not published, the attendee is asked to retry: {e}");
+            tracing::error!(
+                capture_id = %order.payment.capture_id,
+                "paid but not published, the attendee is asked to retry: {}",
+                function_model::chain(&e)
+            );
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Your payment went through but we could not finish your registration. Please submit again: you will not be charged twice.",

@@ -100,7 +100,7 @@ impl OrderPublisher for RecordingPublisher {
     ) -> Result<(), PublishError> {
         *self.trace.lock().expect("lock") = trace_id.map(str::to_owned);
         if *self.fail.lock().expect("lock") {
-            return Err(PublishError("queue down".into()));
+            return Err(PublishError::new("queue down"));
         }
         self.published.lock().expect("lock").push(order.to_json());
         Ok(())

@@ -113,14 +113,26 @@ fn is_transient(constructed: bool, status: Option<u16>, code: Option<&str>) -> b
     }
 }
 
-/// A failed call in one line: the service's error code and message when it answered, else what
-/// the SDK knows (a connection refused, a timeout).
-#[cfg_attr(not(any(feature = "sqs", feature = "sfn")), allow(dead_code))]
-fn describe(code: Option<&str>, message: Option<&str>, context: &dyn std::fmt::Display) -> String {
-    match (code, message) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => context.to_string(),
+/// A call that the SDK could not make or that the service refused, with the SDK's error (its
+/// code, message or connection failure) as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed")]
+pub struct CallError {
+    operation: &'static str,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl CallError {
+    #[cfg_attr(not(any(feature = "sqs", feature = "sfn")), allow(dead_code))]
+    fn new(
+        operation: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            operation,
+            source: source.into(),
+        }
     }
 }
 

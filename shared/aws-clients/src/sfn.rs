@@ -4,7 +4,7 @@
 //! [`StartOutcome::AlreadyStarted`], not a failure.
 
 use async_trait::async_trait;
-use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use clients::config::{ConfigError, Env, required};
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
 
@@ -60,14 +60,11 @@ impl WorkflowStarter for StepFunctionsStarter {
             e.raw_response().map(|r| r.status().as_u16()),
             e.code(),
         );
-        let message = format!(
-            "StartExecution failed: {}",
-            crate::describe(e.code(), e.message(), &DisplayErrorContext(&e))
-        );
+        let error = crate::CallError::new("Step Functions StartExecution", e);
         Err(if transient {
-            StartError::Unavailable(message)
+            StartError::Unavailable(error.into())
         } else {
-            StartError::Rejected(message)
+            StartError::Rejected(error.into())
         })
     }
 }

@@ -5,7 +5,6 @@
 //! dead-letter it).
 
 use async_trait::async_trait;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
 };
@@ -14,7 +13,7 @@ use clients::publisher::{OrderPublisher, PublishError, TRACE_ATTRIBUTE};
 use domain::OrderPlaced;
 use function_model::{DeadLetter, DeadLetterSink, QueueMessage};
 
-use crate::AwsSettings;
+use crate::{AwsSettings, CallError};
 
 fn client(aws: &AwsSettings) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(crate::service_config!(aws_sdk_sqs, "SQS", aws))
@@ -56,25 +55,27 @@ impl OrderPublisher for SqsPublisher {
             &[],
         )
         .await
-        .map_err(PublishError)
+        .map_err(PublishError::new)
     }
 }
 
-/// Sends one message with its trace header and string message attributes; the error says what
-/// failed and whether it was transient.
+/// Sends one message with its trace header and string message attributes.
 async fn send(
     client: &aws_sdk_sqs::Client,
     queue_url: &str,
     body: String,
     trace_id: Option<&str>,
     attributes: &[(&str, &str)],
-) -> Result<(), String> {
+) -> Result<(), CallError> {
+    fn failed(e: impl std::error::Error + Send + Sync + 'static) -> CallError {
+        CallError::new("SQS SendMessage", e)
+    }
     let string = |value: &str| {
         MessageAttributeValue::builder()
             .data_type("String")
             .string_value(value)
             .build()
-            .map_err(|e| e.to_string())
+            .map_err(failed)
     };
     let mut request = client
         .send_message()
@@ -85,25 +86,14 @@ async fn send(
             .data_type("String")
             .string_value(trace)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(failed)?;
         request = request
             .message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, header);
     }
     for (name, value) in attributes {
         request = request.message_attributes(*name, string(value)?);
     }
-    request.send().await.map(drop).map_err(|e| {
-        let transient = crate::is_transient(
-            !matches!(e, SdkError::ConstructionFailure(_)),
-            e.raw_response().map(|r| r.status().as_u16()),
-            e.code(),
-        );
-        format!(
-            "SQS SendMessage failed{}: {}",
-            if transient { " (transient)" } else { "" },
-            crate::describe(e.code(), e.message(), &DisplayErrorContext(&e))
-        )
-    })
+    request.send().await.map(drop).map_err(failed)
 }
 
 /// Sends hopeless messages to a dead-letter queue, with the attributes the emulator's queue
@@ -131,7 +121,11 @@ impl SqsDeadLetters {
 
 #[async_trait]
 impl DeadLetterSink for SqsDeadLetters {
-    async fn dead_letter(&self, message: &QueueMessage, dead: &DeadLetter) -> Result<(), String> {
+    async fn dead_letter(
+        &self,
+        message: &QueueMessage,
+        dead: &DeadLetter,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         send(
             &self.client,
             &self.queue_url,
@@ -144,5 +138,6 @@ impl DeadLetterSink for SqsDeadLetters {
             ],
         )
         .await
+        .map_err(Into::into)
     }
 }

@@ -3,9 +3,16 @@
 use async_trait::async_trait;
 use domain::OrderPlaced;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("could not publish the order: {0}")]
-pub struct PublishError(pub String);
+/// The queue did not take the order; the source says why (an SDK error, a database error).
+#[derive(Debug, thiserror::Error)]
+#[error("could not publish the order")]
+pub struct PublishError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl PublishError {
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(source.into())
+    }
+}
 
 /// The message attribute that carries the trace header from the payment to the orchestrator
 /// (SQS's system attribute for X-Ray).

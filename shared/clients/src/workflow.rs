@@ -10,12 +10,14 @@ pub enum StartOutcome {
     AlreadyStarted,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a start failed, with the underlying error as the source: worth retrying (`Unavailable`)
+/// or not (`Rejected`: a bad name, a missing state machine, no permission).
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("workflow service unavailable: {0}")]
-    Unavailable(String),
-    #[error("workflow start rejected: {0}")]
-    Rejected(String),
+    #[error("workflow service unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("workflow start rejected")]
+    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 #[async_trait]

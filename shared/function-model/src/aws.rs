@@ -129,7 +129,8 @@ pub async fn run_queue<T: QueueFunction>(
                     let _entered = span.enter();
                     tracing::warn!(
                         message_id = %dead.message_id,
-                        "could not dead-letter the message; it will be delivered again: {e}"
+                        "could not dead-letter the message; it will be delivered again: {}",
+                        crate::chain(&*e)
                     );
                     outcome.retry.batch_item_failures.push(BatchItemFailure {
                         item_identifier: dead.message_id,

@@ -104,18 +104,30 @@ impl FunctionError {
 
     /// The message followed by each source, for a log line: `message: cause: cause`.
     pub fn chain(&self) -> String {
-        let mut out = self.message.clone();
-        let mut next = self
-            .source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static));
-        while let Some(e) = next {
-            out.push_str(": ");
-            out.push_str(&e.to_string());
-            next = e.source();
+        match self.source() {
+            Some(source) => format!("{}: {}", self.message, chain(source)),
+            None => self.message.clone(),
         }
-        out
     }
+}
+
+/// An error and each of its sources, for a log line: `error: cause: cause`. A source that says
+/// what the one before it said (the AWS SDK's errors wrap their modelled error that way) is
+/// left out.
+pub fn chain(error: &(dyn StdError + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut last = out.clone();
+    let mut next = error.source();
+    while let Some(e) = next {
+        let message = e.to_string();
+        if message != last {
+            out.push_str(": ");
+            out.push_str(&message);
+            last = message;
+        }
+        next = e.source();
+    }
+    out
 }
 
 impl fmt::Display for FunctionError {
@@ -144,6 +156,27 @@ mod tests {
         }
     }
     impl StdError for Inner {}
+
+    /// Says what its source says, as the AWS SDK's operation errors do.
+    #[derive(Debug)]
+    struct Repeating(Inner);
+    impl fmt::Display for Repeating {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl StdError for Repeating {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_chain_says_each_cause_once() {
+        let e = FunctionError::new(ErrorType::ProviderUnavailable, "SendGrid did not answer")
+            .with_source(Repeating(Inner));
+        assert_eq!(e.chain(), "SendGrid did not answer: connection refused");
+    }
 
     #[test]
     fn keeps_type_retryability_and_chain() {

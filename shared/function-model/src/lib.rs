@@ -28,7 +28,7 @@ mod http;
 mod invocation;
 mod queue;
 
-pub use error::{ErrorType, FunctionError};
+pub use error::{ErrorType, FunctionError, chain};
 pub use http::{HttpRequest, HttpResponse, is_json};
 pub use invocation::{Invocation, local_function_arn};
 pub use queue::{

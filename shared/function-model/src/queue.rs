@@ -72,7 +72,11 @@ pub struct DeadLetter {
 #[async_trait]
 pub trait DeadLetterSink: Send + Sync {
     /// Keeps `message` with its reason; an error leaves the message for redelivery.
-    async fn dead_letter(&self, message: &QueueMessage, dead: &DeadLetter) -> Result<(), String>;
+    async fn dead_letter(
+        &self,
+        message: &QueueMessage,
+        dead: &DeadLetter,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// A queue function as a host runs it: the function, and where its hopeless messages go.
