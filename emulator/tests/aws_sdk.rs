@@ -28,11 +28,10 @@ use serde_json::{Value, json};
 /// The state machine's name: its logical id in `template.yaml`.
 const STATE_MACHINE: &str = "RegistrationStateMachine";
 
-/// An emulator on a SQLite file of its own, the SDK's settings that reach it, and the
-/// production clients' settings, read from the variables the emulator gives a function process.
+/// An emulator on a SQLite file of its own, and the production clients' settings, read from the
+/// variables the emulator gives a function process.
 struct Cloud {
     emulator: RunningEmulator,
-    sdk: aws_config::SdkConfig,
     aws: AwsSettings,
     _dir: tempfile::TempDir,
 }
@@ -50,7 +49,6 @@ async fn start(configure: impl FnOnce(&mut Config)) -> Cloud {
     let emulator = emulator::start(config, listener)
         .await
         .expect("the emulator starts");
-    let sdk = support::sdk_config(&emulator.url()).await;
     let lambda_environment: Vec<(&'static str, String)> = vec![
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", "test".into()),
@@ -60,7 +58,6 @@ async fn start(configure: impl FnOnce(&mut Config)) -> Cloud {
     let aws = AwsSettings::from_env(&lambda_environment).expect("settings");
     Cloud {
         emulator,
-        sdk,
         aws,
         _dir: dir,
     }
@@ -68,15 +65,15 @@ async fn start(configure: impl FnOnce(&mut Config)) -> Cloud {
 
 impl Cloud {
     fn sqs(&self) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::new(&self.sdk)
+        support::client!(aws_sdk_sqs, self.emulator.url())
     }
 
     fn lambda(&self) -> aws_sdk_lambda::Client {
-        aws_sdk_lambda::Client::new(&self.sdk)
+        support::client!(aws_sdk_lambda, self.emulator.url())
     }
 
     fn sfn(&self) -> aws_sdk_sfn::Client {
-        aws_sdk_sfn::Client::new(&self.sdk)
+        support::client!(aws_sdk_sfn, self.emulator.url())
     }
 
     async fn queue_url(&self, name: &str) -> String {

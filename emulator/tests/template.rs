@@ -42,7 +42,7 @@ async fn start(
 
 /// The registrations queue's visibility timeout and redrive policy, through the SQS API.
 async fn queue_settings(emulator: &RunningEmulator) -> (String, String) {
-    let sqs = aws_sdk_sqs::Client::new(&support::sdk_config(&emulator.url()).await);
+    let sqs = support::client!(aws_sdk_sqs, emulator.url());
     let url = sqs
         .get_queue_url()
         .queue_name("RegistrationsQueue")

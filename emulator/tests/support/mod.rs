@@ -1,22 +1,29 @@
-//! What several of the emulator's test files share: the AWS SDK's settings that reach an
+//! What several of the emulator's test files share: the AWS SDK's clients that reach an
 //! emulator, and writing a custom runtime's `bootstrap`.
 
-#![allow(dead_code)] // Each test file uses part of it.
+#![allow(dead_code, unused_macros, unused_imports)] // Each test file uses part of it.
 
 use std::path::Path;
 
-/// The SDK's settings for the emulator at `endpoint`, as a deployed binary would have them with
-/// `AWS_ENDPOINT_URL`: any region and credentials.
-pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await
+/// An official SDK client (`aws_sdk_sqs`, `aws_sdk_sfn`, `aws_sdk_lambda`) for the emulator at
+/// `endpoint`, as a deployed binary has it with `AWS_ENDPOINT_URL`: any region and credentials.
+/// Each service's own config builder, as `aws_clients` builds them, not `aws-config` (whose
+/// test-only features would make `cargo test` rebuild the SDKs that `cargo run` built).
+macro_rules! client {
+    ($service:ident, $endpoint:expr) => {
+        $service::Client::from_conf(
+            $service::Config::builder()
+                .behavior_version($service::config::BehaviorVersion::latest())
+                .region($service::config::Region::new("us-east-1"))
+                .credentials_provider($service::config::Credentials::new(
+                    "test", "test", None, None, "tests",
+                ))
+                .endpoint_url($endpoint)
+                .build(),
+        )
+    };
 }
+pub(crate) use client;
 
 /// Writes `script` to `path`, executable.
 pub fn write_executable(path: &Path, script: &str) {
