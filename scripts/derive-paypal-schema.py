@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Derives the JSON Schema that the PayPal client test validates the create-order request body with.
+"""Derives the JSON Schema of PayPal's create-order request body: the PayPal client's tests validate
+what the client sends with it, and the emulator's local PayPal checks what it receives with it.
 
     scripts/derive-paypal-schema.py CHECKOUT_ORDERS_V2_JSON [OUT_DIR]
 
@@ -7,7 +8,7 @@ The input is PayPal's official OpenAPI description of Orders v2 (paypal/paypal-r
 `openapi/checkout_orders_v2.json`, Apache-2.0). It is not part of this repository, so the tests cannot
 read it: this script turns the request body of `POST /v2/checkout/orders` (`order_request`) into a
 self-contained JSON Schema (draft 2020-12) and writes `paypal-order-request.schema.json` to OUT_DIR
-(by default `shared/clients/tests/fixtures`). Run it again when the spec changes and review the diff.
+(by default `shared/clients/schemas`). Run it again when the spec changes and review the diff.
 
 It applies the rules of scripts/derive-provider-schemas.py (imported from there: `$ref`s inlined,
 validation keywords kept, prose dropped, objects that list their properties closed, unknown keywords
@@ -90,7 +91,7 @@ def reached(document, node, names):
 def main(argv):
     if len(argv) not in (2, 3):
         raise SystemExit(__doc__)
-    out_dir = pathlib.Path(argv[2]) if len(argv) == 3 else SCRIPTS.parent / "shared/clients/tests/fixtures"
+    out_dir = pathlib.Path(argv[2]) if len(argv) == 3 else SCRIPTS.parent / "shared/clients/schemas"
     document, digest = provider_schemas.load(argv[1])
     body = provider_schemas.resolve(document, document["paths"][PATH][METHOD]["requestBody"])
     root = body["content"]["application/json"]["schema"]

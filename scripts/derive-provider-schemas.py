@@ -8,7 +8,7 @@ and an extract of Mailchimp's Marketing API holding `PUT /lists/{list_id}/member
 They are not part of this repository, so the tests cannot read them: this script turns each
 operation's request body into a self-contained JSON Schema (draft 2020-12) and writes
 `sendgrid-mail-send.schema.json` and `mailchimp-put-member.schema.json` to OUT_DIR (by default
-`shared/clients/tests/fixtures`). Run it again when a spec changes and review the diff.
+`shared/clients/schemas`). Run it again when a spec changes and review the diff.
 
 What it does, so the result can be checked by hand:
 - inlines every `$ref` (a `$ref` with sibling keywords is merged with them, as OpenAPI 3.1 allows);
@@ -180,7 +180,7 @@ def request_body_schema(name, provider, spec_path):
 def main(argv):
     if len(argv) not in (3, 4):
         raise SystemExit(__doc__)
-    out_dir = pathlib.Path(argv[3]) if len(argv) == 4 else pathlib.Path(__file__).resolve().parent.parent / "shared/clients/tests/fixtures"
+    out_dir = pathlib.Path(argv[3]) if len(argv) == 4 else pathlib.Path(__file__).resolve().parent.parent / "shared/clients/schemas"
     out_dir.mkdir(parents=True, exist_ok=True)
     for (name, provider), spec_path in zip(PROVIDERS.items(), argv[1:3]):
         schema = request_body_schema(name, provider, spec_path)

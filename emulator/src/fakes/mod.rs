@@ -14,12 +14,14 @@
 //! provider's error body (and `Retry-After` for 429), `slow` answers late, `timeout` never answers
 //! and leaves the decision to the client's timeout.
 //!
-//! Layout: `paypal.rs`, `sendgrid.rs` and `mailchimp.rs`, one fake each with the records it keeps;
-//! this module holds what they share: fault injection, HTTP authentication and content-type
-//! headers, email address checks, random ids.
+//! Layout: `paypal/` (the fake, its request checks against PayPal's derived schema, its error
+//! answers), `sendgrid.rs` and `mailchimp.rs`, one fake each with the records it keeps;
+//! `schema.rs` walks a provider's derived JSON Schema; this module holds what they share: fault
+//! injection, HTTP authentication and content-type headers, email address checks, random ids.
 
 pub mod mailchimp;
 pub mod paypal;
+mod schema;
 pub mod sendgrid;
 
 pub use mailchimp::{AudienceMember, MailchimpFake};

@@ -1,7 +1,7 @@
 //! The Mailchimp client against a local HTTP server (wiremock): the exact request it sends, how it
 //! reads each kind of reply, its configuration (including the data centre derived from the key),
 //! and the conformance of its body to a JSON Schema derived from Mailchimp's OpenAPI description
-//! (`fixtures/mailchimp-put-member.schema.json`, made by `scripts/derive-provider-schemas.py`).
+//! (`schemas/mailchimp-put-member.schema.json`, made by `scripts/derive-provider-schemas.py`).
 
 use std::time::{Duration, Instant};
 
@@ -274,7 +274,7 @@ fn debug_never_shows_the_key() {
 
 fn put_member_schema() -> jsonschema::Validator {
     let schema: Value =
-        serde_json::from_str(include_str!("fixtures/mailchimp-put-member.schema.json"))
+        serde_json::from_str(include_str!("../schemas/mailchimp-put-member.schema.json"))
             .expect("the schema is JSON");
     jsonschema::draft202012::options()
         .should_validate_formats(true)

@@ -3,7 +3,7 @@
 //! by the processor or with a 422 issue, approved but not captured, 3-D Secure, our bugs), its
 //! retries within the deadline, its configuration, and the conformance of the create-order body to
 //! a JSON Schema derived from PayPal's OpenAPI description
-//! (`fixtures/paypal-order-request.schema.json`, made by `scripts/derive-paypal-schema.py`).
+//! (`schemas/paypal-order-request.schema.json`, made by `scripts/derive-paypal-schema.py`).
 //!
 //! The answers are in `fixtures/paypal-*.json`, shaped like the sandbox's.
 
@@ -44,7 +44,7 @@ const ORDER_DECLINED_5120: &str =
 const ORDER_PAYER_ACTION: &str = include_str!("fixtures/paypal-order-payer-action-required.json");
 const ERROR_422_DECLINED: &str = include_str!("fixtures/paypal-error-422-instrument-declined.json");
 const ERROR_400: &str = include_str!("fixtures/paypal-error-400-invalid-request.json");
-const ORDER_REQUEST_SCHEMA: &str = include_str!("fixtures/paypal-order-request.schema.json");
+const ORDER_REQUEST_SCHEMA: &str = include_str!("../schemas/paypal-order-request.schema.json");
 
 fn reply(status: u16, body: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body, "application/json")

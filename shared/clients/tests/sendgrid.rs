@@ -1,6 +1,6 @@
 //! The SendGrid client against a local HTTP server (wiremock): the exact request it sends, how it
 //! reads each kind of reply, its configuration, and the conformance of its body to a JSON Schema
-//! derived from SendGrid's OpenAPI description (`fixtures/sendgrid-mail-send.schema.json`, made by
+//! derived from SendGrid's OpenAPI description (`schemas/sendgrid-mail-send.schema.json`, made by
 //! `scripts/derive-provider-schemas.py`).
 
 use std::time::{Duration, Instant};
@@ -277,7 +277,7 @@ fn debug_never_shows_the_key() {
 
 fn mail_send_schema() -> jsonschema::Validator {
     let schema: Value =
-        serde_json::from_str(include_str!("fixtures/sendgrid-mail-send.schema.json"))
+        serde_json::from_str(include_str!("../schemas/sendgrid-mail-send.schema.json"))
             .expect("the schema is JSON");
     jsonschema::draft202012::options()
         .should_validate_formats(true)
