@@ -16,6 +16,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+/// The emulator's migrations (`migrations/`).
+const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[(
+    20261130000001,
+    "provider records",
+    include_str!("../migrations/20261130000001_provider_records.sql"),
+)];
+
 /// The listings, by table.
 #[derive(Debug, Clone, Copy)]
 pub enum Listing {
@@ -80,8 +87,7 @@ fn to_json(value: &impl Serialize) -> Result<String, DbError> {
 impl Records {
     /// The records in `db`, with the emulator's migrations applied.
     pub async fn open(db: Db) -> Result<Self, DbError> {
-        let mut migrator = sqlx::migrate!("./migrations");
-        migrator.dangerous_set_table_name("_emulator_migrations");
+        let migrator = embedded_migrations::migrator(MIGRATIONS, "_emulator_migrations");
         on_pool!(db, pool => migrator.run(pool).await)
             .map_err(|e| DbError::Migrate("emulator", e))?;
         let batched = |insert, after| BatchedWrite::new(db.clone(), insert, after);
@@ -325,5 +331,14 @@ pub(crate) mod testing {
         let url = format!("sqlite://{}/records.db", dir.display());
         let db = durable::Db::connect(&url).await.expect("a database");
         super::Records::open(db).await.expect("migrations apply")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        embedded_migrations::assert_every_file_listed(super::MIGRATIONS, &folder);
     }
 }

@@ -25,6 +25,13 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+/// This crate's migrations (`migrations/`).
+const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[(
+    20261130000001,
+    "durable",
+    include_str!("../migrations/20261130000001_durable.sql"),
+)];
+
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("durable needs a database: enable its `sqlite` or `postgres` feature");
 
@@ -125,10 +132,9 @@ impl Db {
             pool,
             clock: Arc::new(Clock::new()),
         };
-        let mut migrator = sqlx::migrate!("./migrations");
         // Beside other crates' migrations in the same database (the order store's, the
         // emulator's), each with its own history table.
-        migrator.dangerous_set_table_name("_durable_migrations");
+        let migrator = embedded_migrations::migrator(MIGRATIONS, "_durable_migrations");
         on_pool!(db, pool => migrator.run(pool).await)
             .map_err(|e| DbError::Migrate("durable", e))?;
         Ok(db)
@@ -217,4 +223,13 @@ impl Clock {
 /// Milliseconds of a duration, saturating.
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        embedded_migrations::assert_every_file_listed(super::MIGRATIONS, &folder);
+    }
 }

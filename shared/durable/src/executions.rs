@@ -76,7 +76,6 @@ pub struct ExecutionCounts {
     pub failed: u64,
 }
 
-#[derive(sqlx::FromRow)]
 struct ExecutionRow {
     name: String,
     status: String,
@@ -87,6 +86,31 @@ struct ExecutionRow {
     history: Option<String>,
     started_at: i64,
     stopped_at: Option<i64>,
+}
+
+/// Written out as `#[derive(sqlx::FromRow)]` would write it: the derive needs sqlx's macros,
+/// which build both database drivers a second time (see the `embedded-migrations` crate).
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for ExecutionRow
+where
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            name: row.try_get("name")?,
+            status: row.try_get("status")?,
+            input: row.try_get("input")?,
+            output: row.try_get("output")?,
+            error: row.try_get("error")?,
+            cause: row.try_get("cause")?,
+            history: row.try_get("history")?,
+            started_at: row.try_get("started_at")?,
+            stopped_at: row.try_get("stopped_at")?,
+        })
+    }
 }
 
 fn json(text: &str, what: &str) -> Result<Value, DbError> {

@@ -154,7 +154,6 @@ pub struct MessageView {
     pub sent_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
 struct MessageRow {
     message_id: String,
     body: String,
@@ -163,6 +162,28 @@ struct MessageRow {
     first_received_at: Option<i64>,
     receive_count: i64,
     visible_at: i64,
+}
+
+/// Written out as `#[derive(sqlx::FromRow)]` would write it: the derive needs sqlx's macros,
+/// which build both database drivers a second time (see the `embedded-migrations` crate).
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for MessageRow
+where
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            message_id: row.try_get("message_id")?,
+            body: row.try_get("body")?,
+            attributes: row.try_get("attributes")?,
+            sent_at: row.try_get("sent_at")?,
+            first_received_at: row.try_get("first_received_at")?,
+            receive_count: row.try_get("receive_count")?,
+            visible_at: row.try_get("visible_at")?,
+        })
+    }
 }
 
 impl MessageRow {

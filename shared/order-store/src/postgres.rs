@@ -20,6 +20,20 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::row::{OrderRow, stored_orders};
 use crate::{OrderStore, Saved, StoreError, StoredOrder, listing_start};
 
+/// The store's migrations for PostgreSQL (`migrations/postgres`).
+pub(crate) const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[
+    (
+        1,
+        "orders",
+        include_str!("../migrations/postgres/0001_orders.sql"),
+    ),
+    (
+        2,
+        "orders stored at",
+        include_str!("../migrations/postgres/0002_orders_stored_at.sql"),
+    ),
+];
+
 /// How long connecting (or waiting for a pooled connection) may take before the store reports the
 /// database unavailable, so that a database that is down fails a request fast instead of hanging.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,7 +60,7 @@ impl PostgresOrderStore {
     /// The store on a pool opened elsewhere (the emulator's), with the migrations applied.
     pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
         // The migrator holds an advisory lock, so instances starting together migrate once.
-        sqlx::migrate!("./migrations/postgres")
+        embedded_migrations::migrator(MIGRATIONS, "_sqlx_migrations")
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
@@ -193,6 +207,12 @@ fn database_url(server_url: &str, name: &str) -> Result<String, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        embedded_migrations::assert_every_file_listed(super::MIGRATIONS, &folder);
+    }
+
     use super::*;
 
     #[test]

@@ -17,7 +17,7 @@ use sqlx::{Database, Encode, Type};
 use crate::{StoreError, StoredOrder};
 
 /// An order's columns, as stored.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(crate) struct OrderRow {
     order_id: String,
     placed_at: DateTime<Utc>,
@@ -33,6 +33,36 @@ pub(crate) struct OrderRow {
     payment_provider: String,
     capture_id: String,
     stored_at: DateTime<Utc>,
+}
+
+/// Written out as `#[derive(sqlx::FromRow)]` would write it: the derive needs sqlx's macros,
+/// which build both database drivers a second time (see the `embedded-migrations` crate).
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for OrderRow
+where
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            order_id: row.try_get("order_id")?,
+            placed_at: row.try_get("placed_at")?,
+            ticket_id: row.try_get("ticket_id")?,
+            ticket_name: row.try_get("ticket_name")?,
+            amount_value: row.try_get("amount_value")?,
+            amount_currency: row.try_get("amount_currency")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+            email: row.try_get("email")?,
+            organization: row.try_get("organization")?,
+            newsletter: row.try_get("newsletter")?,
+            payment_provider: row.try_get("payment_provider")?,
+            capture_id: row.try_get("capture_id")?,
+            stored_at: row.try_get("stored_at")?,
+        })
+    }
 }
 
 impl OrderRow {

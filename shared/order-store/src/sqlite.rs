@@ -11,6 +11,20 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::row::{OrderRow, stored_orders};
 use crate::{OrderStore, Saved, StoreError, StoredOrder, listing_start};
 
+/// The store's migrations for SQLite (`migrations/sqlite`).
+pub(crate) const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[
+    (
+        1,
+        "orders",
+        include_str!("../migrations/sqlite/0001_orders.sql"),
+    ),
+    (
+        2,
+        "orders stored at",
+        include_str!("../migrations/sqlite/0002_orders_stored_at.sql"),
+    ),
+];
+
 #[derive(Debug, Clone)]
 pub struct SqliteOrderStore {
     pool: SqlitePool,
@@ -35,7 +49,7 @@ impl SqliteOrderStore {
     /// The store on a pool opened elsewhere (the emulator shares one connection among all its
     /// SQLite tables), with the migrations applied.
     pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
-        sqlx::migrate!("./migrations/sqlite")
+        embedded_migrations::migrator(MIGRATIONS, "_sqlx_migrations")
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
@@ -94,5 +108,14 @@ impl OrderStore for SqliteOrderStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        embedded_migrations::assert_every_file_listed(super::MIGRATIONS, &folder);
     }
 }
