@@ -279,6 +279,28 @@ async fn a_postgres_server_that_is_down_fails_fast_as_connect() {
     );
 }
 
+/// Managed PostgreSQL (RDS, Azure's Flexible Server) refuses connections without TLS: a URL with
+/// `sslmode=require` connects, and over TLS. (The local server has TLS on, as Debian's package
+/// sets it up.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_that_requires_tls_connects_over_tls() {
+    order_store::testing::with_fresh_database("store_test", |url| async move {
+        let url = format!("{url}?sslmode=require");
+        order_store::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("connects over TLS: {}", chain(&e)));
+        let pool = sqlx::PgPool::connect(&url).await.expect("connects");
+        let encrypted: bool =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_one(&pool)
+                .await
+                .expect("pg_stat_ssl");
+        assert!(encrypted, "the connection is not encrypted");
+        pool.close().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn create_database_checks_the_name_before_connecting() {
     let err = order_store::create_database("postgres://postgres@127.0.0.1:1", "Robert'); DROP")
