@@ -372,6 +372,15 @@ async fn a_clean_stop_refuses_new_registrations_and_finishes_running_ones() {
     wait_until(|| async { emulator.execution_status(&order_id).await.is_some() }).await;
 
     emulator.signal("TERM");
+    // The process handles the signal in its own time: wait until its gateway refuses work (a
+    // GET charges nothing), so that the registration below cannot arrive before the signal.
+    let tickets = format!("{}/api/tickets", emulator.url);
+    wait_until(|| async {
+        reqwest::get(&tickets)
+            .await
+            .is_ok_and(|response| response.status() == 503)
+    })
+    .await;
     let late = format!("late.{}@example.org", uuid::Uuid::new_v4().simple());
     let response = reqwest::Client::new()
         .post(format!("{}/api/registrations", emulator.url))
