@@ -173,6 +173,18 @@ impl PayPalFake {
         bearer_token(headers).is_some_and(|token| lock(&self.tokens).contains(token))
     }
 
+    /// What every Orders call checks first: a live access token (else `401`), then a
+    /// well-formed `PayPal-Request-Id`, if any (else `400`).
+    fn authorized_request_id<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<&'h str>, Box<Response>> {
+        if !self.authorized(headers) {
+            return Err(Box::new(paypal_error(StatusCode::UNAUTHORIZED, &[])));
+        }
+        request_id(headers).map_err(|invalid| Box::new(reject(vec![invalid])))
+    }
+
     /// The order an earlier request with this request id made, if any.
     async fn replay(
         &self,
@@ -275,12 +287,9 @@ async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !fake.authorized(&headers) {
-        return paypal_error(StatusCode::UNAUTHORIZED, &[]);
-    }
-    let request_id = match request_id(&headers) {
+    let request_id = match fake.authorized_request_id(&headers) {
         Ok(request_id) => request_id,
-        Err(invalid) => return reject(vec![invalid]),
+        Err(refused) => return *refused,
     };
     let replay = || async {
         match fake.replay(Operation::Create, request_id).await {
@@ -345,12 +354,9 @@ async fn capture_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !fake.authorized(&headers) {
-        return paypal_error(StatusCode::UNAUTHORIZED, &[]);
-    }
-    let request_id = match request_id(&headers) {
+    let request_id = match fake.authorized_request_id(&headers) {
         Ok(request_id) => request_id,
-        Err(invalid) => return reject(vec![invalid]),
+        Err(refused) => return *refused,
     };
     match fake.replay(Operation::Capture, request_id).await {
         Ok(Some(order)) => return view(&order, StatusCode::OK, &headers),
