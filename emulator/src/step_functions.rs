@@ -123,24 +123,7 @@ impl TaskInvoker for LocalTasks {
             TaskTarget::Process(function) => return invoke_process(function, task).await,
         };
         let invocation = Invocation::local(name, timeout, None);
-        let run = function
-            .handle(&invocation, task.input)
-            .instrument(invocation.span());
-        match tokio::time::timeout(timeout, run).await {
-            Err(_) => Err(timed_out()),
-            Ok(Ok(output)) => Ok(output),
-            Ok(Err(e)) => {
-                tracing::warn!(
-                    order_id = %task.execution_name,
-                    function = name,
-                    attempt = task.attempt,
-                    error_type = e.error_type().name(),
-                    "task failed: {}",
-                    e.chain()
-                );
-                Err(TaskFailure::new(e.error_type().name(), e.message()))
-            }
-        }
+        durable::tasks::call_in_process(function.as_ref(), &invocation, timeout, task).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `email` function as a standalone binary: it builds its dependencies once from the
 //! environment (SendGrid), then runs under the host that `function_model::host` detects (AWS Lambda
-//! through the Runtime API; the Azure adapter is still to be written). Locally, the emulator runs
+//! through the Runtime API; on Azure the Function App's one handler, `functions/azure-app`,
+//! runs the library). Locally, the emulator runs
 //! the `email` library in-process.
 
 use std::process::ExitCode;

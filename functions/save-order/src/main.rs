@@ -1,6 +1,7 @@
 //! The `save-order` function as a standalone binary: it builds its dependencies once from the
 //! environment (`DATABASE_URL`), then runs under the host that `function_model::host` detects (AWS Lambda
-//! through the Runtime API; the Azure adapter is still to be written). Locally, the emulator runs
+//! through the Runtime API; on Azure the Function App's one handler, `functions/azure-app`,
+//! runs the library). Locally, the emulator runs
 //! the `save_order` library in-process.
 
 use std::process::ExitCode;

@@ -218,6 +218,24 @@ impl Executions {
             .collect()
     }
 
+    /// Claims the execution `name` if it is `RUNNING` and its lease has lapsed (its process died):
+    /// its input, for the caller to resume; `None` when it has stopped or is still leased. Two
+    /// callers never both claim it.
+    pub async fn claim(&self, name: &str) -> Result<Option<Value>, DbError> {
+        let input: Option<String> = on_pool!(self.db, pool => sqlx::query_scalar(
+            "UPDATE executions SET lease_until = $1 \
+             WHERE name = $2 AND status = 'RUNNING' AND lease_until < $3 RETURNING input",
+        )
+        .bind(self.lease_until())
+        .bind(name)
+        .bind(self.db.now_ms())
+        .fetch_optional(pool)
+        .await)?;
+        input
+            .map(|input| json(&input, "execution input"))
+            .transpose()
+    }
+
     /// Extends the lease of a running execution.
     async fn renew(&self, name: &str) -> Result<(), DbError> {
         on_pool!(self.db, pool => sqlx::query(
@@ -231,7 +249,8 @@ impl Executions {
         Ok(())
     }
 
-    async fn checkpoints(&self, name: &str) -> Result<HashMap<String, Value>, DbError> {
+    /// The results of the execution's completed tasks, by step (`State#visit`).
+    pub async fn checkpoints(&self, name: &str) -> Result<HashMap<String, Value>, DbError> {
         let rows: Vec<(String, String)> = on_pool!(self.db, pool => sqlx::query_as(
             "SELECT step, output FROM execution_checkpoints WHERE execution = $1",
         )

@@ -5,12 +5,12 @@
 //! The emulator runs its queues and its Step Functions on this crate, so that `kill -9` at any
 //! moment loses nothing: messages in flight come back after their visibility timeout, and
 //! executions resume from their checkpoints without running a completed task again. The Azure
-//! orchestrator is meant to run the same durable executions on PostgreSQL.
+//! orchestrator runs the same durable executions on PostgreSQL (`functions/azure-app`).
 //!
 //! Layout: `db.rs` opens either database and applies `migrations/` (one portable SQL text for
 //! both); `queue.rs` the SQS-like queue; `executions.rs` durable executions of the workflow crate's
 //! interpreter; `idempotency.rs` the idempotency records; `page.rs` paged listings; `batch.rs`
-//! group commit of inserts.
+//! group commit of inserts; `tasks.rs` a task function called as a workflow task.
 
 pub mod batch;
 mod db;
@@ -18,6 +18,7 @@ pub mod executions;
 pub mod idempotency;
 pub mod page;
 pub mod queue;
+pub mod tasks;
 
 pub use db::{Db, DbError, Pool};
 pub use executions::{ExecutionRecord, ExecutionStatus, ExecutionSummary, Executions};

@@ -32,6 +32,7 @@ support::on_both_databases!(
     runs_a_parallel_machine_to_success_and_checkpoints_every_task,
     a_failing_task_fails_the_execution_with_its_error,
     resumes_a_lapsed_execution_without_rerunning_completed_tasks,
+    an_execution_is_claimed_by_name_once_its_lease_lapses,
     pages_newest_first,
 );
 
@@ -358,6 +359,7 @@ mod scenarios {
             second.claim_lapsed(10).await.expect("claims").is_empty(),
             "the lease of a live process is renewed"
         );
+        assert_eq!(second.claim("o-1").await.expect("claims"), None);
 
         // It dies: once its lease has lapsed, the second process claims the execution, once.
         running.abort();
@@ -369,6 +371,11 @@ mod scenarios {
         assert!(
             second.claim_lapsed(10).await.expect("claims").is_empty(),
             "claimed once"
+        );
+        assert_eq!(
+            second.claim("o-1").await.expect("claims"),
+            None,
+            "claimed once, by name too"
         );
         assert_eq!(status(&second, "o-1").await, ExecutionStatus::Running);
 
@@ -400,6 +407,37 @@ mod scenarios {
         skip(LEASE * 2).await;
         assert!(second.claim_lapsed(10).await.expect("claims").is_empty());
         second_db.close().await;
+    }
+
+    /// What a redelivered message does on Azure: claim its own execution if its process died.
+    pub async fn an_execution_is_claimed_by_name_once_its_lease_lapses(db: Db, _url: String) {
+        let executions = Executions::new(db, LEASE);
+        let input = json!({"order": "o-2"});
+        assert_eq!(
+            executions.claim("o-2").await.expect("claims"),
+            None,
+            "never started"
+        );
+        start(&executions, "o-2", &input).await;
+        assert_eq!(
+            executions.claim("o-2").await.expect("claims"),
+            None,
+            "leased"
+        );
+        skip(LEASE + Duration::from_secs(1)).await;
+        assert_eq!(executions.claim("o-2").await.expect("claims"), Some(input));
+        assert_eq!(
+            executions.claim("o-2").await.expect("claims"),
+            None,
+            "claimed once"
+        );
+        assert!(
+            executions
+                .claim_lapsed(10)
+                .await
+                .expect("claims")
+                .is_empty()
+        );
     }
 
     pub async fn pages_newest_first(db: Db, _url: String) {

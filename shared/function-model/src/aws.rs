@@ -40,7 +40,7 @@ pub fn invocation(context: &lambda_runtime::Context) -> Invocation {
         request_id: context.request_id.clone(),
         deadline: tokio::time::Instant::now() + remaining,
         function_name: context.env_config.function_name.clone(),
-        function_arn: context.invoked_function_arn.clone(),
+        function_id: context.invoked_function_arn.clone(),
         trace_id: context.xray_trace_id.clone(),
     }
 }

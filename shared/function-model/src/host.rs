@@ -3,8 +3,9 @@
 //! (an Azure Functions custom handler), and the typed entry points each binary's `main` calls:
 //! [`serve_http`], [`serve_queue`], [`serve_task`].
 //!
-//! The AWS host is the `aws` feature ([`crate::aws`]). The Azure adapter is not written yet: a
-//! binary started under Azure says so and exits with an error instead of pretending to run.
+//! The AWS host is the `aws` feature ([`crate::aws`]). On Azure, one executable serves a whole
+//! Function App (`crate::azure`, feature `azure`; `functions/azure-app`): a function's own binary
+//! started there says so and exits with an error instead of pretending to run.
 
 use std::fmt;
 use std::future::Future;
@@ -33,9 +34,10 @@ impl fmt::Display for HostError {
             ),
             HostError::NotSupportedYet(host) => write!(
                 f,
-                "this build cannot run under {host:?}: its adapter is not in this build (AWS Lambda \
-                 needs the `aws` feature; the Azure Functions adapter is still to be written). Run \
-                 locally with `cargo run -p emulator`."
+                "this binary cannot run under {host:?}: it is one function's Lambda binary (built \
+                 with the `aws` feature). On Azure Functions the Function App runs the custom \
+                 handler `functions/azure-app`, which serves every function; locally, run \
+                 `cargo run -p emulator`."
             ),
         }
     }

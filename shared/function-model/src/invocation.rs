@@ -1,5 +1,5 @@
 //! What the host tells a function about one invocation: Lambda's context (the
-//! `Lambda-Runtime-*` headers), an Azure invocation's metadata, or the emulator's own.
+//! `Lambda-Runtime-*` headers), an Azure invocation's id and metadata, or the emulator's own.
 //!
 //! A function uses it to stay within its deadline (the PayPal client's retry budget follows it),
 //! to name the invocation in its logs ([`Invocation::span`]), and to pass the trace on to what it
@@ -16,8 +16,9 @@ pub struct Invocation {
     /// When the host stops the invocation.
     pub deadline: Instant,
     pub function_name: String,
-    /// The function's ARN (`Lambda-Runtime-Invoked-Function-Arn`), or the emulator's local one.
-    pub function_arn: String,
+    /// The cloud's id of the function: its ARN on AWS (`Lambda-Runtime-Invoked-Function-Arn`) or
+    /// in the emulator, `{app}/{function}` on Azure.
+    pub function_id: String,
     /// The trace header (`Lambda-Runtime-Trace-Id`, an `X-Amzn-Trace-Id` value), when traced.
     pub trace_id: Option<String>,
 }
@@ -30,7 +31,7 @@ impl Invocation {
             request_id: uuid::Uuid::new_v4().to_string(),
             deadline: Instant::now() + timeout,
             function_name: function_name.to_owned(),
-            function_arn: local_function_arn(function_name),
+            function_id: local_function_arn(function_name),
             trace_id,
         }
     }
@@ -67,7 +68,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(30)).await;
         assert_eq!(invocation.remaining(), Duration::ZERO);
         assert_eq!(
-            invocation.function_arn,
+            invocation.function_id,
             "arn:aws:lambda:us-east-1:000000000000:function:payment"
         );
     }

@@ -18,10 +18,13 @@
 //! can help.
 //!
 //! Layout: `error.rs` (the error model), `http.rs` (request/response), `queue.rs` (messages and
-//! partial batch failures), `host.rs` (picking the host from the environment, and logging set-up).
+//! partial batch failures), `host.rs` (picking the host from the environment, and logging set-up); `aws.rs` and
+//! `azure.rs` the two clouds' hosts (cargo features `aws`, `azure`).
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
 mod error;
 pub mod host;
 mod http;

@@ -1,0 +1,195 @@
+//! The Azure Function App: the system's functions behind one custom handler, as Azure runs Rust.
+//!
+//! Azure Functions runs one custom handler per Function App, so this one executable serves every
+//! function that `infra/azure` declares, each with the same library code the Lambda binaries run
+//! (`function_model::azure` is the host adapter):
+//!
+//! | function (`infra/azure/<name>/function.json`) | trigger | handler |
+//! |---|---|---|
+//! | `tickets` | HTTP `GET /api/tickets` | `payment::Payment` |
+//! | `payment` | HTTP `POST /api/registrations`, Service Bus output [`ORDER_OUTPUT`] | `payment::Payment` |
+//! | `orchestrator` | Service Bus queue `registrations`, output [`FOLLOW_UP_OUTPUT`] | `orchestrator::Orchestrator` |
+//!
+//! Two differences from AWS, both in how the libraries are wired, not in the libraries:
+//! - the payment publishes `OrderPlaced` through its Service Bus output binding
+//!   ([`OutputBindingPublisher`]), which the host sends only if the invocation succeeds;
+//! - Durable Functions does not support custom handlers, so the orchestrator's workflow starter
+//!   is [`workflow::InlineWorkflow`]: it runs the registration state machine (the same ASL file
+//!   Step Functions runs) in the orchestrator's invocation, as a durable execution in the
+//!   database (`durable::executions`, the code the emulator's Step Functions runs), with the
+//!   save-order, email and mailing-list libraries as its tasks.
+//!
+//! Layout: `lib.rs` the settings and the app; `workflow.rs` the inline durable workflow.
+
+pub mod workflow;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use clients::config::Env;
+use clients::mailchimp::{MailchimpClient, MailchimpConfig};
+use clients::paypal::{PayPalClient, PayPalConfig};
+use clients::publisher::{OrderPublisher, PublishError};
+use clients::sendgrid::{SendGridClient, SendGridConfig};
+use domain::{OrderPlaced, TicketCatalogue};
+use durable::{Db, Executions, SqlIdempotencyStore};
+use function_model::TaskFunction;
+use function_model::azure::{FunctionApp, add_output};
+
+/// The payment's Service Bus output binding: the `registrations` queue.
+pub const ORDER_OUTPUT: &str = "order";
+/// The orchestrator's Service Bus output binding: the follow-up queue, where an order whose step
+/// failed after its retries is parked for a person.
+pub const FOLLOW_UP_OUTPUT: &str = "followUp";
+/// The follow-up queue's name: the state machine's `FollowUpQueueUrl` on Azure.
+pub const FOLLOW_UP_QUEUE: &str = "registration-followup";
+/// What Consumption plans allow when `host.json` sets no `functionTimeout`.
+const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Publishes an order through the running invocation's Service Bus output binding.
+pub struct OutputBindingPublisher;
+
+#[async_trait]
+impl OrderPublisher for OutputBindingPublisher {
+    async fn publish(
+        &self,
+        order: &OrderPlaced,
+        _trace_id: Option<&str>,
+    ) -> Result<(), PublishError> {
+        let body = serde_json::to_value(order).map_err(PublishError::new)?;
+        add_output(ORDER_OUTPUT, body).map_err(PublishError::new)
+    }
+}
+
+/// `host.json`'s `functionTimeout` (`hh:mm:ss`, or `d.hh:mm:ss`); five minutes when unset.
+pub fn function_timeout(host_json: &serde_json::Value) -> anyhow::Result<Duration> {
+    let Some(raw) = host_json.get("functionTimeout") else {
+        return Ok(DEFAULT_FUNCTION_TIMEOUT);
+    };
+    let text = raw
+        .as_str()
+        .with_context(|| format!("host.json: functionTimeout {raw} is not a string"))?;
+    let invalid = || anyhow::anyhow!("host.json: functionTimeout {text:?} is not [d.]hh:mm:ss");
+    let (days, clock) = match text.split_once('.') {
+        Some((days, clock)) if !days.contains(':') => {
+            (days.parse::<u64>().map_err(|_| invalid())?, clock)
+        }
+        _ => (0, text),
+    };
+    let parts: Vec<u64> = clock
+        .split(':')
+        .map(|part| part.parse().map_err(|_| invalid()))
+        .collect::<anyhow::Result<_>>()?;
+    let [hours, minutes, seconds] = parts[..] else {
+        return Err(invalid());
+    };
+    anyhow::ensure!(minutes < 60 && seconds < 60, invalid());
+    Ok(Duration::from_secs(
+        ((days * 24 + hours) * 60 + minutes) * 60 + seconds,
+    ))
+}
+
+/// What the app reads from its application settings (`local.settings.json` locally; the Bicep's
+/// `appSettings`, with Key Vault references for the secrets, when deployed).
+pub struct Settings {
+    pub database_url: String,
+    pub paypal: PayPalConfig,
+    pub sendgrid: SendGridConfig,
+    pub mailchimp: MailchimpConfig,
+}
+
+impl Settings {
+    /// Reads every setting, naming the first one missing or invalid.
+    pub fn from_env(env: &dyn Env) -> Result<Self, clients::config::ConfigError> {
+        Ok(Self {
+            database_url: clients::config::required(env, "DATABASE_URL")?,
+            paypal: PayPalConfig::from_env(env)?,
+            sendgrid: SendGridConfig::from_env(env)?,
+            mailchimp: MailchimpConfig::from_env(env)?,
+        })
+    }
+}
+
+/// Builds the app from its settings and its `host.json`.
+pub async fn app(settings: Settings, host_json: &serde_json::Value) -> anyhow::Result<FunctionApp> {
+    let timeout = function_timeout(host_json)?;
+    let db = Db::connect(&settings.database_url)
+        .await
+        .context("could not open the database (DATABASE_URL)")?;
+    let store = order_store::connect(&settings.database_url)
+        .await
+        .context("could not open the order store (DATABASE_URL)")?;
+    let catalogue = TicketCatalogue::builtin();
+
+    let payment = Arc::new(payment::Payment::new(
+        catalogue.clone(),
+        Arc::new(PayPalClient::new(settings.paypal)),
+        Arc::new(OutputBindingPublisher),
+        Arc::new(SqlIdempotencyStore::new(db.clone())),
+        timeout,
+    ));
+    let tasks: Vec<(&str, Arc<dyn TaskFunction>)> = vec![
+        ("save-order", Arc::new(save_order::SaveOrder::new(store))),
+        (
+            "email",
+            Arc::new(email::Email::new(
+                email::Confirmation::new(&catalogue.conference),
+                Arc::new(SendGridClient::new(settings.sendgrid)),
+            )),
+        ),
+        (
+            "mailing-list",
+            Arc::new(mailing_list::MailingList::new(Arc::new(
+                MailchimpClient::new(settings.mailchimp),
+            ))),
+        ),
+    ];
+    let registration = workflow::InlineWorkflow::new(
+        workflow::registration_machine()?,
+        Executions::new(db, Executions::DEFAULT_LEASE),
+        tasks,
+        timeout,
+    )?;
+    let orchestrator = orchestrator::Orchestrator::new(Arc::new(registration));
+    Ok(FunctionApp::new(timeout)
+        .http("tickets", payment.clone())
+        .http("payment", payment)
+        .queue("orchestrator", Arc::new(orchestrator)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_function_timeout_of_host_json() {
+        let timeout = |value| function_timeout(&json!({ "functionTimeout": value }));
+        assert_eq!(
+            timeout(json!("00:05:00")).expect("valid"),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            timeout(json!("01:30:15")).expect("valid"),
+            Duration::from_secs(5415)
+        );
+        assert_eq!(
+            timeout(json!("1.00:00:00")).expect("valid"),
+            Duration::from_secs(86400)
+        );
+        assert_eq!(
+            function_timeout(&json!({})).expect("default"),
+            DEFAULT_FUNCTION_TIMEOUT
+        );
+        for bad in [
+            json!("5 minutes"),
+            json!("00:60:00"),
+            json!(300),
+            json!("00:05"),
+        ] {
+            assert!(timeout(bad.clone()).is_err(), "{bad} accepted");
+        }
+    }
+}
