@@ -45,6 +45,11 @@ pub const ORDER_OUTPUT: &str = "order";
 pub const FOLLOW_UP_OUTPUT: &str = "followUp";
 /// The follow-up queue's name: the state machine's `FollowUpQueueUrl` on Azure.
 pub const FOLLOW_UP_QUEUE: &str = "registration-followup";
+/// The app's functions: the folders of `infra/azure`, each with its `function.json`.
+pub const FUNCTION_NAMES: [&str; 3] = [TICKETS, PAYMENT, ORCHESTRATOR];
+const TICKETS: &str = "tickets";
+const PAYMENT: &str = "payment";
+const ORCHESTRATOR: &str = "orchestrator";
 /// What Consumption plans allow when `host.json` sets no `functionTimeout`.
 const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
@@ -154,9 +159,9 @@ pub async fn app(settings: Settings, host_json: &serde_json::Value) -> anyhow::R
     )?;
     let orchestrator = orchestrator::Orchestrator::new(Arc::new(registration));
     Ok(FunctionApp::new(timeout)
-        .http("tickets", payment.clone())
-        .http("payment", payment)
-        .queue("orchestrator", Arc::new(orchestrator)))
+        .http(TICKETS, payment.clone())
+        .http(PAYMENT, payment)
+        .queue(ORCHESTRATOR, Arc::new(orchestrator)))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -131,7 +132,6 @@ impl FunctionApp {
             function_id: function_id(function),
             trace_id: None,
         };
-        let outputs = Arc::new(Mutex::new(BTreeMap::new()));
         let run = async {
             let handler = self.functions.get(function).ok_or_else(|| Failure {
                 status: StatusCode::NOT_FOUND,
@@ -146,8 +146,8 @@ impl FunctionApp {
                 Handler::Queue(function) => run_queue(function.as_ref(), invocation, payload).await,
             }
         };
-        let result = OUTPUTS.scope(outputs.clone(), run).await;
-        let mut bindings: Map<String, Value> = std::mem::take(&mut *lock(&outputs))
+        let (result, outputs) = with_outputs(run).await;
+        let mut bindings: Map<String, Value> = outputs
             .into_iter()
             .map(|(name, mut values)| {
                 let value = if values.len() == 1 {
@@ -284,6 +284,15 @@ pub fn add_output(binding: &str, value: Value) -> Result<(), OutsideInvocation> 
                 .push(value);
         })
         .map_err(|_| OutsideInvocation(binding.to_owned()))
+}
+
+/// Runs `work` as an invocation runs: what it writes with [`add_output`] is collected, by
+/// binding, and returned with its result.
+pub async fn with_outputs<T>(work: impl Future<Output = T>) -> (T, BTreeMap<String, Vec<Value>>) {
+    let outputs = Arc::new(Mutex::new(BTreeMap::new()));
+    let result = OUTPUTS.scope(outputs.clone(), work).await;
+    let written = std::mem::take(&mut *lock(&outputs));
+    (result, written)
 }
 
 /// The text of a value the host may have JSON-encoded: `"\"abc\""` and `"abc"` are both `abc`,
