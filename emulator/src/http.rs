@@ -664,19 +664,18 @@ async fn listing(
 }
 
 async fn executions(State(services): Shared, Query(query): Query<PageQuery>) -> Response {
-    match services
-        .step_functions
-        .executions()
-        .page(&query.request())
-        .await
-    {
+    match services.executions.page(&query.request()).await {
         Ok(page) => Json(page).into_response(),
         Err(e) => unavailable("the executions", &e),
     }
 }
 
 async fn execution(State(services): Shared, Path(name): Path<String>) -> Response {
-    match services.step_functions.execution(&name).await {
+    let execution = match &services.step_functions {
+        Some(step_functions) => step_functions.execution(&name).await,
+        None => services.executions.get(&name).await,
+    };
+    match execution {
         Ok(Some(execution)) => Json(execution).into_response(),
         Ok(None) => inspector_error(
             StatusCode::NOT_FOUND,
@@ -712,7 +711,7 @@ async fn orders(State(services): Shared, Query(query): Query<PageQuery>) -> Resp
 async fn stats(State(services): Shared) -> Response {
     let records = &services.records;
     let counts = async {
-        let executions = services.step_functions.executions().counts().await?;
+        let executions = services.executions.counts().await?;
         let mut queues = Vec::new();
         for queue in &services.queues {
             queues.push(queue.stats().await.map_err(|e| anyhow::anyhow!(e))?);

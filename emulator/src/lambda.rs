@@ -253,9 +253,13 @@ async fn relay(function: String, output: impl AsyncRead + Unpin) {
     }
 }
 
+/// The Azure Function App's package and its one binary, the custom handler.
+pub const AZURE_HANDLER: (&str, &str) = ("azure-app", "handler");
+
 /// Builds the functions' binaries with cargo, as `cargo run -p emulator` was built (the same
 /// packages' features, so the build shares its artifacts; `--release` for a release emulator),
-/// and returns their paths by function name.
+/// and returns their paths by binary name: the five Lambda functions', and the Azure Function
+/// App's custom handler.
 pub fn build_binaries() -> anyhow::Result<HashMap<String, PathBuf>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
@@ -266,8 +270,8 @@ pub fn build_binaries() -> anyhow::Result<HashMap<String, PathBuf>> {
         .arg(&manifest)
         .args(["--message-format", "json-render-diagnostics", "--bins"])
         .args(["-p", "emulator"]);
-    for function in FUNCTIONS {
-        command.args(["-p", function]);
+    for package in FUNCTIONS.iter().chain([&AZURE_HANDLER.0]) {
+        command.args(["-p", package]);
     }
     if !cfg!(debug_assertions) {
         command.arg("--release");
@@ -281,6 +285,7 @@ pub fn build_binaries() -> anyhow::Result<HashMap<String, PathBuf>> {
         "cargo could not build the functions ({})",
         output.status
     );
+    let wanted: Vec<&str> = FUNCTIONS.iter().copied().chain([AZURE_HANDLER.1]).collect();
     let mut binaries = HashMap::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         let Ok(message) = serde_json::from_str::<Value>(line) else {
@@ -292,15 +297,15 @@ pub fn build_binaries() -> anyhow::Result<HashMap<String, PathBuf>> {
         if let (Some(name), Some(executable)) = (
             message["target"]["name"].as_str(),
             message["executable"].as_str(),
-        ) && FUNCTIONS.contains(&name)
+        ) && wanted.contains(&name)
         {
             binaries.insert(name.to_owned(), PathBuf::from(executable));
         }
     }
-    for function in FUNCTIONS {
+    for binary in wanted {
         anyhow::ensure!(
-            binaries.contains_key(function),
-            "cargo built no binary named {function}"
+            binaries.contains_key(binary),
+            "cargo built no binary named {binary}"
         );
     }
     Ok(binaries)

@@ -23,6 +23,7 @@
 //! keep; `faults.rs` is the fault injector.
 
 pub mod aws;
+pub mod azure;
 pub mod event_source;
 pub mod fakes;
 pub mod faults;
@@ -102,6 +103,18 @@ pub struct Config {
     pub functions: Functions,
     /// In process mode, the most instances of one function at once.
     pub function_concurrency: usize,
+    /// Which cloud's topology runs: the SAM template's (AWS), or the Function App's (Azure).
+    pub cloud: Cloud,
+}
+
+/// Which cloud's topology the emulator runs.
+#[derive(Debug, Clone, Default)]
+pub enum Cloud {
+    /// `template.yaml`: API Gateway, SQS, Lambda, Step Functions.
+    #[default]
+    Aws,
+    /// `infra/azure`: the Functions host, Service Bus, the custom handler.
+    Azure(azure::AzureConfig),
 }
 
 /// The workspace's `template.yaml`, the default topology.
@@ -154,6 +167,7 @@ impl Config {
             event_sources: true,
             functions: Functions::InProcess,
             function_concurrency: 10,
+            cloud: Cloud::Aws,
         }
     }
 }
@@ -269,7 +283,11 @@ pub(crate) struct Services {
     routes: Vec<HttpRoute>,
     cors: template::Cors,
     queues: Vec<Arc<Queue>>,
-    step_functions: Arc<LocalStepFunctions>,
+    /// The local Step Functions (AWS topology only).
+    step_functions: Option<Arc<LocalStepFunctions>>,
+    /// The workflow's executions, whoever runs them (the local Step Functions, or the Azure
+    /// handler on the same database).
+    executions: Executions,
     store: Arc<dyn OrderStore>,
     records: Records,
     paypal: Arc<PayPalFake>,
@@ -321,7 +339,10 @@ pub struct RunningEmulator {
     stop_server: watch::Sender<bool>,
     workers: Vec<JoinHandle<()>>,
     server: Option<JoinHandle<()>>,
-    step_functions: Arc<LocalStepFunctions>,
+    step_functions: Option<Arc<LocalStepFunctions>>,
+    executions: Executions,
+    /// The Azure Function App's custom handler, stopped once the triggers have drained.
+    handler: Option<Arc<azure::handler::CustomHandler>>,
     drain_timeout: Duration,
     db: Db,
     /// The variables that point a function process at the providers the emulator's functions use.
@@ -353,12 +374,7 @@ impl RunningEmulator {
     ) -> anyhow::Result<Option<durable::ExecutionSummary>> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let summary = self
-                .step_functions
-                .executions()
-                .get(name)
-                .await?
-                .map(|r| r.summary);
+            let summary = self.executions.get(name).await?.map(|r| r.summary);
             let stopped = summary
                 .as_ref()
                 .is_some_and(|s| s.status != durable::ExecutionStatus::Running);
@@ -378,7 +394,12 @@ impl RunningEmulator {
         for worker in std::mem::take(&mut self.workers) {
             let _ = worker.await;
         }
-        self.step_functions.drain(self.drain_timeout).await;
+        if let Some(step_functions) = &self.step_functions {
+            step_functions.drain(self.drain_timeout).await;
+        }
+        if let Some(handler) = &self.handler {
+            handler.stop();
+        }
         let _ = self.stop_server.send(true);
         if let Some(server) = self.server.take() {
             let _ = server.await;
@@ -395,13 +416,49 @@ impl Drop for RunningEmulator {
     }
 }
 
-/// Reads the template's topology and serves it on `listener`.
+/// What a topology is wired into: the gateway's routes, the queues, and what consumes them.
+struct Wiring {
+    routes: Vec<HttpRoute>,
+    cors: template::Cors,
+    queues: Vec<Arc<Queue>>,
+    step_functions: Option<Arc<LocalStepFunctions>>,
+    lambda_functions: HashMap<String, TaskTarget>,
+    mappings: Vec<EventSourceMapping>,
+    service_bus: Vec<Arc<azure::triggers::ServiceBusTrigger>>,
+    handler: Option<Arc<azure::handler::CustomHandler>>,
+}
+
+/// What both topologies share: the database, the order store, the local providers and their
+/// records, the fault injector.
+struct Shared {
+    base: String,
+    catalogue: TicketCatalogue,
+    db: Db,
+    store: Arc<dyn OrderStore>,
+    records: Records,
+    faults: Arc<Faults>,
+    providers: LocalProviders,
+    executions: Executions,
+}
+
+impl Shared {
+    /// The settings the emulator gives its functions in place of the cloud's (which name cloud
+    /// resources and secrets), by group: the database, PayPal, SendGrid, Mailchimp.
+    fn local_settings(&self, config: &Config) -> [Vec<(&'static str, String)>; 4] {
+        [
+            vec![("DATABASE_URL", config.database_url.clone())],
+            self.providers.paypal_config.to_env(),
+            self.providers.sendgrid_config.to_env(),
+            self.providers.mailchimp_config.to_env(),
+        ]
+    }
+}
+
+/// Serves the configured cloud's topology (the SAM template's, or the Azure Function App's) on
+/// `listener`.
 pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<RunningEmulator> {
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
-    let mut topology =
-        Template::load(&config.template)?.topology(&config.parameter_overrides, &base)?;
-    apply_overrides(&config, &mut topology)?;
     let catalogue = TicketCatalogue::builtin();
     let db = Db::connect(&config.database_url).await?;
     let store: Arc<dyn OrderStore> = match db.pool() {
@@ -417,21 +474,125 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         &faults,
         &records,
     )?;
-    let queues = create_queues(&db, &topology.queues)?;
+    let shared = Shared {
+        executions: Executions::new(db.clone(), config.execution_lease),
+        base,
+        catalogue,
+        db,
+        store,
+        records,
+        faults,
+        providers,
+    };
+    let local_settings = shared.local_settings(&config);
+    let wiring = match &config.cloud {
+        Cloud::Aws => wire_aws(&config, &shared)?,
+        Cloud::Azure(azure) => {
+            let settings = local_settings
+                .iter()
+                .flatten()
+                .map(|(name, value)| ((*name).to_owned(), value.clone()))
+                .collect();
+            let azure = azure::wire(&config, azure, &shared.db, &shared.faults, settings).await?;
+            Wiring {
+                routes: azure.routes,
+                cors: azure.cors,
+                queues: azure.queues,
+                step_functions: None,
+                lambda_functions: HashMap::new(),
+                mappings: Vec::new(),
+                service_bus: azure.triggers,
+                handler: Some(azure.handler),
+            }
+        }
+    };
+    let Shared {
+        db,
+        store,
+        records,
+        faults,
+        providers,
+        executions,
+        ..
+    } = shared;
+    let provider_environment = local_settings[1..].concat();
+    let (stop_work, stopping) = watch::channel(false);
+    let (stop_server, server_stopping) = watch::channel(false);
+    let services = Arc::new(Services {
+        routes: wiring.routes,
+        cors: wiring.cors,
+        queues: wiring.queues,
+        step_functions: wiring.step_functions.clone(),
+        executions: executions.clone(),
+        store,
+        records,
+        paypal: providers.paypal,
+        sendgrid: providers.sendgrid,
+        mailchimp: providers.mailchimp,
+        faults,
+        lambda_functions: wiring.lambda_functions,
+        stopping: stopping.clone(),
+    });
+    let mut workers = Vec::new();
+    if let Some(step_functions) = &wiring.step_functions {
+        workers.push(tokio::spawn(
+            step_functions.clone().resume_lapsed(stopping.clone()),
+        ));
+    }
+    if config.event_sources {
+        for mapping in wiring.mappings {
+            workers.push(tokio::spawn(mapping.run(stopping.clone())));
+        }
+        for trigger in wiring.service_bus {
+            workers.push(tokio::spawn(trigger.run(stopping.clone())));
+        }
+    }
+    let server = tokio::spawn(http::serve(
+        listener,
+        services,
+        config.limits,
+        server_stopping,
+    ));
+    Ok(RunningEmulator {
+        addr,
+        stop_work,
+        stop_server,
+        workers,
+        server: Some(server),
+        step_functions: wiring.step_functions,
+        executions,
+        handler: wiring.handler,
+        drain_timeout: config.drain_timeout,
+        db,
+        provider_environment,
+    })
+}
+
+/// Reads the template's topology and wires it: queues, the local Step Functions and its tasks,
+/// the gateway's routes, the event source mappings.
+fn wire_aws(config: &Config, shared: &Shared) -> anyhow::Result<Wiring> {
+    let Shared {
+        base,
+        catalogue,
+        db,
+        store,
+        faults,
+        providers,
+        executions,
+        ..
+    } = shared;
+    let mut topology =
+        Template::load(&config.template)?.topology(&config.parameter_overrides, base)?;
+    apply_overrides(config, &mut topology)?;
+    let queues = create_queues(db, &topology.queues)?;
     let queue_at = |url: &str| -> Option<Arc<Queue>> {
         queues
             .iter()
-            .find(|queue| aws::sqs::queue_url(&base, queue.name()) == url)
+            .find(|queue| aws::sqs::queue_url(base, queue.name()) == url)
             .cloned()
     };
-    // The settings the emulator gives in place of the template's (which name cloud resources
-    // and secrets): a function that declares any variable of a group gets the whole group.
-    let local_settings = [
-        vec![("DATABASE_URL", config.database_url.clone())],
-        providers.paypal_config.to_env(),
-        providers.sendgrid_config.to_env(),
-        providers.mailchimp_config.to_env(),
-    ];
+    // A function that declares any variable of a group gets the whole group.
+    let local_settings = shared.local_settings(config);
     let processes: HashMap<String, Arc<LambdaFunction>> = match &config.functions {
         Functions::InProcess => HashMap::new(),
         Functions::Process(binaries) => topology
@@ -485,7 +646,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             .collect(),
         queues: queues
             .iter()
-            .map(|queue| (aws::sqs::queue_url(&base, queue.name()), queue.clone()))
+            .map(|queue| (aws::sqs::queue_url(base, queue.name()), queue.clone()))
             .collect(),
         faults: faults.clone(),
     };
@@ -495,7 +656,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         workflow::StateMachine::from_json(&machine.definition)
             .with_context(|| format!("the state machine {}", machine.name))?,
         tasks,
-        Executions::new(db.clone(), config.execution_lease),
+        executions.clone(),
     )?;
 
     let mut routes = Vec::new();
@@ -546,7 +707,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             None => return Err(not_in_process(function, "a queue consumer")),
         };
         mappings.push(EventSourceMapping {
-            queue: queue_at(&aws::sqs::queue_url(&base, &source.queue))
+            queue: queue_at(&aws::sqs::queue_url(base, &source.queue))
                 .expect("checked by the template"),
             function_name: function.name.clone(),
             function: consumer,
@@ -559,46 +720,15 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
 
     let mut cors = topology.cors.clone();
     cors.allow_origins.extend(config.site_origin.clone());
-    let provider_environment = local_settings[1..].concat();
-    let (stop_work, stopping) = watch::channel(false);
-    let (stop_server, server_stopping) = watch::channel(false);
-    let services = Arc::new(Services {
+    Ok(Wiring {
         routes,
         cors,
         queues,
-        step_functions: step_functions.clone(),
-        store,
-        records,
-        paypal: providers.paypal,
-        sendgrid: providers.sendgrid,
-        mailchimp: providers.mailchimp,
-        faults,
+        step_functions: Some(step_functions),
         lambda_functions,
-        stopping: stopping.clone(),
-    });
-    let resumer = tokio::spawn(step_functions.clone().resume_lapsed(stopping.clone()));
-    let mut workers = vec![resumer];
-    if config.event_sources {
-        for mapping in mappings {
-            workers.push(tokio::spawn(mapping.run(stopping.clone())));
-        }
-    }
-    let server = tokio::spawn(http::serve(
-        listener,
-        services,
-        config.limits,
-        server_stopping,
-    ));
-    Ok(RunningEmulator {
-        addr,
-        stop_work,
-        stop_server,
-        workers,
-        server: Some(server),
-        step_functions,
-        drain_timeout: config.drain_timeout,
-        db,
-        provider_environment,
+        mappings,
+        service_bus: Vec::new(),
+        handler: None,
     })
 }
 

@@ -64,12 +64,27 @@ struct Args {
     /// build` leaves them, or NAME) instead of building them with cargo.
     #[arg(long, value_name = "DIR")]
     function_binaries: Option<std::path::PathBuf>,
+    /// Which cloud's topology runs: `aws` (template.yaml: API Gateway, SQS, Lambda, Step
+    /// Functions) or `azure` (infra/azure: the Functions host running the Function App's custom
+    /// handler, Service Bus queues).
+    #[arg(long, value_enum, default_value_t = CloudArg::Aws)]
+    cloud: CloudArg,
+    /// With `--cloud azure`: the Function App's folder (host.json, function folders,
+    /// servicebus.json); default `infra/azure`.
+    #[arg(long, value_name = "DIR")]
+    azure_app: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum FunctionsMode {
     InProcess,
     Process,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CloudArg {
+    Aws,
+    Azure,
 }
 
 const DEFAULT_DATABASE: &str = ".emulator/registrations.db";
@@ -114,7 +129,6 @@ async fn main() -> anyhow::Result<()> {
     config.parameter_overrides = args.parameter_overrides;
     config.visibility_timeout = args.visibility_timeout.map(std::time::Duration::from_secs);
     config.max_receive_count = args.max_receive_count;
-    let template = emulator::template::Template::load(&config.template)?;
     config.execution_lease = std::time::Duration::from_secs(args.execution_lease.max(1));
     config.providers = emulator::Providers::from_env(&ProcessEnv).context("provider settings")?;
     config.site_origin = args
@@ -131,27 +145,57 @@ async fn main() -> anyhow::Result<()> {
             .context("PAYPAL_DEADLINE_MS must be a whole number of milliseconds")?;
         config.paypal_deadline = std::time::Duration::from_millis(ms);
     }
-    config.functions = match (args.functions, args.function_binaries) {
-        (FunctionsMode::InProcess, None) => emulator::Functions::InProcess,
-        (FunctionsMode::InProcess, Some(_)) => {
-            anyhow::bail!("--function-binaries needs --functions process")
+    let binaries = |names: &[String]| -> anyhow::Result<_> {
+        match &args.function_binaries {
+            Some(dir) => emulator::lambda::binaries_in(dir, names),
+            None => {
+                println!("Building the functions' binaries with cargo…");
+                tokio::task::block_in_place(emulator::lambda::build_binaries)
+            }
         }
-        (FunctionsMode::Process, Some(dir)) => emulator::Functions::Process(
-            emulator::lambda::binaries_in(&dir, &template.cargo_binaries())?,
-        ),
-        (FunctionsMode::Process, None) => {
-            println!("Building the functions' binaries with cargo…");
-            emulator::Functions::Process(
-                tokio::task::spawn_blocking(emulator::lambda::build_binaries).await??,
+    };
+    let mode = match (args.cloud, args.functions) {
+        (CloudArg::Azure, FunctionsMode::InProcess) => {
+            anyhow::bail!(
+                "--cloud azure runs the functions as the Function App's custom handler: drop --functions in-process"
             )
         }
-    };
-    let mode = match &config.functions {
-        emulator::Functions::InProcess => "in-process (their libraries)",
-        emulator::Functions::Process(_) => "process (their binaries, as on Lambda)",
+        (CloudArg::Azure, FunctionsMode::Process) => {
+            let app_dir = match args.azure_app {
+                Some(dir) => dir,
+                None if Path::new("infra/azure/host.json").is_file() => {
+                    PathBuf::from("infra/azure")
+                }
+                None => emulator::azure::app::workspace_app(),
+            };
+            let mut built = binaries(&["handler".to_owned()])?;
+            config.cloud = emulator::Cloud::Azure(emulator::azure::AzureConfig {
+                app_dir: app_dir.clone(),
+                handler: built.remove("handler").context("no handler binary")?,
+            });
+            format!(
+                "the Azure Function App in {} (its custom handler, as the Functions host runs it)",
+                app_dir.display()
+            )
+        }
+        (CloudArg::Aws, FunctionsMode::InProcess) => {
+            anyhow::ensure!(
+                args.function_binaries.is_none(),
+                "--function-binaries needs --functions process"
+            );
+            "in-process (their libraries)".to_owned()
+        }
+        (CloudArg::Aws, FunctionsMode::Process) => {
+            let names = emulator::template::Template::load(&config.template)?.cargo_binaries();
+            config.functions = emulator::Functions::Process(binaries(&names)?);
+            "process (their binaries, as on Lambda)".to_owned()
+        }
     };
     let providers = config.providers.describe();
-    let template = template.path().display();
+    let topology = match &config.cloud {
+        emulator::Cloud::Aws => format!("template    {}", config.template.display()),
+        emulator::Cloud::Azure(azure) => format!("azure app   {}", azure.app_dir.display()),
+    };
     let emulator = emulator::start(config, listener).await?;
     let url = emulator.url();
     println!(
@@ -159,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
          \x20 site        {url}/\n\
          \x20 API         GET {url}/api/tickets  ·  POST {url}/api/registrations\n\
          \x20 inspector   {url}/_emulator  (JSON: {url}/_emulator/api/…)\n\
-         \x20 template    {template}\n\
+         \x20 {topology}\n\
          \x20 functions   {mode}\n\
          \x20 database    {database_url}\n\
          \x20 providers   {providers}\n\

@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 use super::{ACCOUNT, AwsError, AwsResult, REGION, epoch_seconds, input};
 use crate::Services;
+use crate::step_functions::LocalStepFunctions;
+use std::sync::Arc;
 
 /// The ARN of a local state machine.
 pub fn state_machine_arn(name: &str) -> String {
@@ -35,11 +37,17 @@ fn execution_arn(machine: &str, name: &str) -> String {
 }
 
 pub(crate) async fn call(services: &Services, operation: &str, body: Value) -> AwsResult {
+    let Some(step_functions) = &services.step_functions else {
+        return Err(AwsError::client(
+            "UnknownOperationException",
+            "This emulator hosts the Azure Function App (--cloud azure), which has no Step Functions",
+        ));
+    };
     match operation {
-        "StartExecution" => start_execution(services, input(body)?).await,
-        "DescribeExecution" => describe_execution(services, input(body)?).await,
-        "ListExecutions" => list_executions(services, input(body)?).await,
-        "GetExecutionHistory" => get_execution_history(services, input(body)?).await,
+        "StartExecution" => start_execution(step_functions, input(body)?).await,
+        "DescribeExecution" => describe_execution(step_functions, input(body)?).await,
+        "ListExecutions" => list_executions(step_functions, input(body)?).await,
+        "GetExecutionHistory" => get_execution_history(step_functions, input(body)?).await,
         other => Err(AwsError::client(
             "UnknownOperationException",
             format!("The emulator does not serve Step Functions {other}"),
@@ -101,8 +109,11 @@ struct StartExecution {
     input: Option<String>,
 }
 
-async fn start_execution(services: &Services, request: StartExecution) -> AwsResult {
-    check_state_machine(services.step_functions.name(), &request.state_machine_arn)?;
+async fn start_execution(
+    step_functions: &Arc<LocalStepFunctions>,
+    request: StartExecution,
+) -> AwsResult {
+    check_state_machine(step_functions.name(), &request.state_machine_arn)?;
     let name = request
         .name
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -119,7 +130,6 @@ async fn start_execution(services: &Services, request: StartExecution) -> AwsRes
                 format!("Invalid execution input: {e}"),
             )
         })?;
-    let step_functions = &services.step_functions;
     let started = step_functions
         .start(&name, input.clone())
         .await
@@ -140,14 +150,14 @@ async fn start_execution(services: &Services, request: StartExecution) -> AwsRes
                 "ExecutionAlreadyExists",
                 format!(
                     "Execution Already Exists: '{}'",
-                    execution_arn(services.step_functions.name(), &name)
+                    execution_arn(step_functions.name(), &name)
                 ),
             ));
         }
         existing.started_at
     };
     Ok(
-        json!({ "executionArn": execution_arn(services.step_functions.name(), &name), "startDate": epoch_seconds(start_date) }),
+        json!({ "executionArn": execution_arn(step_functions.name(), &name), "startDate": epoch_seconds(start_date) }),
     )
 }
 
@@ -177,17 +187,19 @@ struct DescribeExecution {
     execution_arn: String,
 }
 
-async fn describe_execution(services: &Services, request: DescribeExecution) -> AwsResult {
-    let name = execution_name(services.step_functions.name(), &request.execution_arn)?;
-    let summary = services
-        .step_functions
+async fn describe_execution(
+    step_functions: &Arc<LocalStepFunctions>,
+    request: DescribeExecution,
+) -> AwsResult {
+    let name = execution_name(step_functions.name(), &request.execution_arn)?;
+    let summary = step_functions
         .executions()
         .get(name)
         .await
         .map_err(AwsError::internal)?
         .ok_or_else(|| execution_does_not_exist(&request.execution_arn))?
         .summary;
-    let mut described = listed(services.step_functions.name(), &summary);
+    let mut described = listed(step_functions.name(), &summary);
     described["input"] = json!(summary.input.to_string());
     described["inputDetails"] = json!({ "included": true });
     match &summary.status {
@@ -213,8 +225,11 @@ struct ListExecutions {
     next_token: Option<String>,
 }
 
-async fn list_executions(services: &Services, request: ListExecutions) -> AwsResult {
-    check_state_machine(services.step_functions.name(), &request.state_machine_arn)?;
+async fn list_executions(
+    step_functions: &Arc<LocalStepFunctions>,
+    request: ListExecutions,
+) -> AwsResult {
+    check_state_machine(step_functions.name(), &request.state_machine_arn)?;
     if let Some(filter) = &request.status_filter
         && ![
             "RUNNING",
@@ -231,8 +246,7 @@ async fn list_executions(services: &Services, request: ListExecutions) -> AwsRes
             format!("Value '{filter}' at 'statusFilter' failed to satisfy constraint"),
         ));
     }
-    let page = services
-        .step_functions
+    let page = step_functions
         .executions()
         .page(&PageRequest {
             // Step Functions: 0 (or none) means its default of 100; at most 1000.
@@ -244,7 +258,7 @@ async fn list_executions(services: &Services, request: ListExecutions) -> AwsRes
     let executions: Vec<Value> = page
         .items
         .iter()
-        .map(|summary| listed(services.step_functions.name(), summary))
+        .map(|summary| listed(step_functions.name(), summary))
         .filter(|item| {
             request
                 .status_filter
@@ -270,15 +284,17 @@ struct GetExecutionHistory {
     include_execution_data: Option<bool>,
 }
 
-async fn get_execution_history(services: &Services, request: GetExecutionHistory) -> AwsResult {
-    let name = execution_name(services.step_functions.name(), &request.execution_arn)?;
-    let record = services
-        .step_functions
+async fn get_execution_history(
+    step_functions: &Arc<LocalStepFunctions>,
+    request: GetExecutionHistory,
+) -> AwsResult {
+    let name = execution_name(step_functions.name(), &request.execution_arn)?;
+    let record = step_functions
         .execution(name)
         .await
         .map_err(AwsError::internal)?
         .ok_or_else(|| execution_does_not_exist(&request.execution_arn))?;
-    let types = services.step_functions.machine().state_types();
+    let types = step_functions.machine().state_types();
     let with_data = request.include_execution_data.unwrap_or(true);
     let mut events: Vec<Value> = record
         .events

@@ -18,6 +18,21 @@ fn host_json() -> anyhow::Result<serde_json::Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
+/// Exits when the process that started the handler (the Functions host) is gone: its
+/// invocations have no one to answer, and a new host starts a new handler. Without this, a host
+/// killed outright (`kill -9`) would leave the handler running its workflows on its own.
+async fn exit_with_host() {
+    let host = std::os::unix::process::parent_id();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if std::os::unix::process::parent_id() != host {
+            // Not logged: the host read the handler's output, and a write to a closed pipe
+            // would panic this task (tracing reports write errors with `eprintln!`).
+            std::process::exit(1);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     function_model::host::init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -33,6 +48,7 @@ fn main() -> ExitCode {
     let served = runtime.block_on(async {
         let settings = azure_app::Settings::from_env(&ProcessEnv)?;
         let app = azure_app::app(settings, &host_json()?).await?;
+        tokio::spawn(exit_with_host());
         app.serve_host().await.map_err(|e| anyhow::anyhow!(e))
     });
     match served {

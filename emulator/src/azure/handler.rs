@@ -1,0 +1,209 @@
+//! The custom handler process, run as the Functions host runs it: started in the app's folder
+//! with `FUNCTIONS_CUSTOMHANDLER_PORT` and the app's settings, waited for until it listens (the
+//! host allows 60 s), started again if it exits, and sent each invocation as
+//! `POST /{FunctionName}` with `X-Azure-Functions-InvocationId`.
+
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use function_model::azure::INVOCATION_ID_HEADER;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+/// How long the handler has to listen after it starts (the Functions host's limit).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// What the emulator starts.
+#[derive(Debug, Clone)]
+pub struct HandlerSpec {
+    pub executable: PathBuf,
+    /// The app's folder: the working directory and `AzureWebJobsScriptRoot`.
+    pub app_dir: PathBuf,
+    /// The app's settings.
+    pub environment: Vec<(String, String)>,
+}
+
+/// Why an invocation did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("the custom handler could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the invocation timed out after {0:?} (functionTimeout)")]
+    TimedOut(Duration),
+    #[error("the invocation failed ({status}): {logs}")]
+    Failed { status: u16, logs: String },
+}
+
+/// A running custom handler.
+pub struct CustomHandler {
+    port: u16,
+    client: reqwest::Client,
+    stop: watch::Sender<bool>,
+}
+
+impl CustomHandler {
+    /// Starts the handler and waits until it listens; a handler that exits or never listens is
+    /// an error with what it printed.
+    pub async fn start(spec: HandlerSpec) -> anyhow::Result<Arc<Self>> {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+            probe.local_addr()?.port()
+        };
+        let mut child = spawn(&spec, port)?;
+        let deadline = tokio::time::Instant::now() + STARTUP;
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            if let Some(status) = child.try_wait()? {
+                anyhow::bail!(
+                    "the custom handler {} exited at start ({status}); its log is above",
+                    spec.executable.display()
+                );
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the custom handler {} did not listen on port {port} within {STARTUP:?}",
+                spec.executable.display()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::info!(port, executable = %spec.executable.display(), "custom handler listening");
+        let (stop, stopping) = watch::channel(false);
+        tokio::spawn(supervise(spec, port, child, stopping));
+        Ok(Arc::new(Self {
+            port,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(|e| anyhow::anyhow!("an HTTP client: {e}"))?,
+            stop,
+        }))
+    }
+
+    /// Sends one invocation of `function` with `payload`; the invocation response on success.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: &Value,
+        timeout: Duration,
+    ) -> Result<Value, InvokeError> {
+        let request = self
+            .client
+            .post(format!("http://127.0.0.1:{}/{function}", self.port))
+            .header(INVOCATION_ID_HEADER, uuid::Uuid::new_v4().to_string())
+            .json(payload)
+            .send();
+        let response = match tokio::time::timeout(timeout, request).await {
+            Err(_) => return Err(InvokeError::TimedOut(timeout)),
+            Ok(Err(e)) => return Err(InvokeError::Unreachable(e.to_string())),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| InvokeError::Unreachable(format!("an unreadable answer: {e}")))?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            let logs = body["Logs"]
+                .as_array()
+                .map(|lines| {
+                    lines
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            Err(InvokeError::Failed {
+                status: status.as_u16(),
+                logs,
+            })
+        }
+    }
+
+    /// Stops the handler (and no longer restarts it).
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for CustomHandler {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn(spec: &HandlerSpec, port: u16) -> anyhow::Result<Child> {
+    let mut child = Command::new(&spec.executable)
+        .current_dir(&spec.app_dir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("FUNCTIONS_WORKER_RUNTIME", "custom")
+        .env("AzureWebJobsScriptRoot", &spec.app_dir)
+        .env("WEBSITE_SITE_NAME", "emulator")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .envs(spec.environment.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("could not start {}: {e}", spec.executable.display()))?;
+    if let Some(stdout) = child.stdout.take() {
+        tokio::spawn(relay(stdout));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        tokio::spawn(relay(stderr));
+    }
+    Ok(child)
+}
+
+/// Copies the handler's output into the emulator's log, a line at a time.
+async fn relay(output: impl AsyncRead + Unpin) {
+    let mut lines = BufReader::new(output).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::info!(target: "function", "[handler] {line}");
+    }
+}
+
+/// Restarts the handler when it exits, until stopped; then kills it.
+async fn supervise(
+    spec: HandlerSpec,
+    port: u16,
+    mut child: Child,
+    mut stopping: watch::Receiver<bool>,
+) {
+    loop {
+        let exited: Option<std::io::Result<ExitStatus>> = tokio::select! {
+            status = child.wait() => Some(status),
+            _ = stopping.wait_for(|stop| *stop) => None,
+        };
+        let Some(exited) = exited else {
+            let _ = child.kill().await;
+            return;
+        };
+        tracing::warn!("the custom handler exited ({exited:?}); starting it again");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        child = match spawn(&spec, port) {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::error!("{e}");
+                return;
+            }
+        };
+    }
+}

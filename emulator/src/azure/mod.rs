@@ -1,0 +1,166 @@
+//! `--cloud azure`: the emulator as the Azure Functions host of the Function App in
+//! `infra/azure` ([`app`]), with the same site, inspector, local providers, database and fault
+//! injection as the AWS topology.
+//!
+//! It runs the app's custom handler (`functions/azure-app`, the executable `host.json` names) as
+//! the host does ([`handler`]), routes the gateway's requests to its HTTP-triggered functions and
+//! its Service Bus queues to its queue-triggered ones, with the host's payloads, and applies their
+//! output bindings ([`triggers`]). The queues are the durable queues of the AWS topology, with
+//! Service Bus's semantics. The registration workflow runs inside the handler (the orchestrator
+//! runs it inline, on the same database); the inspector reads its executions from that database.
+//!
+//! What differs from Azure, and why: the CORS of the gateway is the Bicep's (the site's origin,
+//! `--site-origin`), and the platform's answer to a function that fails is a bare `500`.
+
+pub mod app;
+pub mod handler;
+pub mod triggers;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use durable::{Db, Queue, QueueConfig, Redrive};
+use function_model::HttpFunction;
+
+use crate::faults::Faults;
+use crate::{Config, HttpRoute, template};
+use app::{FunctionAppSpec, Trigger};
+use handler::{CustomHandler, HandlerSpec};
+use triggers::{HttpTrigger, QueueOutputs, ServiceBusTrigger};
+
+/// What `--cloud azure` runs.
+#[derive(Debug, Clone)]
+pub struct AzureConfig {
+    /// The Function App's folder (`infra/azure`).
+    pub app_dir: PathBuf,
+    /// The custom handler's executable, built by cargo.
+    pub handler: PathBuf,
+}
+
+/// The Azure topology, wired.
+pub(crate) struct AzureWiring {
+    pub routes: Vec<HttpRoute>,
+    pub cors: template::Cors,
+    pub queues: Vec<Arc<Queue>>,
+    pub triggers: Vec<Arc<ServiceBusTrigger>>,
+    pub handler: Arc<CustomHandler>,
+}
+
+/// Reads the app, creates its queues, starts its handler with the emulator's settings
+/// (`settings`: the database and the providers), and wires its triggers.
+pub(crate) async fn wire(
+    config: &Config,
+    azure: &AzureConfig,
+    db: &Db,
+    faults: &Arc<Faults>,
+    settings: Vec<(String, String)>,
+) -> anyhow::Result<AzureWiring> {
+    let app = FunctionAppSpec::load(&azure.app_dir)?;
+    let mut queues: Vec<Arc<Queue>> = Vec::new();
+    for spec in &app.queues {
+        let dead_letters = Arc::new(Queue::new(
+            db.clone(),
+            QueueConfig::new(spec.dead_letter_name()),
+        ));
+        let queue = Queue::new(
+            db.clone(),
+            QueueConfig {
+                visibility_timeout: config.visibility_timeout.unwrap_or(spec.lock_duration),
+                redrive: Some(Redrive {
+                    dead_letter_queue: dead_letters.clone(),
+                    max_receive_count: config.max_receive_count.unwrap_or(spec.max_delivery_count),
+                }),
+                ..QueueConfig::new(&spec.name)
+            },
+        );
+        queues.push(Arc::new(queue));
+        queues.push(dead_letters);
+    }
+    let queue = |name: &str| {
+        queues
+            .iter()
+            .find(|q| q.name() == name)
+            .cloned()
+            .expect("the app's bindings name its queues (checked when it was read)")
+    };
+    let handler = CustomHandler::start(HandlerSpec {
+        executable: azure.handler.clone(),
+        app_dir: app.dir.clone(),
+        environment: settings,
+    })
+    .await?;
+    let timeout = config
+        .function_timeouts
+        .values()
+        .copied()
+        .max()
+        .unwrap_or(app.function_timeout);
+
+    let mut routes = Vec::new();
+    let mut triggers = Vec::new();
+    for function in &app.functions {
+        let outputs: QueueOutputs = function
+            .queue_outputs
+            .iter()
+            .map(|(binding, name)| (binding.clone(), queue(name)))
+            .collect();
+        match &function.trigger {
+            Trigger::Http { methods, path } => {
+                let trigger: Arc<dyn HttpFunction> = Arc::new(HttpTrigger {
+                    function: function.name.clone(),
+                    handler: handler.clone(),
+                    outputs,
+                    timeout,
+                });
+                let methods = if methods.is_empty() {
+                    vec!["ANY".to_owned()]
+                } else {
+                    methods.clone()
+                };
+                for method in methods {
+                    routes.push(HttpRoute {
+                        route: template::Route {
+                            method,
+                            path: path.clone(),
+                            function: function.name.clone(),
+                        },
+                        function: trigger.clone(),
+                        timeout,
+                    });
+                }
+            }
+            Trigger::ServiceBus { queue: name } => {
+                let spec = app
+                    .queues
+                    .iter()
+                    .find(|q| &q.name == name)
+                    .expect("checked when read");
+                triggers.push(Arc::new(ServiceBusTrigger {
+                    function: function.name.clone(),
+                    queue: queue(name),
+                    handler: handler.clone(),
+                    outputs,
+                    lock_duration: config.visibility_timeout.unwrap_or(spec.lock_duration),
+                    timeout,
+                    max_concurrent_calls: app.max_concurrent_calls,
+                    drain_timeout: config.drain_timeout,
+                    faults: faults.clone(),
+                }));
+            }
+        }
+    }
+    let cors = template::Cors {
+        allow_origins: config.site_origin.iter().cloned().collect(),
+        allow_methods: vec!["GET".into(), "POST".into()],
+        allow_headers: vec!["content-type".into(), "idempotency-key".into()],
+        expose_headers: vec!["retry-after".into()],
+        max_age: Some(600),
+    };
+    Ok(AzureWiring {
+        routes,
+        cors,
+        queues,
+        triggers,
+        handler,
+    })
+}
