@@ -67,6 +67,28 @@ pub enum Fault {
     Slow(Duration),
 }
 
+impl Fault {
+    /// What the fault does to a workflow task.
+    pub fn for_task(self) -> durable::tasks::TaskFault {
+        match self {
+            Fault::Fail { .. } => durable::tasks::TaskFault::Fail,
+            Fault::Timeout => durable::tasks::TaskFault::Timeout,
+            Fault::Slow(delay) => durable::tasks::TaskFault::Slow(delay),
+        }
+    }
+
+    /// The fault as the Azure handler reads it from the emulator (`/_emulator/api/faults/next`).
+    pub fn to_json(self) -> serde_json::Value {
+        match self {
+            Fault::Fail { status } => serde_json::json!({ "mode": "fail", "status": status }),
+            Fault::Timeout => serde_json::json!({ "mode": "timeout" }),
+            Fault::Slow(delay) => {
+                serde_json::json!({ "mode": "slow", "delayMs": u64::try_from(delay.as_millis()).unwrap_or(u64::MAX) })
+            }
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FaultError {
     #[error("unknown fault target {0:?}; expected one of: {targets}", targets = TARGETS.join(", "))]

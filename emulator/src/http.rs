@@ -109,6 +109,7 @@ fn routes(services: Arc<Services>) -> Router {
             "/_emulator/api/faults",
             get(list_faults).post(inject_fault).delete(clear_faults),
         )
+        .route("/_emulator/api/faults/next", post(next_fault))
         .with_state(services.clone())
         .nest("/_providers/paypal", services.paypal.router())
         .nest("/_providers/sendgrid", services.sendgrid.router())
@@ -736,6 +737,23 @@ async fn stats(State(services): Shared) -> Response {
 
 async fn list_faults(State(services): Shared) -> Json<Vec<FaultSpec>> {
     Json(services.faults.list())
+}
+
+/// The fault the next invocation of a target suffers, counted down: for the Azure handler, which
+/// runs the workflow's tasks in its own process and asks here before each (`{"target"}` in,
+/// `{"fault": null | {"mode", "delayMs"?, "status"?}}` out).
+async fn next_fault(State(services): Shared, body: Bytes) -> Response {
+    let target = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|body| body["target"].as_str().map(str::to_owned));
+    let Some(target) = target else {
+        return inspector_error(StatusCode::BAD_REQUEST, "expected {\"target\"}");
+    };
+    let fault = services
+        .faults
+        .next(&target)
+        .map(crate::faults::Fault::to_json);
+    Json(json!({ "fault": fault })).into_response()
 }
 
 async fn inject_fault(State(services): Shared, body: Bytes) -> Response {

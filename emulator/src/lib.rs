@@ -493,7 +493,15 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                 .flatten()
                 .map(|(name, value)| ((*name).to_owned(), value.clone()))
                 .collect();
-            let azure = azure::wire(&config, azure, &shared.db, &shared.faults, settings).await?;
+            let azure = azure::wire(
+                &config,
+                azure,
+                &shared.base,
+                &shared.db,
+                &shared.faults,
+                settings,
+            )
+            .await?;
             Wiring {
                 routes: azure.routes,
                 cors: azure.cors,

@@ -98,26 +98,8 @@ impl TaskInvoker for LocalTasks {
             )
         })?;
         let timeout = target.timeout();
-        let timed_out = || {
-            TaskFailure::new(
-                "Sandbox.Timedout",
-                format!("{name} timed out after {timeout:?}"),
-            )
-        };
-        match self.faults.next(name) {
-            Some(Fault::Fail { .. }) => {
-                return Err(TaskFailure::new(
-                    "Lambda.ServiceException",
-                    format!("{name} invocation failed (injected fault)"),
-                ));
-            }
-            Some(Fault::Timeout) => {
-                tokio::time::sleep(timeout).await;
-                return Err(timed_out());
-            }
-            Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-            None => {}
-        }
+        let fault = self.faults.next(name).map(Fault::for_task);
+        durable::tasks::suffer(name, timeout, fault).await?;
         let function = match target {
             TaskTarget::InProcess { function, .. } => function,
             TaskTarget::Process(function) => return invoke_process(function, task).await,

@@ -51,10 +51,16 @@ pub(crate) struct AzureWiring {
 pub(crate) async fn wire(
     config: &Config,
     azure: &AzureConfig,
+    base: &str,
     db: &Db,
     faults: &Arc<Faults>,
-    settings: Vec<(String, String)>,
+    mut settings: Vec<(String, String)>,
 ) -> anyhow::Result<AzureWiring> {
+    // The workflow's tasks run inside the handler: it asks here for their faults.
+    settings.push((
+        "EMULATOR_TASK_FAULTS_URL".to_owned(),
+        format!("{base}/_emulator/api/faults/next"),
+    ));
     let app = FunctionAppSpec::load(&azure.app_dir)?;
     let mut queues: Vec<Arc<Queue>> = Vec::new();
     for spec in &app.queues {
@@ -89,16 +95,15 @@ pub(crate) async fn wire(
         environment: settings,
     })
     .await?;
-    let timeout = config
-        .function_timeouts
-        .values()
-        .copied()
-        .max()
-        .unwrap_or(app.function_timeout);
 
     let mut routes = Vec::new();
     let mut triggers = Vec::new();
     for function in &app.functions {
+        let timeout = config
+            .function_timeouts
+            .get(&function.name)
+            .copied()
+            .unwrap_or(app.function_timeout);
         let outputs: QueueOutputs = function
             .queue_outputs
             .iter()

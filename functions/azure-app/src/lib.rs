@@ -117,8 +117,13 @@ impl Settings {
     }
 }
 
-/// Builds the app from its settings and its `host.json`.
-pub async fn app(settings: Settings, host_json: &serde_json::Value) -> anyhow::Result<FunctionApp> {
+/// Builds the app from its settings and its `host.json`; under the emulator, `faults` is where
+/// its tasks ask for injected faults ([`workflow::HostFaults`]).
+pub async fn app(
+    settings: Settings,
+    host_json: &serde_json::Value,
+    faults: Option<workflow::HostFaults>,
+) -> anyhow::Result<FunctionApp> {
     let timeout = function_timeout(host_json)?;
     let db = Db::connect(&settings.database_url)
         .await
@@ -156,6 +161,7 @@ pub async fn app(settings: Settings, host_json: &serde_json::Value) -> anyhow::R
         Executions::new(db, Executions::DEFAULT_LEASE),
         tasks,
         timeout,
+        faults,
     )?;
     let orchestrator = orchestrator::Orchestrator::new(Arc::new(registration));
     Ok(FunctionApp::new(timeout)

@@ -47,7 +47,11 @@ fn main() -> ExitCode {
     };
     let served = runtime.block_on(async {
         let settings = azure_app::Settings::from_env(&ProcessEnv)?;
-        let app = azure_app::app(settings, &host_json()?).await?;
+        // Set only by the emulator, the Functions host that injects faults.
+        let faults = std::env::var("EMULATOR_TASK_FAULTS_URL")
+            .ok()
+            .map(azure_app::workflow::HostFaults::new);
+        let app = azure_app::app(settings, &host_json()?, faults).await?;
         tokio::spawn(exit_with_host());
         app.serve_host().await.map_err(|e| anyhow::anyhow!(e))
     });

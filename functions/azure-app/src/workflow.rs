@@ -12,7 +12,8 @@
 //!   once run it once), up to the invocation's timeout; then it fails, to be delivered again;
 //! - a delivery of a finished execution does nothing more.
 //!
-//! Tasks are the save-order, email and mailing-list libraries, called in this process; the
+//! Tasks are the save-order, email and mailing-list libraries, called in this process (under the
+//! emulator, each asks its Functions host first for a fault to suffer: [`HostFaults`]); the
 //! `sqs:sendMessage` integration, which parks a failed step's order on the follow-up queue, writes
 //! to the orchestrator's Service Bus output instead. An output is sent only if the invocation
 //! succeeds, and a checkpointed send is not run again on resumption, so each delivery that sees
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
+use durable::tasks::TaskFault;
 use durable::{ExecutionStatus, Executions};
 use function_model::{Invocation, TaskFunction};
 use serde_json::{Value, json};
@@ -70,6 +72,57 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The emulator's fault injection, for the tasks this process runs: before each task the
+/// handler asks the emulator (its Functions host) for the fault it must suffer, as the emulator
+/// applies faults to the Lambda functions it invokes on AWS. Set only by the emulator
+/// (`EMULATOR_TASK_FAULTS_URL`); a deployed app has none.
+pub struct HostFaults {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl HostFaults {
+    pub fn new(url: String) -> Self {
+        Self {
+            url,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn next(&self, task: &str) -> Option<TaskFault> {
+        let asked = async {
+            let answer: Value = self
+                .client
+                .post(&self.url)
+                .json(&json!({ "target": task }))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            Ok::<_, reqwest::Error>(answer)
+        };
+        let fault = match asked.await {
+            Ok(answer) => answer["fault"].clone(),
+            Err(e) => {
+                tracing::warn!(task, "could not ask the host for a fault: {e}");
+                return None;
+            }
+        };
+        match fault["mode"].as_str()? {
+            "fail" => Some(TaskFault::Fail),
+            "timeout" => Some(TaskFault::Timeout),
+            "slow" => Some(TaskFault::Slow(Duration::from_millis(
+                fault["delayMs"].as_u64().unwrap_or(1000),
+            ))),
+            other => {
+                tracing::warn!(task, "the host sent an unknown fault {other:?}");
+                None
+            }
+        }
+    }
+}
+
 /// Starts a registration by running it, durably, in the caller's invocation.
 pub struct InlineWorkflow {
     machine: StateMachine,
@@ -78,6 +131,7 @@ pub struct InlineWorkflow {
     tasks: HashMap<String, Arc<dyn TaskFunction>>,
     /// How long a delivery waits for another invocation's run of the same execution.
     wait_limit: Duration,
+    faults: Option<HostFaults>,
 }
 
 impl InlineWorkflow {
@@ -87,6 +141,7 @@ impl InlineWorkflow {
         executions: Executions,
         tasks: Vec<(&str, Arc<dyn TaskFunction>)>,
         wait_limit: Duration,
+        faults: Option<HostFaults>,
     ) -> anyhow::Result<Self> {
         let tasks: HashMap<String, Arc<dyn TaskFunction>> = tasks
             .into_iter()
@@ -103,6 +158,7 @@ impl InlineWorkflow {
             executions,
             tasks,
             wait_limit,
+            faults,
         })
     }
 
@@ -110,6 +166,7 @@ impl InlineWorkflow {
     async fn run(&self, name: &str, input: Value, resumed: bool) -> BTreeMap<String, Value> {
         let tasks = Tasks {
             functions: &self.tasks,
+            faults: self.faults.as_ref(),
             sent: Mutex::new(BTreeMap::new()),
         };
         let span = tracing::info_span!("execution", order_id = %name, resumed);
@@ -217,6 +274,7 @@ impl WorkflowStarter for InlineWorkflow {
 /// sends, kept for the output binding.
 struct Tasks<'a> {
     functions: &'a HashMap<String, Arc<dyn TaskFunction>>,
+    faults: Option<&'a HostFaults>,
     sent: Mutex<BTreeMap<String, Value>>,
 }
 
@@ -264,6 +322,11 @@ impl TaskInvoker for Tasks<'_> {
             function_id: task.resource.clone(),
             trace_id: None,
         };
+        let fault = match self.faults {
+            Some(faults) => faults.next(&task.resource).await,
+            None => None,
+        };
+        durable::tasks::suffer(&task.resource, TASK_TIMEOUT, fault).await?;
         durable::tasks::call_in_process(function.as_ref(), &invocation, TASK_TIMEOUT, task).await
     }
 }

@@ -92,6 +92,7 @@ impl Tasks {
                 ("mailing-list", self.mailing_list.clone()),
             ],
             wait_limit,
+            None,
         )
         .expect("every task is there")
     }
