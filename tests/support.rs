@@ -106,6 +106,21 @@ fn assert_no_card_data_in(place: std::fmt::Arguments<'_>, text: &str) {
 /// Every log line of this test process, for the card-data scan.
 static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
+/// Whether one line of the captured logs contains every one of `needles`.
+pub fn logs_contain(needles: &[&str]) -> bool {
+    !log_lines(needles).is_empty()
+}
+
+/// The lines of the captured logs that contain every one of `needles`.
+pub fn log_lines(needles: &[&str]) -> Vec<String> {
+    let logs = LOGS.lock().unwrap_or_else(PoisonError::into_inner);
+    String::from_utf8_lossy(&logs)
+        .lines()
+        .filter(|line| needles.iter().all(|needle| line.contains(needle)))
+        .map(str::to_owned)
+        .collect()
+}
+
 struct CapturedLogs;
 
 impl Write for CapturedLogs {
@@ -347,22 +362,68 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// How the emulator runs the functions: in-process, or with `E2E_FUNCTIONS=process` as their
-/// binaries under the Lambda Runtime API (built with cargo once per test binary).
-fn functions() -> emulator::Functions {
+/// Whether the emulator runs the Azure Function App (`E2E_CLOUD=azure`: `infra/azure`, its custom
+/// handler under the emulator's Functions host) instead of the SAM template (`aws`, the default).
+pub fn azure() -> bool {
+    match std::env::var("E2E_CLOUD").as_deref() {
+        Err(_) | Ok("aws") => false,
+        Ok("azure") => true,
+        Ok(other) => panic!("E2E_CLOUD={other:?}: use aws or azure"),
+    }
+}
+
+/// The queues of the topology under test, by their role.
+pub struct QueueNames {
+    /// Where the payment puts the order, and the orchestrator takes it.
+    pub registrations: &'static str,
+    /// Where the registrations queue's hopeless messages end.
+    pub registrations_dead_letters: &'static str,
+    /// Where the workflow parks an order whose step failed for good.
+    pub follow_up: &'static str,
+}
+
+pub fn queues() -> QueueNames {
+    if azure() {
+        QueueNames {
+            registrations: "registrations",
+            registrations_dead_letters: "registrations/$DeadLetterQueue",
+            follow_up: "registration-followup",
+        }
+    } else {
+        QueueNames {
+            registrations: "RegistrationsQueue",
+            registrations_dead_letters: "RegistrationsDeadLetterQueue",
+            follow_up: "FollowUpDeadLetterQueue",
+        }
+    }
+}
+
+/// The binaries, built with cargo once per test binary.
+fn binaries() -> std::collections::HashMap<String, std::path::PathBuf> {
     static BINARIES: OnceLock<std::collections::HashMap<String, std::path::PathBuf>> =
         OnceLock::new();
-    match std::env::var("E2E_FUNCTIONS").as_deref() {
-        Err(_) | Ok("in-process") => emulator::Functions::InProcess,
-        Ok("process") => emulator::Functions::Process(
-            BINARIES
-                .get_or_init(|| {
-                    emulator::lambda::build_binaries().expect("the function binaries build")
-                })
-                .clone(),
-        ),
-        Ok(other) => panic!("E2E_FUNCTIONS={other:?}: use in-process or process"),
+    BINARIES
+        .get_or_init(|| emulator::lambda::build_binaries().expect("the function binaries build"))
+        .clone()
+}
+
+/// How the emulator runs the functions: the Azure Function App's handler (`E2E_CLOUD=azure`),
+/// or on the AWS topology in-process, or with `E2E_FUNCTIONS=process` as their binaries under the
+/// Lambda Runtime API.
+fn topology(config: &mut emulator::Config) {
+    if azure() {
+        let mut binaries = binaries();
+        config.cloud = emulator::Cloud::Azure(emulator::azure::AzureConfig {
+            app_dir: emulator::azure::app::workspace_app(),
+            handler: binaries.remove("handler").expect("the handler was built"),
+        });
+        return;
     }
+    config.functions = match std::env::var("E2E_FUNCTIONS").as_deref() {
+        Err(_) | Ok("in-process") => emulator::Functions::InProcess,
+        Ok("process") => emulator::Functions::Process(binaries()),
+        Ok(other) => panic!("E2E_FUNCTIONS={other:?}: use in-process or process"),
+    };
 }
 
 /// [`spawn_app`], with `configure` applied to the emulator's settings last.
@@ -376,7 +437,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut emulator::Config)) -> Te
     config.visibility_timeout = Some(Duration::from_millis(300));
     config.max_receive_count = Some(3);
     config.paypal_deadline = PAYPAL_DEADLINE;
-    config.functions = functions();
+    topology(&mut config);
     configure(&mut config);
     let emulator = match emulator::start(config, listener).await {
         Ok(emulator) => emulator,

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use end_to_end::{registration, spawn_app, spawn_app_with, unique_email};
+use end_to_end::{queues, registration, spawn_app, spawn_app_with, unique_email};
 use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -191,7 +191,7 @@ async fn cross_site_writes_are_refused_and_change_nothing() {
     let faults = app.get("/_emulator/api/faults").await;
     assert_eq!(faults.as_array().map(Vec::len), Some(1), "{faults}");
     assert_eq!(faults[0]["target"], "orchestrator");
-    let queue = app.queue("RegistrationsQueue").await;
+    let queue = app.queue(queues().registrations).await;
     assert_eq!(queue["visible"], 0, "{queue}");
     assert_eq!(queue["inFlight"], 0, "{queue}");
     assert!(app.inspect("outbox").await.is_empty());

@@ -1,4 +1,4 @@
-use end_to_end::{registration, spawn_app, unique_email};
+use end_to_end::{queues, registration, spawn_app, unique_email};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,7 +15,7 @@ async fn one_key_sent_twice_charges_stores_and_emails_once() {
     assert_eq!(app.finished_execution(id).await["status"], "SUCCEEDED");
     // Every order published has been taken up and its execution is over: a second charge, order,
     // execution or email would be there to count by now.
-    app.drained("RegistrationsQueue").await;
+    app.drained(queues().registrations).await;
 
     let payments = app.completed_payments().await;
     assert_eq!(payments.len(), 1);
@@ -44,15 +44,15 @@ async fn the_same_order_delivered_twice_starts_one_execution() {
     .expect("JSON");
     order["orderId"] = json!("7d0c9a52-32a5-4c59-9d43-0d3c1d0f6a11");
     let order = order.to_string();
-    app.send_to_queue("RegistrationsQueue", &order).await;
-    app.send_to_queue("RegistrationsQueue", &order).await;
+    app.send_to_queue(queues().registrations, &order).await;
+    app.send_to_queue(queues().registrations, &order).await;
     let execution = app
         .finished_execution("7d0c9a52-32a5-4c59-9d43-0d3c1d0f6a11")
         .await;
     assert_eq!(execution["status"], "SUCCEEDED");
-    app.drained("RegistrationsQueue").await;
+    app.drained(queues().registrations).await;
     assert_eq!(
-        app.queue("RegistrationsQueue").await["deadLettered"],
+        app.queue(queues().registrations).await["deadLettered"],
         0,
         "both deliveries were consumed, none dead-lettered"
     );

@@ -5,7 +5,8 @@
 //! - `idempotency`: retried requests and redelivered orders do everything once;
 //! - `failures`: retries, exhausted retries, dead-letter queues;
 //! - `hardening`: hostile and careless clients, one test per way they once got through;
-//! - `malformed`: hundreds of malformed requests, each a 4xx with a JSON error within a second.
+//! - `malformed`: hundreds of malformed requests, each a 4xx with a JSON error within a second;
+//! - `azure`: what only the Azure topology does (a redelivery resuming a half-finished execution).
 //!
 //! Every answer of the public API is held to web/openapi.json, and each test ends by scanning
 //! for card data (the number, grouped or not, and the security code) in logs, queues, tables
@@ -13,8 +14,11 @@
 //!
 //! The emulator keeps its data in a SQLite file per test, or with `E2E_DATABASE=postgres` in a
 //! database per test on the PostgreSQL server at `TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432`), dropped when the test ends.
+//! `postgres://postgres@127.0.0.1:5432`), dropped when the test ends. It runs the AWS topology
+//! (`template.yaml`), or with `E2E_CLOUD=azure` the Azure Function App (`infra/azure`, its
+//! custom handler under the emulator's Functions host).
 
+mod azure;
 mod failures;
 mod hardening;
 mod idempotency;

@@ -1,4 +1,4 @@
-use end_to_end::{registration, spawn_app, unique_email};
+use end_to_end::{queues, registration, spawn_app, unique_email};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,8 +121,8 @@ async fn a_declined_card_is_402_and_nothing_happens_after_it() {
     // The payment function publishes an order before it answers: had it published one, the
     // order would have started an execution (or been dead-lettered) by the time the queue is
     // drained.
-    app.drained("RegistrationsQueue").await;
-    assert_eq!(app.queue("RegistrationsQueue").await["deadLettered"], 0);
+    app.drained(queues().registrations).await;
+    assert_eq!(app.queue(queues().registrations).await["deadLettered"], 0);
     assert!(app.inspect("executions").await.is_empty());
     assert!(app.inspect("orders").await.is_empty());
     assert!(app.completed_payments().await.is_empty(), "nothing charged");
@@ -231,18 +231,32 @@ async fn the_site_and_the_ticket_list_are_served() {
 }
 
 /// The gateway passes the caller's trace header to the payment function (or starts a trace), and
-/// the order carries it to the orchestrator as the `AWSTraceHeader` message attribute.
+/// the order carries it to the orchestrator as a message attribute: X-Ray's `X-Amzn-Trace-Id` as
+/// `AWSTraceHeader` on AWS; on Azure the W3C `traceparent` as `Diagnostic-Id`, which the host's
+/// Service Bus output sets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_trace_header_travels_with_the_order() {
     let app = spawn_app().await;
     // The orchestrator fails until cleared, so the messages stay on the queue to be read.
     app.inject_fault(json!({"target": "orchestrator", "mode": "fail"}))
         .await;
-    const TRACE: &str = "Root=1-67891233-abcdef012345678912345678";
+    let (header, trace, attribute) = if end_to_end::azure() {
+        (
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "Diagnostic-Id",
+        )
+    } else {
+        (
+            "x-amzn-trace-id",
+            "Root=1-67891233-abcdef012345678912345678",
+            "AWSTraceHeader",
+        )
+    };
     let traced = app
         .client()
         .post(format!("{}/api/registrations", app.url))
-        .header("x-amzn-trace-id", TRACE)
+        .header(header, trace)
         .json(&registration(
             &unique_email("traced"),
             "Ada Lovelace",
@@ -259,23 +273,27 @@ async fn the_trace_header_travels_with_the_order() {
         )
         .await;
     assert_eq!(status, 201);
-    let queue = app.queue("RegistrationsQueue").await;
-    let traces: Vec<&str> = queue["messages"]
-        .as_array()
-        .expect("messages")
+    // On the queue, or already dead-lettered (a failed delivery on Azure is abandoned, and
+    // delivered again, at once).
+    let mut messages = Vec::new();
+    for name in [queues().registrations, queues().registrations_dead_letters] {
+        let queue = app.queue(name).await;
+        messages.extend(queue["messages"].as_array().expect("messages").clone());
+    }
+    let traces: Vec<&str> = messages
         .iter()
-        .filter_map(|m| m["attributes"]["AWSTraceHeader"].as_str())
+        .filter_map(|m| m["attributes"][attribute].as_str())
         .collect();
-    assert_eq!(traces.len(), 2, "{queue}");
-    assert!(traces.contains(&TRACE), "the caller's trace: {traces:?}");
+    assert_eq!(traces.len(), 2, "{messages:?}");
+    assert!(traces.contains(&trace), "the caller's trace: {traces:?}");
     let started = traces
         .iter()
-        .find(|t| **t != TRACE)
+        .find(|t| **t != trace)
         .expect("a second trace");
     assert!(
-        started.starts_with("Root=1-") && started.len() == TRACE.len(),
+        started.len() == trace.len() && started[..3] == trace[..3],
         "a new trace: {started}"
     );
     app.clear_faults().await;
-    app.drained("RegistrationsQueue").await;
+    app.drained(queues().registrations).await;
 }

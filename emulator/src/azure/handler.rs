@@ -1,7 +1,9 @@
 //! The custom handler process, run as the Functions host runs it: started in the app's folder
 //! with `FUNCTIONS_CUSTOMHANDLER_PORT` and the app's settings, waited for until it listens (the
 //! host allows 60 s), started again if it exits, and sent each invocation as
-//! `POST /{FunctionName}` with `X-Azure-Functions-InvocationId`.
+//! `POST /{FunctionName}` with `X-Azure-Functions-InvocationId`. An invocation that outlives the
+//! function timeout restarts the handler, as the host restarts a worker that timed out: whatever
+//! else it was running stops there too.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -43,6 +45,9 @@ pub struct CustomHandler {
     port: u16,
     client: reqwest::Client,
     stop: watch::Sender<bool>,
+    restart: Arc<tokio::sync::Notify>,
+    /// Whether the handler listens: false while it restarts, when the host sends nothing.
+    readiness: watch::Receiver<bool>,
 }
 
 impl CustomHandler {
@@ -54,30 +59,19 @@ impl CustomHandler {
             probe.local_addr()?.port()
         };
         let mut child = spawn(&spec, port)?;
-        let deadline = tokio::time::Instant::now() + STARTUP;
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            if let Some(status) = child.try_wait()? {
-                anyhow::bail!(
-                    "the custom handler {} exited at start ({status}); its log is above",
-                    spec.executable.display()
-                );
-            }
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "the custom handler {} did not listen on port {port} within {STARTUP:?}",
-                spec.executable.display()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        listening(&mut child, &spec, port).await?;
         tracing::info!(port, executable = %spec.executable.display(), "custom handler listening");
         let (stop, stopping) = watch::channel(false);
-        tokio::spawn(supervise(spec, port, child, stopping));
+        let (ready, readiness) = watch::channel(true);
+        let restart = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(supervise(Supervised {
+            spec,
+            port,
+            child,
+            stopping,
+            restart: restart.clone(),
+            ready,
+        }));
         Ok(Arc::new(Self {
             port,
             client: reqwest::Client::builder()
@@ -85,6 +79,8 @@ impl CustomHandler {
                 .build()
                 .map_err(|e| anyhow::anyhow!("an HTTP client: {e}"))?,
             stop,
+            restart,
+            readiness,
         }))
     }
 
@@ -95,6 +91,15 @@ impl CustomHandler {
         payload: &Value,
         timeout: Duration,
     ) -> Result<Value, InvokeError> {
+        let mut readiness = self.readiness.clone();
+        if tokio::time::timeout(STARTUP, readiness.wait_for(|ready| *ready))
+            .await
+            .is_err()
+        {
+            return Err(InvokeError::Unreachable(format!(
+                "it has not listened again within {STARTUP:?}"
+            )));
+        }
         let request = self
             .client
             .post(format!("http://127.0.0.1:{}/{function}", self.port))
@@ -102,7 +107,14 @@ impl CustomHandler {
             .json(payload)
             .send();
         let response = match tokio::time::timeout(timeout, request).await {
-            Err(_) => return Err(InvokeError::TimedOut(timeout)),
+            Err(_) => {
+                tracing::warn!(
+                    function,
+                    "timed out after {timeout:?}: restarting the custom handler"
+                );
+                self.restart.notify_one();
+                return Err(InvokeError::TimedOut(timeout));
+            }
             Ok(Err(e)) => return Err(InvokeError::Unreachable(e.to_string())),
             Ok(Ok(response)) => response,
         };
@@ -180,30 +192,90 @@ async fn relay(output: impl AsyncRead + Unpin) {
     }
 }
 
-/// Restarts the handler when it exits, until stopped; then kills it.
-async fn supervise(
+/// Waits until the handler listens on `port`; an error if it exits first or takes longer than
+/// the host allows.
+async fn listening(child: &mut Child, spec: &HandlerSpec, port: u16) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + STARTUP;
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!(
+                "the custom handler {} exited at start ({status}); its log is above",
+                spec.executable.display()
+            );
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the custom handler {} did not listen on port {port} within {STARTUP:?}",
+            spec.executable.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct Supervised {
     spec: HandlerSpec,
     port: u16,
-    mut child: Child,
-    mut stopping: watch::Receiver<bool>,
-) {
+    child: Child,
+    stopping: watch::Receiver<bool>,
+    restart: Arc<tokio::sync::Notify>,
+    ready: watch::Sender<bool>,
+}
+
+/// Restarts the handler when it exits or an invocation timed out, until stopped; then kills it.
+/// While it restarts, nothing is sent to it.
+async fn supervise(mut supervised: Supervised) {
+    enum Event {
+        Exited(std::io::Result<ExitStatus>),
+        Restart,
+        Stop,
+    }
+    let Supervised {
+        spec,
+        port,
+        child,
+        stopping,
+        restart,
+        ready,
+    } = &mut supervised;
     loop {
-        let exited: Option<std::io::Result<ExitStatus>> = tokio::select! {
-            status = child.wait() => Some(status),
-            _ = stopping.wait_for(|stop| *stop) => None,
+        let event = tokio::select! {
+            status = child.wait() => Event::Exited(status),
+            () = restart.notified() => Event::Restart,
+            _ = stopping.wait_for(|stop| *stop) => Event::Stop,
         };
-        let Some(exited) = exited else {
-            let _ = child.kill().await;
-            return;
-        };
-        tracing::warn!("the custom handler exited ({exited:?}); starting it again");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        child = match spawn(&spec, port) {
-            Ok(child) => child,
-            Err(e) => {
-                tracing::error!("{e}");
+        ready.send_replace(false);
+        let exited = match event {
+            Event::Exited(status) => status,
+            Event::Restart => {
+                let _ = child.kill().await;
+                child.wait().await
+            }
+            Event::Stop => {
+                let _ = child.kill().await;
                 return;
             }
         };
+        tracing::warn!("the custom handler stopped ({exited:?}); starting it again");
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let started = match spawn(spec, *port) {
+                Ok(mut new) => listening(&mut new, spec, *port).await.map(|()| new),
+                Err(e) => Err(e),
+            };
+            match started {
+                Ok(new) => {
+                    *child = new;
+                    break;
+                }
+                Err(e) => tracing::error!("{e:#}; trying again"),
+            }
+        }
+        ready.send_replace(true);
     }
 }

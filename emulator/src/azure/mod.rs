@@ -61,6 +61,10 @@ pub(crate) async fn wire(
         "EMULATOR_TASK_FAULTS_URL".to_owned(),
         format!("{base}/_emulator/api/faults/next"),
     ));
+    settings.push((
+        "EXECUTION_LEASE_MS".to_owned(),
+        config.execution_lease.as_millis().to_string(),
+    ));
     let app = FunctionAppSpec::load(&azure.app_dir)?;
     let mut queues: Vec<Arc<Queue>> = Vec::new();
     for spec in &app.queues {

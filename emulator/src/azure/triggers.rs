@@ -6,7 +6,8 @@
 //! (invisible for the queue's lock duration, the lock renewed while the invocation runs, as the
 //! host's `maxAutoLockRenewalDuration` does), completed (deleted) when the invocation succeeds and
 //! its outputs are sent, abandoned (visible again at once) when it fails, and dead-lettered to
-//! `<queue>/$DeadLetterQueue` once it has been delivered `maxDeliveryCount` times. The host's
+//! `<queue>/$DeadLetterQueue` when its `maxDeliveryCount`th delivery fails (reason
+//! `MaxDeliveryCountExceeded`, the failure as its description). The host's
 //! metadata comes with it: `MessageId`, `DeliveryCount`, `EnqueuedTimeUtc`, the application
 //! properties; scalars JSON-encoded, as the host encodes them.
 
@@ -44,9 +45,29 @@ fn encoded(text: &str) -> Value {
     Value::String(Value::String(text.to_owned()).to_string())
 }
 
+/// The W3C trace context property the Service Bus SDKs and the host's output binding set on a
+/// message: the invocation's `traceparent`.
+const DIAGNOSTIC_ID: &str = "Diagnostic-Id";
+
+/// A new W3C `traceparent`: version 00, a random trace id and parent id, sampled.
+fn new_traceparent() -> String {
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let parent = uuid::Uuid::new_v4().simple().to_string();
+    format!("00-{trace}-{}-01", &parent[..16])
+}
+
 /// Sends what the invocation wrote to its queue outputs (one message per value; an array is
-/// several). An object is sent as its JSON text, a string as itself.
-async fn send_outputs(outputs: &QueueOutputs, response: &Value) -> anyhow::Result<()> {
+/// several), with the invocation's trace as `Diagnostic-Id`, as the host's output binding does.
+/// An object is sent as its JSON text, a string as itself.
+async fn send_outputs(
+    outputs: &QueueOutputs,
+    response: &Value,
+    traceparent: Option<&str>,
+) -> anyhow::Result<()> {
+    let attributes: BTreeMap<String, String> = traceparent
+        .map(|trace| (DIAGNOSTIC_ID.to_owned(), trace.to_owned()))
+        .into_iter()
+        .collect();
     for (binding, queue) in outputs {
         let values = match &response["Outputs"][binding] {
             Value::Null => continue,
@@ -59,7 +80,7 @@ async fn send_outputs(outputs: &QueueOutputs, response: &Value) -> anyhow::Resul
                 other => other.to_string(),
             };
             queue
-                .send(body, BTreeMap::new(), None)
+                .send(body, attributes.clone(), None)
                 .await
                 .map_err(|e| anyhow::anyhow!("the output {binding} to {}: {e}", queue.name()))?;
         }
@@ -83,8 +104,7 @@ fn request_data(request: &HttpRequest) -> Value {
             .headers
             .get_all(name)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(|v| Value::String(v.to_owned()))
+            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         headers.insert(name.to_string(), Value::Array(values));
     }
@@ -149,8 +169,14 @@ impl HttpFunction for HttpTrigger {
             headers: HeaderMap::new(),
             body: Default::default(),
         };
+        // The host's trace of the invocation: the caller's `traceparent`, or a new one.
+        let traceparent = request
+            .header("traceparent")
+            .map_or_else(new_traceparent, str::to_owned);
+        let mut data = request_data(&request);
+        data["Headers"]["traceparent"] = json!([traceparent]);
         let payload = json!({
-            "Data": { HTTP_REQUEST: request_data(&request) },
+            "Data": { HTTP_REQUEST: data },
             "Metadata": { "sys": sys(&self.function) },
         });
         let answer = match self
@@ -165,7 +191,7 @@ impl HttpFunction for HttpTrigger {
             }
         };
         // The outputs go out before the caller hears the answer: a 201 means the order is queued.
-        if let Err(e) = send_outputs(&self.outputs, &answer).await {
+        if let Err(e) = send_outputs(&self.outputs, &answer, Some(&traceparent)).await {
             tracing::error!(function = %self.function, "could not send the outputs: {e:#}");
             return failed();
         }
@@ -257,8 +283,27 @@ impl ServiceBusTrigger {
         })
     }
 
-    /// Makes the message visible again at once, for its next delivery.
+    /// Makes the message visible again at once, for its next delivery; or, if this was its
+    /// `maxDeliveryCount`th, moves it to the dead-letter queue with Service Bus's reason and the
+    /// failure as its description.
     async fn abandon(&self, message: &ReceivedMessage, why: &str) {
+        let last = self
+            .queue
+            .config()
+            .redrive
+            .as_ref()
+            .is_some_and(|redrive| message.receive_count >= redrive.max_receive_count);
+        if last {
+            tracing::warn!(delivery = message.receive_count, "dead-lettered: {why}");
+            match self
+                .queue
+                .dead_letter_now(&message.receipt_handle, "MaxDeliveryCountExceeded", why)
+                .await
+            {
+                Ok(()) => return,
+                Err(e) => tracing::warn!("could not dead-letter the message: {e}"),
+            }
+        }
         tracing::warn!(delivery = message.receive_count, "abandoned: {why}");
         if let Err(e) = self
             .queue
@@ -309,7 +354,8 @@ impl ServiceBusTrigger {
             Ok(answer) => answer,
             Err(e) => return self.abandon(&message, &e.to_string()).await,
         };
-        if let Err(e) = send_outputs(&self.outputs, &answer).await {
+        let trace = message.attributes.get(DIAGNOSTIC_ID).map(String::as_str);
+        if let Err(e) = send_outputs(&self.outputs, &answer, trace).await {
             return self.abandon(&message, &format!("{e:#}")).await;
         }
         if let Err(e) = self.queue.delete(&message.receipt_handle).await {

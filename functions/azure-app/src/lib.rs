@@ -100,6 +100,10 @@ pub fn function_timeout(host_json: &serde_json::Value) -> anyhow::Result<Duratio
 /// `appSettings`, with Key Vault references for the secrets, when deployed).
 pub struct Settings {
     pub database_url: String,
+    /// How long a workflow execution stays claimed by an invocation that stopped renewing it:
+    /// a redelivered message resumes an execution whose invocation died once this has passed
+    /// (`EXECUTION_LEASE_MS`, default 15 s; well under `functionTimeout`).
+    pub execution_lease: Duration,
     pub paypal: PayPalConfig,
     pub sendgrid: SendGridConfig,
     pub mailchimp: MailchimpConfig,
@@ -110,6 +114,11 @@ impl Settings {
     pub fn from_env(env: &dyn Env) -> Result<Self, clients::config::ConfigError> {
         Ok(Self {
             database_url: clients::config::required(env, "DATABASE_URL")?,
+            execution_lease: clients::config::millis(
+                env,
+                "EXECUTION_LEASE_MS",
+                Executions::DEFAULT_LEASE,
+            )?,
             paypal: PayPalConfig::from_env(env)?,
             sendgrid: SendGridConfig::from_env(env)?,
             mailchimp: MailchimpConfig::from_env(env)?,
@@ -158,7 +167,7 @@ pub async fn app(
     ];
     let registration = workflow::InlineWorkflow::new(
         workflow::registration_machine()?,
-        Executions::new(db, Executions::DEFAULT_LEASE),
+        Executions::new(db, settings.execution_lease),
         tasks,
         timeout,
         faults,

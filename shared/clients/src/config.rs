@@ -80,7 +80,7 @@ pub(crate) fn base_url(env: &dyn Env, name: &'static str) -> Result<Option<Strin
 
 /// A duration in milliseconds, or `default` when unset.
 #[cfg(feature = "http")]
-pub(crate) fn millis(
+pub fn millis(
     env: &dyn Env,
     name: &'static str,
     default: Duration,

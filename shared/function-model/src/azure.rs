@@ -352,8 +352,10 @@ pub fn http_request(value: &Value) -> Result<HttpRequest, String> {
             Value::Array(values) => values,
             single => vec![single],
         };
+        // Bytes as sent, not only visible ASCII: a value the function must refuse (a key in
+        // another encoding) is not silently dropped here.
         for text in values.iter().filter_map(scalar_text) {
-            if let Ok(text) = HeaderValue::try_from(text) {
+            if let Ok(text) = HeaderValue::from_bytes(text.as_bytes()) {
                 headers.append(name.clone(), text);
             }
         }
