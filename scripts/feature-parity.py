@@ -20,7 +20,9 @@ with the crates that turn each extra feature on.
 import subprocess
 import sys
 
-FUNCTIONS = ["payment", "orchestrator", "save-order", "email", "mailing-list"]
+# The packages `emulator::lambda::build_binaries` builds: the five Lambda functions and the Azure
+# Function App's custom handler.
+FUNCTIONS = ["payment", "orchestrator", "save-order", "email", "mailing-list", "azure-app"]
 
 
 def features(args, edges):

@@ -8,7 +8,9 @@
 //! Reliability: a request sent again with the same key and body gets the first answer back and is
 //! never charged twice; the order id is derived from the key, and the provider's request id too, so
 //! even a crash between charging and answering heals on retry (the charge replays, the publish
-//! repeats, and the consumers are idempotent by order id).
+//! repeats, and the consumers are idempotent by order id). A replay of a paid registration
+//! publishes its order again too: on Azure the order goes out as an output binding after the
+//! answer is recorded, and could have been lost with the invocation.
 //!
 //! Idempotency records live behind a port (`clients::idempotency`), claimed atomically, so that
 //! several instances sharing a store agree; a claim whose holder died is taken over once the
@@ -118,7 +120,8 @@ impl Payment {
             return self
                 .charge_and_publish(invocation, order_id, registration)
                 .instrument(span)
-                .await;
+                .await
+                .0;
         };
         async {
             let fingerprint = fingerprint(&body);
@@ -133,6 +136,11 @@ impl Payment {
                 Claim::New => {}
                 Claim::Replay(answer) => {
                     tracing::info!("replaying the answer to an earlier request with the same Idempotency-Key");
+                    if let Some(order) = answer.published.as_deref() {
+                        if let Err(response) = self.publish_again(invocation, order).await {
+                            return response;
+                        }
+                    }
                     return replayed(answer);
                 }
                 Claim::Mismatch => {
@@ -149,12 +157,17 @@ impl Payment {
                     .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
                 }
             }
-            let response = self.charge_and_publish(invocation, order_id, registration).await;
+            let (response, published) =
+                self.charge_and_publish(invocation, order_id, registration).await;
             let recorded = if response.status.is_server_error() {
                 // Nothing final happened (or the charge will replay): let the same key try again.
                 self.idempotency.release(&key).await
             } else {
-                self.idempotency.complete(&key, &recorded(&response)).await
+                let answer = RecordedAnswer {
+                    published: published.map(|order| order.to_json()),
+                    ..recorded(&response)
+                };
+                self.idempotency.complete(&key, &answer).await
             };
             if let Err(e) = recorded {
                 // The claim stays; once the timeout has passed a retry takes it over and replays.
@@ -166,14 +179,42 @@ impl Payment {
         .await
     }
 
+    /// Publishes a paid registration's order again, for a replay; a failure is the answer to give
+    /// instead (the key's record stays, so the next retry publishes again).
+    async fn publish_again(
+        &self,
+        invocation: &Invocation,
+        order: &str,
+    ) -> Result<(), HttpResponse> {
+        let order = match OrderPlaced::from_json(order) {
+            Ok(order) => order,
+            Err(e) => {
+                tracing::error!("the recorded order does not read back: {e}");
+                return Ok(());
+            }
+        };
+        self.publisher
+            .publish(&order, invocation.trace_id.as_deref())
+            .await
+            .map_err(|e| {
+                tracing::error!(
+                    capture_id = %order.payment.capture_id,
+                    "paid but not published again: {}",
+                    function_model::chain(&e)
+                );
+                not_published()
+            })
+    }
+
     /// Charges the card (PayPal's request id is the order id, itself derived from the
-    /// `Idempotency-Key`, so a retry never charges twice) and publishes the order.
+    /// `Idempotency-Key`, so a retry never charges twice) and publishes the order; the answer,
+    /// and the order when it was published.
     async fn charge_and_publish(
         &self,
         invocation: &Invocation,
         order_id: OrderId,
         registration: Registration,
-    ) -> HttpResponse {
+    ) -> (HttpResponse, Option<OrderPlaced>) {
         let Registration {
             ticket,
             attendee,
@@ -193,22 +234,24 @@ impl Payment {
             Ok(capture) => capture,
             Err(PaymentError::Declined { code, reason }) => {
                 tracing::info!(code, "card declined");
-                return responses::declined(&reason);
+                return (responses::declined(&reason), None);
             }
             Err(e @ PaymentError::Unavailable(_)) => {
                 tracing::warn!("{e}");
-                return error_response(
+                let response = error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "The payment service is temporarily unavailable. You were not charged twice: please try again in a moment.",
                 )
                 .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+                return (response, None);
             }
             Err(e @ PaymentError::Rejected(_)) => {
                 tracing::error!("{e}");
-                return error_response(
+                let response = error_response(
                     StatusCode::BAD_GATEWAY,
                     "We could not process this payment. Please try again later or contact the organisers.",
                 );
+                return (response, None);
             }
         };
         let order = OrderPlaced {
@@ -237,14 +280,10 @@ impl Payment {
                 "paid but not published, the attendee is asked to retry: {}",
                 function_model::chain(&e)
             );
-            return error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Your payment went through but we could not finish your registration. Please submit again: you will not be charged twice.",
-            )
-            .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("2"));
+            return (not_published(), None);
         }
         tracing::info!(ticket = %order.ticket.id, amount = %order.amount, "registration paid and published");
-        responses::registered(&order)
+        (responses::registered(&order), Some(order))
     }
 }
 
@@ -308,6 +347,7 @@ fn recorded(response: &HttpResponse) -> RecordedAnswer {
             .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
             .collect(),
         body: String::from_utf8_lossy(&response.body).into_owned(),
+        published: None,
     }
 }
 
@@ -328,6 +368,16 @@ fn replayed(answer: RecordedAnswer) -> HttpResponse {
         headers,
         body: answer.body.into(),
     }
+}
+
+/// A paid registration whose order could not be queued: the attendee submits again, and the
+/// charge replays.
+fn not_published() -> HttpResponse {
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Your payment went through but we could not finish your registration. Please submit again: you will not be charged twice.",
+    )
+    .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("2"))
 }
 
 fn store_unavailable() -> HttpResponse {

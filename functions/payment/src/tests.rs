@@ -200,15 +200,34 @@ async fn a_valid_registration_is_charged_published_without_card_data_and_confirm
     assert!(!String::from_utf8_lossy(&response.body).contains("4012888888881881"));
 }
 
+/// A replay answers the same and charges nothing, but publishes the same order again: where the
+/// first publish was an output binding sent after the answer was recorded (Azure), it may have
+/// been lost. The consumers are idempotent by order id.
 #[tokio::test]
-async fn the_same_key_and_body_answers_again_without_charging_or_publishing_twice() {
+async fn the_same_key_and_body_answers_again_without_charging_twice_and_publishes_again() {
     let h = harness();
     let first = h.call(json_post(&valid_body(), Some("k1"))).await;
     let second = h.call(json_post(&valid_body(), Some("k1"))).await;
     assert_eq!(second.status, StatusCode::CREATED);
     assert_eq!(first.body, second.body);
     assert_eq!(h.gateway.charges.lock().expect("lock").len(), 1);
-    assert_eq!(h.publisher.published.lock().expect("lock").len(), 1);
+    let published = h.publisher.published.lock().expect("lock").clone();
+    assert_eq!(
+        published.len(),
+        2,
+        "published with the answer and with its replay"
+    );
+    assert_eq!(published[0], published[1], "the same order");
+
+    // A replay whose publish fails is a 503 the attendee can retry; the record stays.
+    *h.publisher.fail.lock().expect("lock") = true;
+    let failed = h.call(json_post(&valid_body(), Some("k1"))).await;
+    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
+    *h.publisher.fail.lock().expect("lock") = false;
+    let healed = h.call(json_post(&valid_body(), Some("k1"))).await;
+    assert_eq!(healed.body, first.body);
+    assert_eq!(h.publisher.published.lock().expect("lock").len(), 3);
+    assert_eq!(h.gateway.charges.lock().expect("lock").len(), 1);
 }
 
 #[tokio::test]

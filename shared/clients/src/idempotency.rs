@@ -44,6 +44,11 @@ pub struct RecordedAnswer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The `OrderPlaced` (JSON) the answer was given with, published again with each replay: where
+    /// publishing is an output binding (Azure), it is sent after the answer is recorded, and a
+    /// retry after it was lost must not find the registration paid but never queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
 }
 
 /// What claiming a key found.

@@ -47,6 +47,8 @@ fn answer() -> RecordedAnswer {
             ("location".into(), "/payments/p-1".into()),
         ],
         body: "{\"paymentId\":\"p-1\",\"note\":\"é ✓\"}".into(),
+        // Kept with the answer, so that a replay publishes the order again.
+        published: Some("{\"orderId\":\"o-1\"}".into()),
     }
 }
 
