@@ -9,8 +9,14 @@
 //! Service Bus's semantics. The registration workflow runs inside the handler (the orchestrator
 //! runs it inline, on the same database); the inspector reads its executions from that database.
 //!
-//! What differs from Azure, and why: the CORS of the gateway is the Bicep's (the site's origin,
-//! `--site-origin`), and the platform's answer to a function that fails is a bare `500`.
+//! What differs from Azure: only `httpTrigger` and `serviceBusTrigger`, with `http` and
+//! `serviceBus` outputs, are hosted (an app with another binding is refused, naming it), and no
+//! `$return`; `authLevel` is not enforced (every function here is anonymous); CORS is the
+//! Bicep's idea of it, the site's origin given by `--site-origin`; a failed HTTP invocation is a
+//! bare `500`; a timed-out invocation restarts the handler, not a whole host; the lock is renewed
+//! for as long as an invocation runs (the host stops at `maxAutoLockRenewalDuration`); string
+//! outputs are not tried as base64 first (the handler writes objects); sessions, ordering and
+//! duplicate detection are not modelled.
 
 pub mod app;
 pub mod handler;
