@@ -212,27 +212,13 @@ impl LambdaFunction {
             .env("AWS_ACCESS_KEY_ID", "emulator")
             .env("AWS_SECRET_ACCESS_KEY", "emulator")
             .env("AWS_ENDPOINT_URL", &spec.endpoint_url)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .envs(spec.environment.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().map_err(|e| {
+            .envs(spec.environment.iter().map(|(k, v)| (k, v)));
+        let child = spawn_function_process(&mut command, &spec.name).map_err(|e| {
             init_failure(
                 "Runtime.InvalidEntrypoint",
                 &format!("could not start {}: {e}", spec.executable.display()),
             )
         })?;
-        if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(relay(spec.name.clone(), stdout));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(relay(spec.name.clone(), stderr));
-        }
         tracing::debug!(function = %spec.name, %runtime_api, "instance started");
         Ok(Instance { api, child })
     }
@@ -243,6 +229,35 @@ fn init_failure(error_type: &str, message: &str) -> InvokeError {
         error_type: error_type.to_owned(),
         error_message: message.to_owned(),
     })
+}
+
+/// Starts a function's process as a cloud host does: with the variables `command` was given (and
+/// the emulator's `RUST_LOG` unless it sets one), no input, its output copied into the
+/// emulator's log under `name`, and killed when dropped.
+pub(crate) fn spawn_function_process(command: &mut Command, name: &str) -> std::io::Result<Child> {
+    if !command
+        .as_std()
+        .get_envs()
+        .any(|(key, _)| key == "RUST_LOG")
+    {
+        command.env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        );
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    if let Some(stdout) = child.stdout.take() {
+        tokio::spawn(relay(name.to_owned(), stdout));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        tokio::spawn(relay(name.to_owned(), stderr));
+    }
+    Ok(child)
 }
 
 /// Copies an instance's output into the emulator's log, a line at a time.

@@ -274,17 +274,32 @@ async fn the_trace_header_travels_with_the_order() {
         .await;
     assert_eq!(status, 201);
     // On the queue, or already dead-lettered (a failed delivery on Azure is abandoned, and
-    // delivered again, at once).
-    let mut messages = Vec::new();
-    for name in [queues().registrations, queues().registrations_dead_letters] {
-        let queue = app.queue(name).await;
-        messages.extend(queue["messages"].as_array().expect("messages").clone());
-    }
-    let traces: Vec<&str> = messages
-        .iter()
-        .filter_map(|m| m["attributes"][attribute].as_str())
-        .collect();
-    assert_eq!(traces.len(), 2, "{messages:?}");
+    // delivered again, at once); read again if one moved between the two reads.
+    let read_traces = || async {
+        let mut traces = Vec::new();
+        for name in [queues().registrations, queues().registrations_dead_letters] {
+            let queue = app.queue(name).await;
+            for message in queue["messages"].as_array().expect("messages") {
+                if let Some(trace) = message["attributes"][attribute].as_str() {
+                    traces.push(trace.to_owned());
+                }
+            }
+        }
+        traces
+    };
+    let found = app
+        .eventually(10, || async {
+            let traces = read_traces().await;
+            (traces.len() == 2).then_some(traces)
+        })
+        .await;
+    let Some(traces) = found else {
+        panic!(
+            "two traced messages within 10 s; found {:?}",
+            read_traces().await
+        );
+    };
+    let traces: Vec<&str> = traces.iter().map(String::as_str).collect();
     assert!(traces.contains(&trace), "the caller's trace: {traces:?}");
     let started = traces
         .iter()

@@ -6,13 +6,12 @@
 //! else it was running stops there too.
 
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
 use function_model::azure::INVOCATION_ID_HEADER;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
@@ -156,7 +155,8 @@ impl Drop for CustomHandler {
 }
 
 fn spawn(spec: &HandlerSpec, port: u16) -> anyhow::Result<Child> {
-    let mut child = Command::new(&spec.executable)
+    let mut command = Command::new(&spec.executable);
+    command
         .current_dir(&spec.app_dir)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -164,32 +164,9 @@ fn spawn(spec: &HandlerSpec, port: u16) -> anyhow::Result<Child> {
         .env("FUNCTIONS_WORKER_RUNTIME", "custom")
         .env("AzureWebJobsScriptRoot", &spec.app_dir)
         .env("WEBSITE_SITE_NAME", "emulator")
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .envs(spec.environment.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("could not start {}: {e}", spec.executable.display()))?;
-    if let Some(stdout) = child.stdout.take() {
-        tokio::spawn(relay(stdout));
-    }
-    if let Some(stderr) = child.stderr.take() {
-        tokio::spawn(relay(stderr));
-    }
-    Ok(child)
-}
-
-/// Copies the handler's output into the emulator's log, a line at a time.
-async fn relay(output: impl AsyncRead + Unpin) {
-    let mut lines = BufReader::new(output).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::info!(target: "function", "[handler] {line}");
-    }
+        .envs(spec.environment.iter().map(|(k, v)| (k, v)));
+    crate::lambda::spawn_function_process(&mut command, "handler")
+        .map_err(|e| anyhow::anyhow!("could not start {}: {e}", spec.executable.display()))
 }
 
 /// Waits until the handler listens on `port`; an error if it exits first or takes longer than

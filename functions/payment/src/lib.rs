@@ -136,10 +136,10 @@ impl Payment {
                 Claim::New => {}
                 Claim::Replay(answer) => {
                     tracing::info!("replaying the answer to an earlier request with the same Idempotency-Key");
-                    if let Some(order) = answer.published.as_deref() {
-                        if let Err(response) = self.publish_again(invocation, order).await {
-                            return response;
-                        }
+                    if let Some(order) = answer.published.as_deref()
+                        && let Err(response) = self.publish_again(invocation, order).await
+                    {
+                        return response;
                     }
                     return replayed(answer);
                 }
