@@ -693,16 +693,41 @@ impl TestApp {
     pub async fn send_to_queue(&self, queue: &str, body: &str) {
         let response = self
             .client
-            .post(format!(
-                "{}/_emulator/api/queues/{queue}/messages",
-                self.url
-            ))
+            .post(self.queue_url(queue, "messages"))
             .header("content-type", "application/json")
             .body(body.to_owned())
             .send()
             .await
             .expect("request sent");
         assert_eq!(response.status().as_u16(), 201);
+    }
+
+    /// The inspector's URL of `what` under a queue (a Service Bus dead-letter queue's name,
+    /// `registrations/$DeadLetterQueue`, percent-encoded).
+    pub fn queue_url(&self, queue: &str, what: &str) -> String {
+        let name = queue.replace('/', "%2F").replace('$', "%24");
+        format!("{}/_emulator/api/queues/{name}/{what}", self.url)
+    }
+
+    /// Sends an inspector request with a JSON body (or none): its status and JSON answer (`null`
+    /// when it has none).
+    pub async fn inspector_call(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, url)
+            .header("content-type", "application/json");
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// Waits (up to 20 s) until the execution named `name` has stopped, and returns it whole,

@@ -7,10 +7,34 @@ function table(rows, columns) {
   const body = rows.map((row) => `<tr>${columns.map(([, cell]) => `<td>${cell(row)}</td>`).join('')}</tr>`).join('');
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
+/** A message body, pretty-printed when it is JSON. */
+const body = (raw) => {
+  try { return JSON.stringify(JSON.parse(raw), null, 2); } catch { return String(raw ?? ''); }
+};
+const button = (label, action, queue, id) =>
+  `<button type="button" data-action="${action}" data-queue="${text(queue)}"${id ? ` data-id="${text(id)}"` : ''}>${label}</button>`;
+/** A queue's messages: each body pretty-printed, the dead-letter reason shown, and what can be done with it. */
+function messages(q, deadLetterQueue) {
+  if (!q.messages.length) return '';
+  return q.messages.map((m) => {
+    const reason = m.attributes && m.attributes.DeadLetterReason
+      ? `<p class="FAILED">${text(m.attributes.DeadLetterReason)}: ${text(m.attributes.DeadLetterErrorDescription || '')}</p>` : '';
+    const actions = (deadLetterQueue ? button('Redrive', 'redrive', q.name, m.messageId) : '') + button('Delete', 'delete', q.name, m.messageId);
+    return `<details><summary><code>${text(m.messageId)}</code> · ${text(m.state)} · received ${text(m.receiveCount)}×</summary>`
+      + `${reason}<pre>${text(body(m.body))}</pre>${actions}</details>`;
+  }).join('');
+}
 const views = {
-  queues: (rows) => table(rows, [['Queue', (q) => `<code>${text(q.name)}</code>`], ['Visible', (q) => q.visible],
-    ['In flight', (q) => q.inFlight], ['Delayed', (q) => q.delayed], ['Dead-lettered', (q) => q.deadLettered],
-    ['DLQ', (q) => text(q.deadLetterQueue)], ['Messages', (q) => q.messages.length ? pre(q.messages) : '']]),
+  queues: (rows) => {
+    // A queue that some queue's redrive policy names is a dead-letter queue: its messages can go back.
+    const deadLetterQueues = new Set(rows.map((q) => q.deadLetterQueue).filter(Boolean));
+    return table(rows, [['Queue', (q) => `<code>${text(q.name)}</code>`], ['Visible', (q) => q.visible],
+      ['In flight', (q) => q.inFlight], ['Delayed', (q) => q.delayed], ['Dead-lettered', (q) => q.deadLettered],
+      ['DLQ', (q) => text(q.deadLetterQueue)],
+      ['Messages', (q) => messages(q, deadLetterQueues.has(q.name))],
+      ['', (q) => q.messages.length
+        ? (deadLetterQueues.has(q.name) ? button('Redrive all', 'redrive', q.name) : '') + button('Purge', 'purge', q.name) : '']]);
+  },
   executions: (rows) => table(rows, [['Name (order id)', (e) => `<code>${text(e.name)}</code>`],
     ['Status', (e) => `<span class="${text(e.status)}">${text(e.status)}</span> ${text(e.error || '')}`],
     ['Started', (e) => text(e.startedAt)],
@@ -41,13 +65,34 @@ async function refresh() {
     }
   }
 }
+// The queues' buttons: redrive a dead-lettered message (or all) to its source queue, delete one, purge.
+document.getElementById('queues').addEventListener('click', async (event) => {
+  const target = event.target.closest('button[data-action]');
+  if (!target) return;
+  const queue = encodeURIComponent(target.dataset.queue);
+  const id = target.dataset.id;
+  const requests = {
+    redrive: [`/_emulator/api/queues/${queue}/redrive`, 'POST', JSON.stringify(id ? { messageId: id } : {})],
+    delete: [`/_emulator/api/queues/${queue}/messages/${encodeURIComponent(id || '')}`, 'DELETE'],
+    purge: [`/_emulator/api/queues/${queue}/messages`, 'DELETE'],
+  };
+  const [url, method, payload] = requests[target.dataset.action];
+  const response = await fetch(url, { method, headers: { 'Content-Type': 'application/json' }, body: payload });
+  const answer = response.status === 204 ? {} : await response.json();
+  document.getElementById('queue-result').textContent = response.ok
+    ? (answer.moved !== undefined ? `Moved ${answer.moved} to ${answer.to}.` : answer.purged !== undefined ? `Purged ${answer.purged}.` : 'Deleted.')
+    : answer.error;
+  refresh();
+});
 document.getElementById('fault-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const fault = {};
   for (const [key, value] of new FormData(event.target)) {
     if (value !== '') fault[key] = ['times', 'status', 'delayMs'].includes(key) ? Number(value) : value;
   }
-  const response = await fetch('/_emulator/api/faults', { method: 'POST', body: JSON.stringify(fault) });
+  const response = await fetch('/_emulator/api/faults', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(fault),
+  });
   const body = await response.json();
   document.getElementById('fault-result').textContent = response.ok ? 'Injected.' : body.error;
   refresh();

@@ -8,6 +8,7 @@
 //! another site (a page the developer visits while the emulator runs). Request heads are checked
 //! before all of this, in `front.rs`.
 
+use durable::Queue;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
@@ -88,7 +89,15 @@ fn routes(services: Arc<Services>) -> Router {
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .route("/_emulator/api/queues", get(queues))
-        .route("/_emulator/api/queues/{name}/messages", post(send_message))
+        .route(
+            "/_emulator/api/queues/{name}/messages",
+            post(send_message).delete(purge_queue),
+        )
+        .route(
+            "/_emulator/api/queues/{name}/messages/{id}",
+            axum::routing::delete(delete_message),
+        )
+        .route("/_emulator/api/queues/{name}/redrive", post(redrive))
         .route("/_emulator/api/executions", get(executions))
         .route("/_emulator/api/executions/{name}", get(execution))
         .route(
@@ -629,6 +638,89 @@ async fn send_message(State(services): Shared, Path(name): Path<String>, body: S
         )
             .into_response(),
         Err(e) => unavailable("the queue", &e),
+    }
+}
+
+fn queue_named<'a>(services: &'a Services, name: &str) -> Result<&'a Arc<Queue>, Response> {
+    services
+        .queues
+        .iter()
+        .find(|q| q.name() == name)
+        .ok_or_else(|| inspector_error(StatusCode::NOT_FOUND, &format!("no queue named {name:?}")))
+}
+
+/// Deletes every message of a queue: `{"purged": N}`.
+async fn purge_queue(State(services): Shared, Path(name): Path<String>) -> Response {
+    let queue = match queue_named(&services, &name) {
+        Ok(queue) => queue,
+        Err(response) => return response,
+    };
+    match queue.purge().await {
+        Ok(purged) => Json(json!({ "purged": purged })).into_response(),
+        Err(e) => unavailable("the queue", &e),
+    }
+}
+
+/// Deletes one message of a queue, whatever its state.
+async fn delete_message(
+    State(services): Shared,
+    Path((name, id)): Path<(String, String)>,
+) -> Response {
+    let queue = match queue_named(&services, &name) {
+        Ok(queue) => queue,
+        Err(response) => return response,
+    };
+    match queue.delete_message(&id).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => inspector_error(
+            StatusCode::NOT_FOUND,
+            &format!("no message {id:?} on {name:?}"),
+        ),
+        Err(e) => unavailable("the queue", &e),
+    }
+}
+
+/// Moves a dead-letter queue's messages back to the queue whose redrive policy names it: all of
+/// them, or `{"messageId"}`'s. `{"moved": N, "to": "<queue>"}`.
+async fn redrive(State(services): Shared, Path(name): Path<String>, body: Bytes) -> Response {
+    let dead_letters = match queue_named(&services, &name) {
+        Ok(queue) => queue,
+        Err(response) => return response,
+    };
+    let message_id =
+        match serde_json::from_slice::<Value>(if body.is_empty() { b"{}" } else { &body }) {
+            Ok(Value::Object(fields)) => match fields.get("messageId") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(id)) => Some(id.clone()),
+                Some(_) => {
+                    return inspector_error(StatusCode::BAD_REQUEST, "messageId must be a string");
+                }
+            },
+            _ => return inspector_error(StatusCode::BAD_REQUEST, "expected {} or {\"messageId\"}"),
+        };
+    let source = services.queues.iter().find(|queue| {
+        queue
+            .config()
+            .redrive
+            .as_ref()
+            .is_some_and(|redrive| redrive.dead_letter_queue.name() == name)
+    });
+    let Some(source) = source else {
+        return inspector_error(
+            StatusCode::CONFLICT,
+            &format!("{name:?} is no queue's dead-letter queue: there is nowhere to redrive to"),
+        );
+    };
+    match dead_letters.redrive_to(source, message_id.as_deref()).await {
+        Ok(0) if message_id.is_some() => inspector_error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no message {:?} on {name:?}",
+                message_id.unwrap_or_default()
+            ),
+        ),
+        Ok(moved) => Json(json!({ "moved": moved, "to": source.name() })).into_response(),
+        Err(e) => unavailable("the queues", &e),
     }
 }
 

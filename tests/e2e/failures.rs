@@ -168,3 +168,99 @@ async fn a_transient_paypal_error_is_retried_by_the_client_with_the_same_request
     assert_eq!(app.completed_payments().await.len(), 1, "charged once");
     app.assert_no_card_data().await;
 }
+
+/// A dead-lettered order, once what made it fail is fixed, goes back to its queue from the
+/// inspector, and its registration completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_order_redriven_from_the_inspector_completes() {
+    let app = spawn_app().await;
+    app.inject_fault(json!({"target": "orchestrator", "mode": "fail"}))
+        .await;
+    let email = unique_email("redriven");
+    let (status, body) = app
+        .register(&registration(&email, "Ada Lovelace", true), None)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["registrationId"].as_str().expect("id").to_owned();
+    let dead_letters = queues().registrations_dead_letters;
+    app.eventually(20, || async {
+        (app.queue(dead_letters).await["visible"] == 1).then_some(())
+    })
+    .await
+    .expect("dead-lettered after its deliveries failed");
+    assert!(app.inspect("executions").await.is_empty());
+
+    app.clear_faults().await;
+    let (status, moved) = app
+        .inspector_call(
+            reqwest::Method::POST,
+            app.queue_url(dead_letters, "redrive"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved, json!({ "moved": 1, "to": queues().registrations }));
+    let execution = app.finished_execution(&id).await;
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
+    assert_eq!(app.queue(dead_letters).await["visible"], 0);
+    let outbox = app.inspect("outbox").await;
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0]["to"], json!([email]));
+    app.assert_no_card_data().await;
+}
+
+/// The inspector deletes one message, purges a queue, and redrives only a dead-letter queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspector_deletes_a_message_and_purges_a_queue() {
+    let app = spawn_app().await;
+    let dead_letters = queues().registrations_dead_letters;
+    app.send_to_queue(dead_letters, "{\"first\": 1}").await;
+    app.send_to_queue(dead_letters, "{\"second\": 2}").await;
+    let queue = app.queue(dead_letters).await;
+    let first = queue["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["body"] == "{\"first\": 1}")
+        .expect("the first message")["messageId"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let message_url = app.queue_url(dead_letters, &format!("messages/{first}"));
+    let (status, _) = app
+        .inspector_call(reqwest::Method::DELETE, message_url.clone(), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, answer) = app
+        .inspector_call(reqwest::Method::DELETE, message_url, None)
+        .await;
+    assert_eq!(status, 404, "{answer}");
+    let left = app.queue(dead_letters).await;
+    assert_eq!(left["messages"].as_array().map(Vec::len), Some(1), "{left}");
+    assert_eq!(left["messages"][0]["body"], "{\"second\": 2}");
+
+    let (status, purged) = app
+        .inspector_call(
+            reqwest::Method::DELETE,
+            app.queue_url(dead_letters, "messages"),
+            None,
+        )
+        .await;
+    assert_eq!((status, purged), (200, json!({ "purged": 1 })));
+    assert_eq!(app.queue(dead_letters).await["messages"], json!([]));
+
+    let (status, refused) = app
+        .inspector_call(
+            reqwest::Method::POST,
+            app.queue_url(queues().registrations, "redrive"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no queue's dead-letter queue")),
+        "{refused}"
+    );
+}

@@ -543,6 +543,58 @@ impl Queue {
         Ok((messages, None))
     }
 
+    /// Moves this (dead-letter) queue's messages back to `source`, all of them or the one
+    /// `message_id`, visible there at once and received there afresh (SQS's redrive, Service
+    /// Bus's resubmit). Their attributes stay, the dead-letter reason included: the last failure
+    /// is kept until the next one replaces it. Returns how many moved.
+    pub async fn redrive_to(
+        &self,
+        source: &Queue,
+        message_id: Option<&str>,
+    ) -> Result<u64, QueueError> {
+        let now = self.db.now_ms();
+        let moved = match message_id {
+            Some(id) => on_pool!(self.db, pool => sqlx::query(
+                "UPDATE queue_messages SET queue = $1, receive_count = 0, first_received_at = NULL, \
+                 visible_at = $2 WHERE queue = $3 AND message_id = $4",
+            )
+            .bind(&source.config.name)
+            .bind(now)
+            .bind(&self.config.name)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?,
+            None => on_pool!(self.db, pool => sqlx::query(
+                "UPDATE queue_messages SET queue = $1, receive_count = 0, first_received_at = NULL, \
+                 visible_at = $2 WHERE queue = $3",
+            )
+            .bind(&source.config.name)
+            .bind(now)
+            .bind(&self.config.name)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?,
+        };
+        if moved > 0 {
+            source.changed.notify_waiters();
+        }
+        Ok(moved)
+    }
+
+    /// Deletes the message `message_id`, whatever its state; whether it was there.
+    pub async fn delete_message(&self, message_id: &str) -> Result<bool, QueueError> {
+        let deleted = on_pool!(self.db, pool => sqlx::query(
+            "DELETE FROM queue_messages WHERE queue = $1 AND message_id = $2",
+        )
+        .bind(&self.config.name)
+        .bind(message_id)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(deleted == 1)
+    }
+
     /// Moves the in-flight message of `receipt_handle` to the dead-letter queue at once, with
     /// `reason` and `description` added to its attributes (as Service Bus's `DeadLetterReason`
     /// and `DeadLetterErrorDescription`): for a message that can never succeed, which redelivery
