@@ -628,8 +628,8 @@ async fn queues(State(services): Shared) -> Response {
 /// Sends the request body, as is, to a queue: to replay a message by hand, or to test consumers
 /// with duplicates and malformed messages.
 async fn send_message(State(services): Shared, Path(name): Path<String>, body: String) -> Response {
-    let Some(queue) = services.queues.iter().find(|q| q.name() == name) else {
-        return inspector_error(StatusCode::NOT_FOUND, &format!("no queue named {name:?}"));
+    let Some(queue) = queue_named(&services, &name) else {
+        return no_queue(&name);
     };
     match queue.send(body, Default::default(), None).await {
         Ok(message_id) => (
@@ -641,19 +641,18 @@ async fn send_message(State(services): Shared, Path(name): Path<String>, body: S
     }
 }
 
-fn queue_named<'a>(services: &'a Services, name: &str) -> Result<&'a Arc<Queue>, Response> {
-    services
-        .queues
-        .iter()
-        .find(|q| q.name() == name)
-        .ok_or_else(|| inspector_error(StatusCode::NOT_FOUND, &format!("no queue named {name:?}")))
+fn queue_named<'a>(services: &'a Services, name: &str) -> Option<&'a Arc<Queue>> {
+    services.queues.iter().find(|q| q.name() == name)
+}
+
+fn no_queue(name: &str) -> Response {
+    inspector_error(StatusCode::NOT_FOUND, &format!("no queue named {name:?}"))
 }
 
 /// Deletes every message of a queue: `{"purged": N}`.
 async fn purge_queue(State(services): Shared, Path(name): Path<String>) -> Response {
-    let queue = match queue_named(&services, &name) {
-        Ok(queue) => queue,
-        Err(response) => return response,
+    let Some(queue) = queue_named(&services, &name) else {
+        return no_queue(&name);
     };
     match queue.purge().await {
         Ok(purged) => Json(json!({ "purged": purged })).into_response(),
@@ -666,9 +665,8 @@ async fn delete_message(
     State(services): Shared,
     Path((name, id)): Path<(String, String)>,
 ) -> Response {
-    let queue = match queue_named(&services, &name) {
-        Ok(queue) => queue,
-        Err(response) => return response,
+    let Some(queue) = queue_named(&services, &name) else {
+        return no_queue(&name);
     };
     match queue.delete_message(&id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
@@ -683,9 +681,8 @@ async fn delete_message(
 /// Moves a dead-letter queue's messages back to the queue whose redrive policy names it: all of
 /// them, or `{"messageId"}`'s. `{"moved": N, "to": "<queue>"}`.
 async fn redrive(State(services): Shared, Path(name): Path<String>, body: Bytes) -> Response {
-    let dead_letters = match queue_named(&services, &name) {
-        Ok(queue) => queue,
-        Err(response) => return response,
+    let Some(dead_letters) = queue_named(&services, &name) else {
+        return no_queue(&name);
     };
     let message_id =
         match serde_json::from_slice::<Value>(if body.is_empty() { b"{}" } else { &body }) {
