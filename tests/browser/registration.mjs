@@ -1,6 +1,7 @@
 // The registration site in a real browser (headless Chromium via playwright-core), against the
 // emulator: what an attendee sees for invalid input, a declined card, a provider outage retried
-// with the same Idempotency-Key, and a successful registration.
+// with the same Idempotency-Key, and a successful registration; and the inspector redriving a
+// dead-lettered order.
 //
 //   node tests/browser/registration.mjs            # starts `cargo run -q -p emulator -- --port 0`
 //   EMULATOR_URL=http://127.0.0.1:3000 node tests/browser/registration.mjs
@@ -13,7 +14,9 @@ import { chromium } from 'playwright-core';
 
 async function startEmulator() {
   if (process.env.EMULATOR_URL) return { url: process.env.EMULATOR_URL, stop() {} };
-  const child = spawn('cargo', ['run', '-q', '-p', 'emulator', '--', '--port', '0'], {
+  // Redelivery in a second, dead-lettering after two tries: the inspector's redrive below is quick.
+  const child = spawn('cargo', ['run', '-q', '-p', 'emulator', '--', '--port', '0',
+    '--visibility-timeout', '1', '--max-receive-count', '2'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     // PayPal's client gives up after 1.5 s instead of 25 s, so the outage below is quick.
     env: { ...process.env, DATABASE_URL: `sqlite:///tmp/browser-walk-${process.pid}.db`, PAYPAL_DEADLINE_MS: '1500' },
@@ -167,6 +170,38 @@ try {
   // The inspector runs under the same policy: its script fills in the order.
   await page.goto(emulator.url + '/_emulator');
   await page.locator('#orders code', { hasText: id }).waitFor();
+
+  // A registration whose order the orchestrator cannot take ends on the dead-letter queue; once
+  // the cause is gone, the inspector's "Redrive all" sends it back and its workflow succeeds.
+  const json = { 'content-type': 'application/json' };
+  await api('/_emulator/api/faults', { method: 'POST', headers: json, body: JSON.stringify({ target: 'orchestrator', mode: 'fail' }) });
+  const stuck = await api('/api/registrations', {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({
+      ticket: 'conference',
+      attendee: { firstName: 'Katherine', lastName: 'Johnson', email: 'katherine@example.org' },
+      card: { name: 'Katherine Johnson', number: '4012888888881881', expiry: '2030-12', securityCode: '123' },
+      billingAddress: { line1: '1 Langley Blvd', city: 'Hampton', postalCode: '23681', countryCode: 'US' },
+      newsletter: false,
+    }),
+  });
+  const stuckId = stuck.registrationId;
+  assert.ok(stuckId, `registered: ${JSON.stringify(stuck)}`);
+  const deadLettered = async () => (await api('/_emulator/api/queues'))
+    .find((q) => q.name === 'RegistrationsDeadLetterQueue').messages.length;
+  for (let i = 0; i < 150 && (await deadLettered()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await deadLettered(), 1, 'dead-lettered after its deliveries failed');
+  await api('/_emulator/api/faults', { method: 'DELETE' });
+  await page.getByRole('button', { name: 'Redrive all' }).click();
+  await page.getByText('Moved 1 to RegistrationsQueue.').waitFor();
+  let execution;
+  for (let i = 0; i < 150; i++) {
+    execution = (await api('/_emulator/api/executions')).find((e) => e.name === stuckId);
+    if (execution && execution.status !== 'RUNNING') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(execution && execution.status, 'SUCCEEDED', 'the redriven order completed');
   assert.deepEqual(blocked, [], 'nothing blocked by the Content-Security-Policy');
   console.log(`ok: browser walk (registration ${id})`);
 } finally {
