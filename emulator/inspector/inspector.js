@@ -1,6 +1,8 @@
 const text = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const money = (m) => m ? `${text(m.value)} ${text(m.currency)}` : '';
-const pre = (v) => `<details><summary>show</summary><pre>${text(JSON.stringify(v, null, 2))}</pre></details>`;
+/** A value shown on demand; `key` names the panel, so that a refresh keeps it open. */
+const pre = (v, key) =>
+  `<details data-key="${text(key)}"><summary>show</summary><pre>${text(JSON.stringify(v, null, 2))}</pre></details>`;
 function table(rows, columns) {
   if (!rows.length) return '<p>None yet.</p>';
   const head = columns.map(([title]) => `<th>${text(title)}</th>`).join('');
@@ -20,7 +22,7 @@ function messages(q, deadLetterQueue) {
     const reason = m.attributes && m.attributes.DeadLetterReason
       ? `<p class="FAILED">${text(m.attributes.DeadLetterReason)}: ${text(m.attributes.DeadLetterErrorDescription || '')}</p>` : '';
     const actions = (deadLetterQueue ? button('Redrive', 'redrive', q.name, m.messageId) : '') + button('Delete', 'delete', q.name, m.messageId);
-    return `<details><summary><code>${text(m.messageId)}</code> · ${text(m.state)} · received ${text(m.receiveCount)}×</summary>`
+    return `<details data-key="message:${text(m.messageId)}"><summary><code>${text(m.messageId)}</code> · ${text(m.state)} · received ${text(m.receiveCount)}×</summary>`
       + `${reason}<pre>${text(body(m.body))}</pre>${actions}</details>`;
   }).join('');
 }
@@ -47,21 +49,34 @@ const views = {
     ['Status', (p) => `<span class="${text(p.status)}">${text(p.status)}</span>`], ['Amount', (p) => money(p.amount)],
     ['Card', (p) => `${text(p.card.brand)} ····${text(p.card.lastDigits)}`], ['PayPal-Request-Id', (p) => `<code>${text(p.requestId)}</code>`]]),
   outbox: (rows) => table(rows, [['To', (m) => text(m.to.join(', '))], ['Subject', (m) => text(m.subject)],
-    ['Order', (m) => `<code>${text(m.orderId)}</code>`], ['Text', (m) => pre(m.text)], ['Sent', (m) => text(m.sentAt)]]),
+    ['Order', (m) => `<code>${text(m.orderId)}</code>`], ['Text', (m) => pre(m.text, `email:${m.orderId}`)], ['Sent', (m) => text(m.sentAt)]]),
   audience: (rows) => table(rows, [['Email', (m) => text(m.emailAddress)], ['Name', (m) => `${text(m.firstName)} ${text(m.lastName)}`],
     ['Status', (m) => text(m.status)], ['Changed', (m) => text(m.lastChanged)]]),
   faults: (rows) => table(rows, [['Target', (f) => text(f.target)], ['Mode', (f) => text(f.mode)],
     ['Times left', (f) => text(f.times ?? 'until cleared')], ['Status', (f) => text(f.status ?? '')], ['Delay ms', (f) => text(f.delayMs ?? '')]]),
 };
+/** The last HTML of each section: a refresh that changes nothing leaves the section alone. */
+const shown = {};
+/** Replaces a section's content, keeping open the panels that were open (by their data-key). */
+function render(container, html) {
+  if (shown[container.id] === html) return;
+  shown[container.id] = html;
+  const open = new Set([...container.querySelectorAll('details[open]')].map((d) => d.dataset.key));
+  container.innerHTML = html;
+  for (const details of container.querySelectorAll('details[data-key]')) {
+    if (open.has(details.dataset.key)) details.open = true;
+  }
+}
 async function refresh() {
   for (const [name, view] of Object.entries(views)) {
+    const container = document.getElementById(name);
     try {
       const response = await fetch(`/_emulator/api/${name}`);
       const body = await response.json();
       // Listings are paged (newest first, the first page shown); queues and faults are lists.
-      document.getElementById(name).innerHTML = view(Array.isArray(body) ? body : body.items);
+      render(container, view(Array.isArray(body) ? body : body.items));
     } catch (e) {
-      document.getElementById(name).textContent = `Could not load: ${e}`;
+      render(container, `<p>Could not load: ${text(e)}</p>`);
     }
   }
 }
@@ -103,4 +118,6 @@ document.getElementById('clear-faults').addEventListener('click', async () => {
   refresh();
 });
 refresh();
-setInterval(refresh, 2000);
+// Every two seconds, unless paused (to read or copy something that keeps changing).
+const pause = document.getElementById('pause');
+setInterval(() => { if (!pause.checked) refresh(); }, 2000);

@@ -170,6 +170,9 @@ try {
   // The inspector runs under the same policy: its script fills in the order.
   await page.goto(emulator.url + '/_emulator');
   await page.locator('#orders code', { hasText: id }).waitFor();
+  // An email's panel, opened here, stays open while the outbox changes below.
+  const email = page.locator(`#outbox details[data-key="email:${id}"]`);
+  await email.locator('summary').click();
 
   // A registration whose order the orchestrator cannot take ends on the dead-letter queue; once
   // the cause is gone, the inspector's "Redrive all" sends it back and its workflow succeeds.
@@ -202,6 +205,9 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(execution && execution.status, 'SUCCEEDED', 'the redriven order completed');
+  // The outbox was drawn again with the new email; the panel opened before is still open.
+  await page.locator('#outbox td', { hasText: 'katherine@example.org' }).waitFor();
+  assert.equal(await email.evaluate((d) => d.open), true, 'an open panel stays open across refreshes');
   assert.deepEqual(blocked, [], 'nothing blocked by the Content-Security-Policy');
   console.log(`ok: browser walk (registration ${id})`);
 } finally {
