@@ -1,5 +1,10 @@
 const text = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const money = (m) => m ? `${text(m.value)} ${text(m.currency)}` : '';
+/** A time as people read it (this browser's locale and zone), the exact value on hover. */
+const when = (t) => t ? `<time datetime="${text(t)}" title="${text(t)}">${text(new Date(t).toLocaleString())}</time>` : '';
+/** An order id that leads to its workflow execution (named by it). */
+const order = (id) => id
+  ? `<a href="/_emulator/api/executions/${encodeURIComponent(id)}" title="its workflow execution"><code>${text(id)}</code></a>` : '';
 /** A value shown on demand; `key` names the panel, so that a refresh keeps it open. */
 const pre = (v, key) =>
   `<details data-key="${text(key)}"><summary>show</summary><pre>${text(JSON.stringify(v, null, 2))}</pre></details>`;
@@ -39,19 +44,19 @@ const views = {
   },
   executions: (rows) => table(rows, [['Name (order id)', (e) => `<code>${text(e.name)}</code>`],
     ['Status', (e) => `<span class="${text(e.status)}">${text(e.status)}</span> ${text(e.error || '')}`],
-    ['Started', (e) => text(e.startedAt)],
+    ['Started', (e) => when(e.startedAt)],
     ['History', (e) => `<a href="/_emulator/api/executions/${encodeURIComponent(e.name)}">events</a>`]]),
-  orders: (rows) => table(rows, [['Order', (o) => `<code>${text(o.orderId)}</code>`],
+  orders: (rows) => table(rows, [['Order', (o) => order(o.orderId)],
     ['Attendee', (o) => `${text(o.attendee.firstName)} ${text(o.attendee.lastName)} &lt;${text(o.attendee.email)}&gt;`],
     ['Ticket', (o) => text(o.ticket.name)], ['Amount', (o) => money(o.amount)], ['Newsletter', (o) => o.newsletter ? 'yes' : 'no'],
-    ['Stored', (o) => text(o.storedAt)]]),
+    ['Stored', (o) => when(o.storedAt)]]),
   payments: (rows) => table(rows, [['Capture', (p) => `<code>${text(p.captureId)}</code>`],
     ['Status', (p) => `<span class="${text(p.status)}">${text(p.status)}</span>`], ['Amount', (p) => money(p.amount)],
-    ['Card', (p) => `${text(p.card.brand)} ····${text(p.card.lastDigits)}`], ['PayPal-Request-Id', (p) => `<code>${text(p.requestId)}</code>`]]),
+    ['Card', (p) => `${text(p.card.brand)} ····${text(p.card.lastDigits)}`], ['Order', (p) => order(p.orderId)]]),
   outbox: (rows) => table(rows, [['To', (m) => text(m.to.join(', '))], ['Subject', (m) => text(m.subject)],
-    ['Order', (m) => `<code>${text(m.orderId)}</code>`], ['Text', (m) => pre(m.text, `email:${m.orderId}`)], ['Sent', (m) => text(m.sentAt)]]),
+    ['Order', (m) => order(m.orderId)], ['Text', (m) => pre(m.text, `email:${m.orderId}`)], ['Sent', (m) => when(m.sentAt)]]),
   audience: (rows) => table(rows, [['Email', (m) => text(m.emailAddress)], ['Name', (m) => `${text(m.firstName)} ${text(m.lastName)}`],
-    ['Status', (m) => text(m.status)], ['Changed', (m) => text(m.lastChanged)]]),
+    ['Status', (m) => text(m.status)], ['Changed', (m) => when(m.lastChanged)]]),
   faults: (rows) => table(rows, [['Target', (f) => text(f.target)], ['Mode', (f) => text(f.mode)],
     ['Times left', (f) => text(f.times ?? 'until cleared')], ['Status', (f) => text(f.status ?? '')], ['Delay ms', (f) => text(f.delayMs ?? '')]]),
 };

@@ -170,6 +170,15 @@ try {
   // The inspector runs under the same policy: its script fills in the order.
   await page.goto(emulator.url + '/_emulator');
   await page.locator('#orders code', { hasText: id }).waitFor();
+  // An order leads to its execution (in the orders, the payments and the outbox); times read as
+  // dates, exact on hover.
+  for (const section of ['orders', 'payments', 'outbox']) {
+    assert.equal(await page.locator(`#${section} a`, { hasText: id }).first().getAttribute('href'),
+      `/_emulator/api/executions/${id}`, `${section} link the order to its execution`);
+  }
+  const stored = page.locator('#orders time').first();
+  assert.ok(!Number.isNaN(Date.parse(await stored.getAttribute('title'))), 'the exact time on hover');
+  assert.doesNotMatch(await stored.textContent(), /T\d\d:/, 'a readable time, not ISO 8601');
   // An email's panel, opened here, stays open while the outbox changes below.
   const email = page.locator(`#outbox details[data-key="email:${id}"]`);
   await email.locator('summary').click();
