@@ -8,8 +8,14 @@ const order = (id) => id
 /** A value shown on demand; `key` names the panel, so that a refresh keeps it open. */
 const pre = (v, key) =>
   `<details data-key="${text(key)}"><summary>show</summary><pre>${text(JSON.stringify(v, null, 2))}</pre></details>`;
+/** What the search box asks for (an email, an order id, any text), lower case; empty shows all. */
+let needle = '';
 function table(rows, columns) {
   if (!rows.length) return '<p>None yet.</p>';
+  if (needle) {
+    rows = rows.filter((row) => JSON.stringify(row).toLowerCase().includes(needle));
+    if (!rows.length) return '<p>Nothing matches the search.</p>';
+  }
   const head = columns.map(([title]) => `<th>${text(title)}</th>`).join('');
   const body = rows.map((row) => `<tr>${columns.map(([, cell]) => `<td>${cell(row)}</td>`).join('')}</tr>`).join('');
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
@@ -120,6 +126,10 @@ document.getElementById('fault-form').addEventListener('submit', async (event) =
 document.getElementById('clear-faults').addEventListener('click', async () => {
   await fetch('/_emulator/api/faults', { method: 'DELETE' });
   document.getElementById('fault-result').textContent = 'Cleared.';
+  refresh();
+});
+document.getElementById('search').addEventListener('input', (event) => {
+  needle = event.target.value.trim().toLowerCase();
   refresh();
 });
 refresh();

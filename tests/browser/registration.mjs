@@ -217,6 +217,16 @@ try {
   // The outbox was drawn again with the new email; the panel opened before is still open.
   await page.locator('#outbox td', { hasText: 'katherine@example.org' }).waitFor();
   assert.equal(await email.evaluate((d) => d.open), true, 'an open panel stays open across refreshes');
+
+  // A search keeps, in every section, the rows that mention it: one attendee's order and email.
+  await page.fill('#search', 'KATHERINE@example.org');
+  await page.locator('#orders tbody tr').first().waitFor();
+  const rows = async (section) => page.locator(`#${section} tbody tr`).count();
+  for (let i = 0; i < 30 && (await rows('orders')) !== 1; i++) await page.waitForTimeout(100);
+  assert.equal(await rows('orders'), 1, 'one order matches');
+  assert.equal(await rows('outbox'), 1, 'one email matches');
+  assert.match(await page.textContent('#orders tbody'), /Katherine/);
+  await page.fill('#search', '');
   assert.deepEqual(blocked, [], 'nothing blocked by the Content-Security-Policy');
   console.log(`ok: browser walk (registration ${id})`);
 } finally {
