@@ -92,20 +92,6 @@ pub fn iso_duration(text: &str) -> Option<Duration> {
     (rest != "T" && !rest.is_empty()).then_some(Duration::from_secs(seconds))
 }
 
-/// `hh:mm:ss` or `d.hh:mm:ss`, as `host.json` writes durations.
-fn clock_duration(text: &str) -> Option<Duration> {
-    let (days, clock) = match text.split_once('.') {
-        Some((days, clock)) => (days.parse::<u64>().ok()?, clock),
-        None => (0, text),
-    };
-    let parts: Vec<u64> = clock
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, s] = parts[..] else { return None };
-    (m < 60 && s < 60).then(|| Duration::from_secs(((days * 24 + h) * 60 + m) * 60 + s))
-}
-
 impl FunctionAppSpec {
     /// Reads the app in `dir`.
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
@@ -119,13 +105,8 @@ impl FunctionAppSpec {
             .as_str()
             .with_context(|| at("customHandler.description.defaultExecutablePath is not set"))?
             .to_owned();
-        let function_timeout = match host.get("functionTimeout") {
-            None => Duration::from_secs(300),
-            Some(value) => value
-                .as_str()
-                .and_then(clock_duration)
-                .with_context(|| at(&format!("functionTimeout {value} is not hh:mm:ss")))?,
-        };
+        let function_timeout = function_model::azure::function_timeout(&host)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", host_path.display()))?;
         let route_prefix = host["extensions"]["http"]["routePrefix"]
             .as_str()
             .unwrap_or("api")

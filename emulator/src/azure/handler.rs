@@ -18,8 +18,8 @@ use tokio::sync::watch;
 /// How long the handler has to listen after it starts (the Functions host's limit).
 const STARTUP: Duration = Duration::from_secs(60);
 
-/// What the emulator starts.
-#[derive(Debug, Clone)]
+/// What the emulator starts. Not `Debug`: its environment holds the providers' secrets.
+#[derive(Clone)]
 pub struct HandlerSpec {
     pub executable: PathBuf,
     /// The app's folder: the working directory and `AzureWebJobsScriptRoot`.

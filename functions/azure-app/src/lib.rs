@@ -50,8 +50,6 @@ pub const FUNCTION_NAMES: [&str; 3] = [TICKETS, PAYMENT, ORCHESTRATOR];
 const TICKETS: &str = "tickets";
 const PAYMENT: &str = "payment";
 const ORCHESTRATOR: &str = "orchestrator";
-/// What Consumption plans allow when `host.json` sets no `functionTimeout`.
-const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// Publishes an order through the running invocation's Service Bus output binding.
 pub struct OutputBindingPublisher;
@@ -66,34 +64,6 @@ impl OrderPublisher for OutputBindingPublisher {
         let body = serde_json::to_value(order).map_err(PublishError::new)?;
         add_output(ORDER_OUTPUT, body).map_err(PublishError::new)
     }
-}
-
-/// `host.json`'s `functionTimeout` (`hh:mm:ss`, or `d.hh:mm:ss`); five minutes when unset.
-pub fn function_timeout(host_json: &serde_json::Value) -> anyhow::Result<Duration> {
-    let Some(raw) = host_json.get("functionTimeout") else {
-        return Ok(DEFAULT_FUNCTION_TIMEOUT);
-    };
-    let text = raw
-        .as_str()
-        .with_context(|| format!("host.json: functionTimeout {raw} is not a string"))?;
-    let invalid = || anyhow::anyhow!("host.json: functionTimeout {text:?} is not [d.]hh:mm:ss");
-    let (days, clock) = match text.split_once('.') {
-        Some((days, clock)) if !days.contains(':') => {
-            (days.parse::<u64>().map_err(|_| invalid())?, clock)
-        }
-        _ => (0, text),
-    };
-    let parts: Vec<u64> = clock
-        .split(':')
-        .map(|part| part.parse().map_err(|_| invalid()))
-        .collect::<anyhow::Result<_>>()?;
-    let [hours, minutes, seconds] = parts[..] else {
-        return Err(invalid());
-    };
-    anyhow::ensure!(minutes < 60 && seconds < 60, invalid());
-    Ok(Duration::from_secs(
-        ((days * 24 + hours) * 60 + minutes) * 60 + seconds,
-    ))
 }
 
 /// What the app reads from its application settings (`local.settings.json` locally; the Bicep's
@@ -133,7 +103,7 @@ pub async fn app(
     host_json: &serde_json::Value,
     faults: Option<workflow::HostFaults>,
 ) -> anyhow::Result<FunctionApp> {
-    let timeout = function_timeout(host_json)?;
+    let timeout = function_model::azure::function_timeout(host_json).map_err(anyhow::Error::msg)?;
     let db = Db::connect(&settings.database_url)
         .await
         .context("could not open the database (DATABASE_URL)")?;
@@ -177,39 +147,4 @@ pub async fn app(
         .http(TICKETS, payment.clone())
         .http(PAYMENT, payment)
         .queue(ORCHESTRATOR, Arc::new(orchestrator)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn reads_the_function_timeout_of_host_json() {
-        let timeout = |value| function_timeout(&json!({ "functionTimeout": value }));
-        assert_eq!(
-            timeout(json!("00:05:00")).expect("valid"),
-            Duration::from_secs(300)
-        );
-        assert_eq!(
-            timeout(json!("01:30:15")).expect("valid"),
-            Duration::from_secs(5415)
-        );
-        assert_eq!(
-            timeout(json!("1.00:00:00")).expect("valid"),
-            Duration::from_secs(86400)
-        );
-        assert_eq!(
-            function_timeout(&json!({})).expect("default"),
-            DEFAULT_FUNCTION_TIMEOUT
-        );
-        for bad in [
-            json!("5 minutes"),
-            json!("00:60:00"),
-            json!(300),
-            json!("00:05"),
-        ] {
-            assert!(timeout(bad.clone()).is_err(), "{bad} accepted");
-        }
-    }
 }

@@ -253,6 +253,38 @@ impl FunctionApp {
     }
 }
 
+/// What Consumption plans allow when `host.json` sets no `functionTimeout`.
+pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// `host.json`'s `functionTimeout` (`hh:mm:ss`, or `d.hh:mm:ss`); five minutes when unset. What
+/// the handler gives each invocation, and what the emulator, as the host, holds it to.
+pub fn function_timeout(host_json: &Value) -> Result<Duration, String> {
+    let Some(raw) = host_json.get("functionTimeout") else {
+        return Ok(DEFAULT_FUNCTION_TIMEOUT);
+    };
+    let invalid = || format!("host.json: functionTimeout {raw} is not \"[d.]hh:mm:ss\"");
+    let text = raw.as_str().ok_or_else(invalid)?;
+    let (days, clock) = match text.split_once('.') {
+        Some((days, clock)) if !days.contains(':') => {
+            (days.parse::<u64>().map_err(|_| invalid())?, clock)
+        }
+        _ => (0, text),
+    };
+    let parts: Vec<u64> = clock
+        .split(':')
+        .map(|part| part.parse().map_err(|_| invalid()))
+        .collect::<Result<_, _>>()?;
+    let [hours, minutes, seconds] = parts[..] else {
+        return Err(invalid());
+    };
+    if minutes >= 60 || seconds >= 60 {
+        return Err(invalid());
+    }
+    Ok(Duration::from_secs(
+        ((days * 24 + hours) * 60 + minutes) * 60 + seconds,
+    ))
+}
+
 /// The function's id on Azure: the app (`WEBSITE_SITE_NAME`, set by App Service) and the function.
 fn function_id(function: &str) -> String {
     let app = std::env::var("WEBSITE_SITE_NAME").unwrap_or_else(|_| "local".to_owned());
@@ -493,6 +525,28 @@ async fn run_queue(
                     e.chain()
                 ),
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_function_timeout_of_host_json() {
+        let timeout = |value| function_timeout(&json!({ "functionTimeout": value }));
+        assert_eq!(timeout(json!("00:05:00")), Ok(Duration::from_secs(300)));
+        assert_eq!(timeout(json!("01:30:15")), Ok(Duration::from_secs(5415)));
+        assert_eq!(timeout(json!("1.00:00:00")), Ok(Duration::from_secs(86400)));
+        assert_eq!(function_timeout(&json!({})), Ok(DEFAULT_FUNCTION_TIMEOUT));
+        for bad in [
+            json!("5 minutes"),
+            json!("00:60:00"),
+            json!(300),
+            json!("00:05"),
+        ] {
+            assert!(timeout(bad.clone()).is_err(), "{bad} accepted");
         }
     }
 }
