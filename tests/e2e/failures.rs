@@ -73,6 +73,12 @@ async fn a_step_that_always_fails_parks_the_order_on_the_follow_up_dead_letter_q
         1
     );
 
+    // On Azure the order is parked through the orchestrator's output binding, which the host
+    // sends once the invocation (and so the execution) has ended: it may come just after.
+    app.eventually(10, || async {
+        (app.queue(queues().follow_up).await["visible"] != 0).then_some(())
+    })
+    .await;
     let follow_up = app.queue(queues().follow_up).await;
     assert_eq!(follow_up["visible"], 1, "{follow_up}");
     let message: Value =
