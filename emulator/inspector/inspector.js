@@ -2,22 +2,22 @@ const text = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', 
 const money = (m) => m ? `${text(m.value)} ${text(m.currency)}` : '';
 /** A time as people read it (this browser's locale and zone), the exact value on hover. */
 const when = (t) => t ? `<time datetime="${text(t)}" title="${text(t)}">${text(new Date(t).toLocaleString())}</time>` : '';
-/** An order id that leads to its workflow execution (named by it). */
+/** An order id that leads to its workflow execution (named by it), drawn as a graph. */
 const order = (id) => id
-  ? `<a href="/_emulator/api/executions/${encodeURIComponent(id)}" title="its workflow execution"><code>${text(id)}</code></a>` : '';
-/** A value shown on demand; `key` names the panel, so that a refresh keeps it open. */
-const pre = (v, key) =>
-  `<details data-key="${text(key)}"><summary>show</summary><pre>${text(JSON.stringify(v, null, 2))}</pre></details>`;
+  ? `<a href="#execution=${encodeURIComponent(id)}" title="its workflow execution"><code>${text(id)}</code></a>` : '';
+/** What names a row, so that a link can lead to it (`#payment-…`, `#email-…`, `#member-…`). */
+const anchor = (kind, key) => `${kind}-${String(key ?? '').toLowerCase().replace(/[^a-z0-9@._-]/g, '-')}`;
 /** What the search box asks for (an email, an order id, any text), lower case; empty shows all. */
 let needle = '';
-function table(rows, columns) {
+function table(rows, columns, rowId) {
   if (!rows.length) return '<p>None yet.</p>';
   if (needle) {
     rows = rows.filter((row) => JSON.stringify(row).toLowerCase().includes(needle));
     if (!rows.length) return '<p>Nothing matches the search.</p>';
   }
-  const head = columns.map(([title]) => `<th>${text(title)}</th>`).join('');
-  const body = rows.map((row) => `<tr>${columns.map(([, cell]) => `<td>${cell(row)}</td>`).join('')}</tr>`).join('');
+  const head = columns.map(([title]) => `<th scope="col">${title ? text(title) : '<span class="visually-hidden">Actions</span>'}</th>`).join('');
+  const body = rows.map((row) => `<tr${rowId ? ` id="${text(rowId(row))}"` : ''}>${columns
+    .map(([title, cell]) => `<td data-label="${text(title)}">${cell(row)}</td>`).join('')}</tr>`).join('');
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 /** A message body, pretty-printed when it is JSON. */
@@ -34,9 +34,93 @@ function messages(q, deadLetterQueue) {
       ? `<p class="FAILED">${text(m.attributes.DeadLetterReason)}: ${text(m.attributes.DeadLetterErrorDescription || '')}</p>` : '';
     const actions = (deadLetterQueue ? button('Redrive', 'redrive', q.name, m.messageId) : '') + button('Delete', 'delete', q.name, m.messageId);
     return `<details data-key="message:${text(m.messageId)}"><summary><code>${text(m.messageId)}</code> · ${text(m.state)} · received ${text(m.receiveCount)}×</summary>`
-      + `${reason}<pre>${text(body(m.body))}</pre>${actions}</details>`;
+      + `${reason}<pre tabindex="0">${text(body(m.body))}</pre>${actions}</details>`;
   }).join('');
 }
+/** An email as its recipient sees it: the HTML part in a sandboxed frame (no script, nothing
+ *  fetched: the page that serves it says so too), and the text part. */
+const email = (m) => `<details data-key="email:${text(m.id)}"><summary>show</summary>`
+  + (m.html ? `<iframe sandbox src="/_emulator/api/outbox/${encodeURIComponent(m.id)}/html" title="The HTML part of the email to ${text(m.to.join(', '))}"></iframe>` : '')
+  + `<h3>Text part</h3><pre tabindex="0">${text(m.text)}</pre></details>`;
+
+/** The workflow's definition (fetched once) and the execution being looked at (`#execution=…`). */
+let workflow = null;
+const selectedExecution = () => {
+  const match = /^#execution=(.+)$/.exec(location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+};
+/** A machine's states in the order they can run: from StartAt along every transition. */
+function reachable(machine) {
+  const order = [];
+  const visit = (name) => {
+    if (!name || order.includes(name) || !machine.States[name]) return;
+    order.push(name);
+    const state = machine.States[name];
+    visit(state.Next);
+    for (const rule of state.Choices || []) visit(rule.Next);
+    visit(state.Default);
+    for (const catcher of state.Catch || []) visit(catcher.Next);
+  };
+  visit(machine.StartAt);
+  return order.concat(Object.keys(machine.States).filter((name) => !order.includes(name)));
+}
+/** Where a state can go next, in words. */
+function transitions(state) {
+  const rule = (r) => text(Object.entries(r).filter(([k]) => k !== 'Next').map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(' '));
+  return [
+    ...(state.Choices || []).map((r) => `if ${rule(r)} → <strong>${text(r.Next)}</strong>`),
+    ...(state.Default ? [`otherwise → <strong>${text(state.Default)}</strong>`] : []),
+    ...(state.Next ? [`→ <strong>${text(state.Next)}</strong>`] : []),
+    ...(state.Catch || []).map((c) => `on ${text(c.ErrorEquals.join(', '))} → <strong>${text(c.Next)}</strong>`),
+    ...(state.End || ['Succeed', 'Fail'].includes(state.Type) ? ['end'] : []),
+  ].join('<br>');
+}
+const duration = (ms) => ms == null ? '' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+/** A machine (or a Parallel branch) drawn as its states, top to bottom, each coloured by how it ran. */
+function machineGraph(machine, runs) {
+  return `<ol class="machine">${reachable(machine).map((name) => {
+    const state = machine.States[name];
+    const run = runs[name];
+    const status = run ? run.status : 'NOT_RUN';
+    const facts = run ? [run.attempts > 1 ? `${run.attempts} attempts` : '', duration(run.durationMs)].filter(Boolean).join(' · ') : '';
+    const detail = run ? `<details data-key="state:${text(name)}"><summary>details</summary><dl>`
+      + `<dt>Entered</dt><dd>${when(run.enteredAt) || '—'}</dd><dt>Attempts</dt><dd>${run.attempts}</dd>`
+      + (run.error ? `<dt>Error</dt><dd class="FAILED">${text(run.error)}: ${text(run.cause || '')}</dd>` : '')
+      + `<dt>Input</dt><dd>${run.input === undefined || run.input === null ? 'not known (no completed task leads here)' : `<pre tabindex="0">${text(JSON.stringify(run.input, null, 2))}</pre>`}</dd>`
+      + `<dt>Output</dt><dd>${run.output === undefined || run.output === null ? '—' : `<pre tabindex="0">${text(JSON.stringify(run.output, null, 2))}</pre>`}</dd>`
+      + '</dl></details>' : '';
+    const branches = state.Type === 'Parallel'
+      ? `<div class="branches">${state.Branches.map((branch) => `<div class="branch">${machineGraph(branch, runs)}</div>`).join('')}</div>` : '';
+    return `<li class="state state-${text(status)}" data-state="${text(name)}" data-status="${text(status)}">`
+      + `<div class="box"><strong>${text(name)}</strong> <small>${text(state.Type)}</small><br>`
+      + `<span class="${text(status)}">${text(status.replace('_', ' '))}</span> <small>${text(facts)}</small>${detail}</div>`
+      + `${branches}<p class="edges">${transitions(state)}</p></li>`;
+  }).join('')}</ol>`;
+}
+/** The events of the execution's last run, with the time since its first. */
+function timeline(events) {
+  if (!events.length) return '<p>No events stored yet (an execution\'s history is stored when it stops).</p>';
+  const start = new Date(events[0].timestamp).getTime();
+  const detail = (d) => text(Object.entries(d || {}).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · '));
+  return `<table class="timeline"><thead><tr><th scope="col">#</th><th scope="col">At</th><th scope="col">Event</th><th scope="col">State</th><th scope="col">Detail</th></tr></thead><tbody>${
+    events.map((e) => `<tr><td>${e.id}</td><td>+${new Date(e.timestamp).getTime() - start} ms</td><td>${text(e.type)}</td><td>${text(e.state || '')}</td><td>${detail(e.detail)}</td></tr>`).join('')
+  }</tbody></table>`;
+}
+/** The execution named in the address, as a graph with a timeline; empty when none is chosen. */
+async function executionView() {
+  const name = selectedExecution();
+  if (!name) return '';
+  if (!workflow) workflow = await (await fetch('/_emulator/api/workflow')).json();
+  const response = await fetch(`/_emulator/api/executions/${encodeURIComponent(name)}`);
+  const execution = await response.json();
+  if (!response.ok) return `<p>${text(execution.error)}</p>`;
+  return `<h3>Execution <code>${text(name)}</code> · <span class="${text(execution.status)}">${text(execution.status)}</span>`
+    + ` · started ${when(execution.startedAt)} <a href="#">close</a></h3>`
+    + (execution.error ? `<p class="FAILED">${text(execution.error)}: ${text(execution.cause || '')}</p>` : '')
+    + `<figure class="graph" aria-label="The workflow ${text(workflow.name)}, each state with how it ran">${machineGraph(workflow.definition, execution.states)}</figure>`
+    + `<details data-key="timeline"><summary>Timeline (${execution.events.length} events)</summary>${timeline(execution.events)}</details>`;
+}
+
 const views = {
   queues: (rows) => {
     // A queue that some queue's redrive policy names is a dead-letter queue: its messages can go back.
@@ -48,21 +132,28 @@ const views = {
       ['', (q) => q.messages.length
         ? (deadLetterQueues.has(q.name) ? button('Redrive all', 'redrive', q.name) : '') + button('Purge', 'purge', q.name) : '']]);
   },
-  executions: (rows) => table(rows, [['Name (order id)', (e) => `<code>${text(e.name)}</code>`],
+  executions: (rows) => table(rows, [['Name (order id)', (e) => order(e.name)],
     ['Status', (e) => `<span class="${text(e.status)}">${text(e.status)}</span> ${text(e.error || '')}`],
     ['Started', (e) => when(e.startedAt)],
-    ['History', (e) => `<a href="/_emulator/api/executions/${encodeURIComponent(e.name)}">events</a>`]]),
+    ['History', (e) => `<a href="#execution=${encodeURIComponent(e.name)}">graph</a> · <a href="/_emulator/api/executions/${encodeURIComponent(e.name)}">JSON</a>`]]),
   orders: (rows) => table(rows, [['Order', (o) => order(o.orderId)],
     ['Attendee', (o) => `${text(o.attendee.firstName)} ${text(o.attendee.lastName)} &lt;${text(o.attendee.email)}&gt;`],
     ['Ticket', (o) => text(o.ticket.name)], ['Amount', (o) => money(o.amount)], ['Newsletter', (o) => o.newsletter ? 'yes' : 'no'],
-    ['Stored', (o) => when(o.storedAt)]]),
+    ['Stored', (o) => when(o.storedAt)],
+    ['See', (o) => [`<a href="#execution=${encodeURIComponent(o.orderId)}">execution</a>`,
+      `<a href="#${anchor('payment', o.orderId)}">payment</a>`, `<a href="#${anchor('email', o.orderId)}">email</a>`,
+      o.newsletter ? `<a href="#${anchor('member', o.attendee.email)}">audience entry</a>` : ''].filter(Boolean).join(' · ')]],
+  (o) => anchor('order', o.orderId)),
   payments: (rows) => table(rows, [['Capture', (p) => `<code>${text(p.captureId)}</code>`],
     ['Status', (p) => `<span class="${text(p.status)}">${text(p.status)}</span>`], ['Amount', (p) => money(p.amount)],
-    ['Card', (p) => `${text(p.card.brand)} ····${text(p.card.lastDigits)}`], ['Order', (p) => order(p.orderId)]]),
+    ['Card', (p) => `${text(p.card.brand)} ····${text(p.card.lastDigits)}`], ['Order', (p) => order(p.orderId)]],
+  (p) => anchor('payment', p.orderId)),
   outbox: (rows) => table(rows, [['To', (m) => text(m.to.join(', '))], ['Subject', (m) => text(m.subject)],
-    ['Order', (m) => order(m.orderId)], ['Text', (m) => pre(m.text, `email:${m.orderId}`)], ['Sent', (m) => when(m.sentAt)]]),
+    ['Order', (m) => order(m.orderId)], ['Email', email], ['Sent', (m) => when(m.sentAt)]],
+  (m) => anchor('email', m.orderId)),
   audience: (rows) => table(rows, [['Email', (m) => text(m.emailAddress)], ['Name', (m) => `${text(m.firstName)} ${text(m.lastName)}`],
-    ['Status', (m) => text(m.status)], ['Changed', (m) => when(m.lastChanged)]]),
+    ['Status', (m) => text(m.status)], ['Changed', (m) => when(m.lastChanged)]],
+  (m) => anchor('member', m.emailAddress)),
   faults: (rows) => table(rows, [['Target', (f) => text(f.target)], ['Mode', (f) => text(f.mode)],
     ['Times left', (f) => text(f.times ?? 'until cleared')], ['Status', (f) => text(f.status ?? '')], ['Delay ms', (f) => text(f.delayMs ?? '')]]),
 };
@@ -79,6 +170,12 @@ function render(container, html) {
   }
 }
 async function refresh() {
+  const detail = document.getElementById('execution');
+  try {
+    render(detail, await executionView());
+  } catch (e) {
+    render(detail, `<p>Could not load the execution: ${text(e)}</p>`);
+  }
   for (const [name, view] of Object.entries(views)) {
     const container = document.getElementById(name);
     try {
@@ -91,6 +188,11 @@ async function refresh() {
     }
   }
 }
+// Choosing an execution (a link to `#execution=…`) draws it at once and brings it into view.
+window.addEventListener('hashchange', async () => {
+  await refresh();
+  if (selectedExecution()) document.getElementById('execution').scrollIntoView();
+});
 // The queues' buttons: redrive a dead-lettered message (or all) to its source queue, delete one, purge.
 document.getElementById('queues').addEventListener('click', async (event) => {
   const target = event.target.closest('button[data-action]');
@@ -132,7 +234,9 @@ document.getElementById('search').addEventListener('input', (event) => {
   needle = event.target.value.trim().toLowerCase();
   refresh();
 });
-refresh();
+refresh().then(() => {
+  if (selectedExecution()) document.getElementById('execution').scrollIntoView();
+});
 // Every two seconds, unless paused (to read or copy something that keeps changing).
 const pause = document.getElementById('pause');
 setInterval(() => { if (!pause.checked) refresh(); }, 2000);

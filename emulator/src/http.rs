@@ -31,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use crate::execution_view;
 use crate::faults::{Fault, FaultSpec};
 use crate::front::{self, Limits, SECURITY_HEADERS};
 use crate::records::Listing;
@@ -100,10 +101,12 @@ fn routes(services: Arc<Services>) -> Router {
         .route("/_emulator/api/queues/{name}/redrive", post(redrive))
         .route("/_emulator/api/executions", get(executions))
         .route("/_emulator/api/executions/{name}", get(execution))
+        .route("/_emulator/api/workflow", get(workflow))
         .route(
             "/_emulator/api/outbox",
             get(|s: Shared, q: Query<PageQuery>| listing(s, q, Listing::Emails)),
         )
+        .route("/_emulator/api/outbox/{id}/html", get(email_html))
         .route(
             "/_emulator/api/audience",
             get(|s: Shared, q: Query<PageQuery>| listing(s, q, Listing::Members)),
@@ -765,14 +768,71 @@ async fn execution(State(services): Shared, Path(name): Path<String>) -> Respons
         Some(step_functions) => step_functions.execution(&name).await,
         None => services.executions.get(&name).await,
     };
-    match execution {
-        Ok(Some(execution)) => Json(execution).into_response(),
-        Ok(None) => inspector_error(
-            StatusCode::NOT_FOUND,
-            &format!("no execution named {name:?}"),
-        ),
-        Err(e) => unavailable("the executions", &e),
-    }
+    let execution = match execution {
+        Ok(Some(execution)) => execution,
+        Ok(None) => {
+            return inspector_error(
+                StatusCode::NOT_FOUND,
+                &format!("no execution named {name:?}"),
+            );
+        }
+        Err(e) => return unavailable("the executions", &e),
+    };
+    let checkpoints = match services.executions.checkpoints(&name).await {
+        Ok(checkpoints) => checkpoints,
+        Err(e) => return unavailable("the executions", &e),
+    };
+    let summary = &execution.summary;
+    let replayed = durable::executions::replay(
+        &services.workflow.machine,
+        &name,
+        summary.input.clone(),
+        checkpoints,
+        &execution.events,
+    );
+    let status = match summary.status {
+        durable::ExecutionStatus::Running => "RUNNING",
+        durable::ExecutionStatus::Succeeded { .. } => "SUCCEEDED",
+        durable::ExecutionStatus::Failed { .. } => "FAILED",
+    };
+    let states =
+        execution_view::state_runs(&execution.events, &replayed, status, summary.stopped_at);
+    let mut body = json!(execution);
+    body["states"] = json!(states);
+    Json(body).into_response()
+}
+
+/// The policy of an email's HTML part, shown in the inspector's sandboxed frame: its own inline
+/// styles and embedded images, nothing fetched, no script, framed by the inspector only.
+const EMAIL_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+     sandbox; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
+
+/// An email's HTML part as a page of its own (for the inspector's `<iframe sandbox>`).
+async fn email_html(State(services): Shared, Path(id): Path<String>) -> Response {
+    let email = match services.records.email(&id).await {
+        Ok(Some(email)) => email,
+        Ok(None) => return inspector_error(StatusCode::NOT_FOUND, &format!("no email {id:?}")),
+        Err(e) => return unavailable("the outbox", &e),
+    };
+    let html = email["html"].as_str().unwrap_or_default().to_owned();
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, EMAIL_POLICY),
+            (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// The state machine that the executions run, to draw as a graph.
+async fn workflow(State(services): Shared) -> Response {
+    Json(json!({
+        "name": services.workflow.name,
+        "definition": services.workflow.definition,
+    }))
+    .into_response()
 }
 
 /// Orders, newest first; the cursor is the last order's `storedAt` and id.

@@ -25,6 +25,7 @@
 pub mod aws;
 pub mod azure;
 pub mod event_source;
+mod execution_view;
 pub mod fakes;
 pub mod faults;
 mod front;
@@ -288,6 +289,8 @@ pub(crate) struct Services {
     /// The workflow's executions, whoever runs them (the local Step Functions, or the Azure
     /// handler on the same database).
     executions: Executions,
+    /// The state machine they run, as the inspector draws it.
+    workflow: Arc<execution_view::Workflow>,
     store: Arc<dyn OrderStore>,
     records: Records,
     paypal: Arc<PayPalFake>,
@@ -422,6 +425,7 @@ struct Wiring {
     cors: template::Cors,
     queues: Vec<Arc<Queue>>,
     step_functions: Option<Arc<LocalStepFunctions>>,
+    workflow: Arc<execution_view::Workflow>,
     lambda_functions: HashMap<String, TaskTarget>,
     mappings: Vec<EventSourceMapping>,
     service_bus: Vec<Arc<azure::triggers::ServiceBusTrigger>>,
@@ -507,6 +511,10 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                 cors: azure.cors,
                 queues: azure.queues,
                 step_functions: None,
+                workflow: Arc::new(
+                    execution_view::Workflow::parse(azure::WORKFLOW_NAME, azure::WORKFLOW)
+                        .context("the registration workflow")?,
+                ),
                 lambda_functions: HashMap::new(),
                 mappings: Vec::new(),
                 service_bus: azure.triggers,
@@ -532,6 +540,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         queues: wiring.queues,
         step_functions: wiring.step_functions.clone(),
         executions: executions.clone(),
+        workflow: wiring.workflow,
         store,
         records,
         paypal: providers.paypal,
@@ -659,10 +668,13 @@ fn wire_aws(config: &Config, shared: &Shared) -> anyhow::Result<Wiring> {
         faults: faults.clone(),
     };
     let machine = &topology.state_machine;
+    let workflow = Arc::new(
+        execution_view::Workflow::parse(&machine.name, &machine.definition)
+            .with_context(|| format!("the state machine {}", machine.name))?,
+    );
     let step_functions = LocalStepFunctions::new(
         &machine.name,
-        workflow::StateMachine::from_json(&machine.definition)
-            .with_context(|| format!("the state machine {}", machine.name))?,
+        workflow.machine.clone(),
         tasks,
         executions.clone(),
     )?;
@@ -733,6 +745,7 @@ fn wire_aws(config: &Config, shared: &Shared) -> anyhow::Result<Wiring> {
         cors,
         queues,
         step_functions: Some(step_functions),
+        workflow,
         lambda_functions,
         mappings,
         service_bus: Vec::new(),

@@ -128,7 +128,7 @@ impl Records {
             .await)?;
         let page = Page::from_rows(rows, request, |(id, at, _)| (*at, id.clone()));
         let mut items = Vec::new();
-        for (_, _, record) in &page.items {
+        for (id, _, record) in &page.items {
             match serde_json::from_str(record).map_err(|e| corrupt("record", e))? {
                 Value::Array(records) if matches!(listing, Listing::Captures) => {
                     for record in records {
@@ -136,6 +136,17 @@ impl Records {
                             serde_json::from_value(record).map_err(|e| corrupt("record", e))?,
                         );
                     }
+                }
+                Value::Object(mut record) => {
+                    // An email is named by its id: its HTML part is served on its own (see
+                    // `email`), for the inspector to show in a sandboxed frame.
+                    if matches!(listing, Listing::Emails) {
+                        record.insert("id".into(), Value::String(id.clone()));
+                    }
+                    items.push(
+                        serde_json::from_value(Value::Object(record))
+                            .map_err(|e| corrupt("record", e))?,
+                    );
                 }
                 record => {
                     items.push(serde_json::from_value(record).map_err(|e| corrupt("record", e))?)
@@ -181,6 +192,19 @@ impl Records {
             .fetch_optional(pool)
             .await)?;
         body.map(|body| serde_json::from_str(&body).map_err(|e| corrupt("order", e)))
+            .transpose()
+    }
+
+    /// One email of the outbox, by the id its listing gives.
+    pub async fn email(&self, id: &str) -> Result<Option<Value>, DbError> {
+        let record: Option<String> = on_pool!(self.db, pool => sqlx::query_scalar(
+            "SELECT record FROM sendgrid_emails WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        record
+            .map(|record| serde_json::from_str(&record).map_err(|e| corrupt("email", e)))
             .transpose()
     }
 

@@ -72,6 +72,41 @@ async fn a_step_that_always_fails_parks_the_order_on_the_follow_up_dead_letter_q
         events_of(&execution, "TaskSucceeded", "SendConfirmationFailed").len(),
         1
     );
+    // What the inspector draws of each state: the email task caught after its four tries, its
+    // catcher and the other branches succeeded (their inputs and outputs replayed from the
+    // checkpoints and the recorded failures), the execution ended in the Fail state, the success
+    // state never entered.
+    let states = &execution["states"];
+    let email = &states["SendConfirmation"];
+    assert_eq!(
+        (&email["status"], &email["attempts"], &email["error"]),
+        (&json!("CAUGHT"), &json!(4), &json!("ProviderUnavailable")),
+        "{states}"
+    );
+    assert!(email["input"].to_string().contains(id), "{email}");
+    assert_eq!(
+        email["output"]["failure"]["Error"], "ProviderUnavailable",
+        "the Catch's output: {email}"
+    );
+    for succeeded in [
+        "SendConfirmationFailed",
+        "SaveOrder",
+        "AddToMailingList",
+        "Register",
+    ] {
+        let state = &states[succeeded];
+        assert_eq!(state["status"], "SUCCEEDED", "{succeeded}: {states}");
+        assert!(
+            state["output"].is_object() || state["output"].is_array(),
+            "{succeeded}: {state}"
+        );
+        assert!(
+            state["durationMs"].as_i64() >= Some(0),
+            "{succeeded}: {state}"
+        );
+    }
+    assert_eq!(states["RegistrationIncomplete"]["status"], "FAILED");
+    assert!(states.get("Registered").is_none(), "{states}");
 
     // On Azure the order is parked through the orchestrator's output binding, which the host
     // sends once the invocation (and so the execution) has ended: it may come just after.

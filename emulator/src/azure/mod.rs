@@ -34,6 +34,12 @@ use app::{FunctionAppSpec, Trigger};
 use handler::{CustomHandler, HandlerSpec};
 use triggers::{HttpTrigger, QueueOutputs, ServiceBusTrigger};
 
+/// The registration workflow, which the Function App's handler embeds and runs inline: the
+/// inspector draws it and replays its executions.
+pub(crate) const WORKFLOW: &str = include_str!("../../../infra/statemachine/registration.asl.json");
+/// What the inspector calls it (the orchestrator function runs it).
+pub(crate) const WORKFLOW_NAME: &str = "registration (orchestrator, inline)";
+
 /// What `--cloud azure` runs.
 #[derive(Debug, Clone)]
 pub struct AzureConfig {

@@ -22,6 +22,7 @@
 //! 15 % of the emulator's CPU under load (`cargo run --release -p bench`).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -473,6 +474,93 @@ impl Serialize for CompactEvent<'_> {
     }
 }
 
+/// The events of an execution rebuilt with their payloads (each state's input and output, each
+/// task's effective input and result): the machine is run again from `input`, taking no time
+/// ([`StateMachine::run_without_waiting`]), with every task answered as it was answered then,
+/// and nothing invoked. A completed task answers from its checkpoint; a failed attempt with the
+/// error and cause that `events` (the stored history) recorded for it, so that retries and
+/// catchers take the same way again.
+///
+/// The run stops at the first task with no known outcome (one still running), where its input is
+/// known and its result is not. This is what the inspector shows as each state's input and
+/// output, while the stored history (compact, see the module documentation) gives the statuses,
+/// times, attempts and errors. Run within a Tokio runtime (task timeouts arm its timers); it
+/// returns at once. A state visited more than once (a loop) is answered as in its last visit.
+pub fn replay(
+    machine: &StateMachine,
+    name: &str,
+    input: Value,
+    checkpoints: HashMap<String, Value>,
+    events: &[Value],
+) -> Vec<HistoryEvent> {
+    let history = History::new();
+    let replaying = Replaying {
+        done: checkpoints,
+        failed: failed_attempts(events),
+    };
+    let mut run = std::pin::pin!(machine.run_without_waiting(name, input, &replaying, &history));
+    let _ = run
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    history.events()
+}
+
+/// How each failed attempt of a task failed, by state and attempt (0 = the first try), from a
+/// stored history.
+fn failed_attempts(events: &[Value]) -> HashMap<(String, u64), TaskFailure> {
+    let mut attempt: HashMap<&str, u64> = HashMap::new();
+    let mut failed = HashMap::new();
+    for event in events {
+        let (Some(state), Some(kind)) = (event["state"].as_str(), event["type"].as_str()) else {
+            continue;
+        };
+        let detail = &event["detail"];
+        match kind {
+            "TaskScheduled" => {
+                attempt.insert(state, detail["attempt"].as_u64().unwrap_or(0));
+            }
+            "TaskFailed" | "TaskTimedOut" => {
+                let failure = TaskFailure::new(
+                    detail["error"].as_str().unwrap_or_default(),
+                    detail["cause"].as_str().unwrap_or_default(),
+                );
+                let tried = attempt.get(state).copied().unwrap_or(0);
+                failed.insert((state.to_owned(), tried), failure);
+            }
+            _ => {}
+        }
+    }
+    failed
+}
+
+/// Answers each step as it was answered (see [`replay`]); a step with no known outcome never
+/// answers.
+struct Replaying {
+    done: HashMap<String, Value>,
+    failed: HashMap<(String, u64), TaskFailure>,
+}
+
+#[async_trait]
+impl TaskInvoker for Replaying {
+    async fn invoke(&self, task: TaskRequest) -> Result<Value, TaskFailure> {
+        if let Some(output) = self.done.get(&step_name(&task)) {
+            return Ok(output.clone());
+        }
+        match self
+            .failed
+            .get(&(task.state_name.clone(), u64::from(task.attempt)))
+        {
+            Some(failure) => Err(failure.clone()),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// How a checkpoint names a completed step: `State#visit`.
+fn step_name(task: &TaskRequest) -> String {
+    format!("{}#{}", task.state_name, task.visit)
+}
+
 /// Answers checkpointed steps from their checkpoints and checkpoints the others as they complete.
 struct Checkpointing<'a> {
     inner: &'a dyn TaskInvoker,
@@ -483,7 +571,7 @@ struct Checkpointing<'a> {
 #[async_trait]
 impl TaskInvoker for Checkpointing<'_> {
     async fn invoke(&self, task: TaskRequest) -> Result<Value, TaskFailure> {
-        let step = format!("{}#{}", task.state_name, task.visit);
+        let step = step_name(&task);
         if let Some(output) = self.done.get(&step) {
             return Ok(output.clone());
         }

@@ -18,11 +18,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use durable::executions::{ExecutionCounts, run};
+use durable::executions::{ExecutionCounts, replay, run};
 use durable::{Db, ExecutionStatus, Executions, PageRequest};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
-use workflow::{ExecutionFailure, History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
+use workflow::{
+    EventKind, ExecutionFailure, History, StateMachine, TaskFailure, TaskInvoker, TaskRequest,
+};
 
 /// The lease of the scenarios' executions.
 const LEASE: Duration = Duration::from_secs(15);
@@ -285,6 +287,48 @@ mod scenarios {
                 );
             }
         }
+        // The payloads come back by replay: Reserve's output from its checkpoint, Confirm's
+        // effective input, and its failure as the history recorded it.
+        let checkpoints = executions.checkpoints("o-1").await.expect("reads");
+        let replayed = replay(
+            &sequential_machine(),
+            "o-1",
+            json!({}),
+            checkpoints,
+            &stored.events,
+        );
+        let event = |kind: EventKind, state: &str| {
+            replayed
+                .iter()
+                .find(|e| e.kind == kind && e.state.as_deref() == Some(state))
+                .unwrap_or_else(|| panic!("no {kind:?} of {state} in {replayed:?}"))
+        };
+        let reserved = json!({"reserved": {"state": "Reserve", "by": "first"}});
+        assert_eq!(
+            event(EventKind::StateExited, "Reserve").detail["output"],
+            reserved
+        );
+        assert_eq!(
+            event(EventKind::TaskScheduled, "Confirm").detail["input"],
+            reserved
+        );
+        let confirm: Vec<EventKind> = replayed
+            .iter()
+            .filter(|e| e.state.as_deref() == Some("Confirm"))
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            confirm,
+            [
+                EventKind::StateEntered,
+                EventKind::TaskScheduled,
+                EventKind::TaskFailed
+            ]
+        );
+        assert_eq!(
+            event(EventKind::TaskFailed, "Confirm").detail["error"],
+            "Boom"
+        );
         assert_eq!(
             status(&executions, "o-1").await,
             ExecutionStatus::Failed {

@@ -33,6 +33,32 @@ impl StateMachine {
         invoker: &dyn TaskInvoker,
         history: &History,
     ) -> Result<Value, ExecutionFailure> {
+        self.run_paced(execution_name, input, invoker, history, true)
+            .await
+    }
+
+    /// Runs as [`run`](Self::run) does, except that retry delays and `Wait` states take no time:
+    /// to replay an execution whose tasks' outcomes are already known (the invoker answers with
+    /// them), e.g. to rebuild the payloads that its stored history left out.
+    pub async fn run_without_waiting(
+        &self,
+        execution_name: &str,
+        input: Value,
+        invoker: &dyn TaskInvoker,
+        history: &History,
+    ) -> Result<Value, ExecutionFailure> {
+        self.run_paced(execution_name, input, invoker, history, false)
+            .await
+    }
+
+    async fn run_paced(
+        &self,
+        execution_name: &str,
+        input: Value,
+        invoker: &dyn TaskInvoker,
+        history: &History,
+        waits: bool,
+    ) -> Result<Value, ExecutionFailure> {
         history.record(
             EventKind::ExecutionStarted,
             None,
@@ -44,6 +70,7 @@ impl StateMachine {
             execution_name,
             execution: context::execution_section(execution_name, &input, Utc::now()),
             visits: Mutex::new(HashMap::new()),
+            waits,
         };
         let run = runner.run_machine(&self.root, input);
         let result = match self.timeout {
@@ -93,6 +120,8 @@ struct Runner<'a> {
     /// How many times each state was entered so far (states have unique names, branches
     /// included, so a name is a state).
     visits: Mutex<HashMap<String, u32>>,
+    /// False when retry delays and `Wait` states take no time (a replay).
+    waits: bool,
 }
 
 impl Runner<'_> {
@@ -213,7 +242,9 @@ impl Runner<'_> {
                     Some(name),
                     json!({ "delayMs": millis(delay) }),
                 );
-                tokio::time::sleep(delay).await;
+                if self.waits {
+                    tokio::time::sleep(delay).await;
+                }
                 let output = select(
                     wait.io.output_path.as_ref(),
                     &effective,
@@ -296,7 +327,9 @@ impl Runner<'_> {
                         "delayMs": millis(delay),
                     }),
                 );
-                tokio::time::sleep(delay).await;
+                if self.waits {
+                    tokio::time::sleep(delay).await;
+                }
                 continue;
             }
             let Some(catcher) = handling.catcher_for(&failure.error) else {

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -223,6 +224,35 @@ async fn retry_backs_off_exactly_then_succeeds() {
     assert_eq!(delays, [1000, 2000, 4000]);
     assert_eq!(retries[0]["error"], "StoreUnavailable");
     assert_eq!(retries[0]["attempt"], 1);
+}
+
+/// A replay takes no time: the same retries and `Wait` as a run, finished in a single poll.
+#[tokio::test(start_paused = true)]
+async fn a_run_without_waiting_skips_retry_delays_and_waits() {
+    let tasks = FakeTasks::new(|request| {
+        if request.attempt < 2 {
+            Outcome::Fail("StoreUnavailable")
+        } else {
+            Outcome::Return(json!("saved"))
+        }
+    });
+    let machine = StateMachine::from_value(&json!({
+        "StartAt": "Pause",
+        "States": {
+            "Pause": {"Type": "Wait", "Seconds": 3600, "Next": "Save"},
+            "Save": {"Type": "Task", "Resource": "r", "End": true,
+                     "Retry": [{"ErrorEquals": ["StoreUnavailable"], "IntervalSeconds": 60, "MaxAttempts": 3}]}
+        }
+    }))
+    .unwrap();
+    let history = History::new();
+    let run = std::pin::pin!(machine.run_without_waiting("e", json!({}), &tasks, &history));
+    let polled = run.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    assert_eq!(polled, std::task::Poll::Ready(Ok(json!("saved"))));
+    assert_eq!(
+        details(&history.events(), EventKind::TaskRetryScheduled).len(),
+        2
+    );
 }
 
 #[tokio::test(start_paused = true)]
