@@ -1,6 +1,7 @@
 // The registration site in a real browser (headless Chromium via playwright-core), against the
 // emulator: what an attendee sees for invalid input, a declined card, a provider outage retried
-// with the same Idempotency-Key, and a successful registration; the layout shift while the
+// with the same Idempotency-Key, and a successful registration; the card fields (grouping, brand,
+// expiry); every static file revalidated with a 304; the layout shift while the
 // tickets load on a phone; axe-core on the site and the inspector; and the inspector drawing an
 // execution as the workflow's graph, rendering an email, and redriving a dead-lettered order.
 //
@@ -65,6 +66,14 @@ try {
   page.on('console', (message) => {
     if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
   });
+  // Every static file comes compressed, with a validator: a repeat visit is a 304.
+  for (const path of ['/', '/app.js', '/style.css', '/openapi.json', '/_emulator', '/_emulator/inspector.js', '/_emulator/inspector.css']) {
+    const first = await fetch(emulator.url + path, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(first.headers.get('content-encoding'), 'gzip', `${path} compressed`);
+    const again = await fetch(emulator.url + path, { headers: { 'if-none-match': first.headers.get('etag') } });
+    assert.equal(again.status, 304, `${path} revalidated`);
+  }
+
   // On a phone, with the tickets slow to come: the space kept for them means the form does not
   // jump when they arrive (cumulative layout shift under 0.1, Web Vitals' "good"; it was 0.198).
   const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
@@ -100,6 +109,16 @@ try {
   assert.equal(await page.inputValue('#card-number'), '3782 822463 10005');
   assert.equal((await page.textContent('#card-brand')).trim(), 'American Express');
   await page.fill('#card-number', '');
+
+  // The expiry is one text field: 06/28 as typed is accepted; a month that does not exist gets a
+  // clear error when the field is left.
+  await page.locator('#card-expiry').pressSequentially('06/28');
+  await page.locator('#card-expiry').blur();
+  assert.equal(await page.isHidden('#card-expiry-error'), true, '06/28 is a valid expiry');
+  await page.fill('#card-expiry', '13/28');
+  await page.locator('#card-expiry').blur();
+  assert.match(await page.textContent('#card-expiry-error'), /MM \/ YY/, 'a clear error on blur');
+  await page.fill('#card-expiry', '');
 
   // Fields say they are required; short fields are short; the focus ring stands out (3:1).
   assert.equal(await page.getAttribute('#email', 'aria-required'), 'true');
