@@ -153,6 +153,10 @@ impl Db {
             .busy_timeout(ACQUIRE_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            // No ping before each statement: the connection is a thread of this process, not a
+            // socket that can go stale, and sqlx's ping is one more hop to that thread and back
+            // for every statement (the default, made for network databases).
+            .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
