@@ -54,12 +54,13 @@ pub(crate) struct StateRun {
 }
 
 /// Each state that ran, by name (names are unique across a machine and its branches, as ASL
-/// requires). `events` is the stored (or live) history, `replayed` the replay's events, `status`
-/// the execution's status and `stopped_at` when it stopped, if it did.
+/// requires). `events` is the stored (or live) history, `replayed` the replay's events,
+/// `execution_failed` whether the execution ended `FAILED`, and `stopped_at` when it stopped, if
+/// it did.
 pub(crate) fn state_runs(
     events: &[Value],
     replayed: &[HistoryEvent],
-    status: &str,
+    execution_failed: bool,
     stopped_at: Option<DateTime<Utc>>,
 ) -> BTreeMap<String, StateRun> {
     let mut runs: BTreeMap<String, StateRun> = BTreeMap::new();
@@ -115,7 +116,7 @@ pub(crate) fn state_runs(
     for (name, run) in &mut runs {
         // A state that the execution's end left unfinished (a `Fail` state, a task whose error
         // nothing caught) failed with it.
-        if run.status == "RUNNING" && status == "FAILED" {
+        if run.status == "RUNNING" && execution_failed {
             run.status = "FAILED";
         }
         let end = run.exited_at.or(stopped_at);
@@ -223,7 +224,7 @@ mod tests {
             &history,
         );
 
-        let runs = state_runs(&history, &replayed, "FAILED", stopped);
+        let runs = state_runs(&history, &replayed, true, stopped);
 
         let save = &runs["Save"];
         assert_eq!((save.status, save.attempts), ("SUCCEEDED", 2));

@@ -790,13 +790,9 @@ async fn execution(State(services): Shared, Path(name): Path<String>) -> Respons
         checkpoints,
         &execution.events,
     );
-    let status = match summary.status {
-        durable::ExecutionStatus::Running => "RUNNING",
-        durable::ExecutionStatus::Succeeded { .. } => "SUCCEEDED",
-        durable::ExecutionStatus::Failed { .. } => "FAILED",
-    };
+    let failed = matches!(summary.status, durable::ExecutionStatus::Failed { .. });
     let states =
-        execution_view::state_runs(&execution.events, &replayed, status, summary.stopped_at);
+        execution_view::state_runs(&execution.events, &replayed, failed, summary.stopped_at);
     let mut body = json!(execution);
     body["states"] = json!(states);
     Json(body).into_response()
