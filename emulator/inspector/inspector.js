@@ -17,7 +17,7 @@ function table(rows, columns, rowId) {
   }
   const head = columns.map(([title]) => `<th scope="col">${title ? text(title) : '<span class="visually-hidden">Actions</span>'}</th>`).join('');
   const body = rows.map((row) => `<tr${rowId ? ` id="${text(rowId(row))}"` : ''}>${columns
-    .map(([title, cell]) => `<td data-label="${text(title)}">${cell(row)}</td>`).join('')}</tr>`).join('');
+    .map(([title, cell]) => `<td data-label="${text(title)}"><div>${cell(row)}</div></td>`).join('')}</tr>`).join('');
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 /** A message body, pretty-printed when it is JSON. */
