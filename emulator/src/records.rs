@@ -197,25 +197,32 @@ impl Records {
 
     /// One email of the outbox, by the id its listing gives.
     pub async fn email(&self, id: &str) -> Result<Option<Value>, DbError> {
-        let record: Option<String> = on_pool!(self.db, pool => sqlx::query_scalar(
+        self.document(
             "SELECT record FROM sendgrid_emails WHERE id = $1",
+            id,
+            "email",
         )
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?;
-        record
-            .map(|record| serde_json::from_str(&record).map_err(|e| corrupt("email", e)))
-            .transpose()
+        .await
     }
 
     pub async fn paypal_order(&self, id: &str) -> Result<Option<Value>, DbError> {
-        let body: Option<String> = on_pool!(self.db, pool => sqlx::query_scalar(
-            "SELECT body FROM paypal_orders WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?;
-        body.map(|body| serde_json::from_str(&body).map_err(|e| corrupt("order", e)))
+        self.document("SELECT body FROM paypal_orders WHERE id = $1", id, "order")
+            .await
+    }
+
+    /// The JSON document that `sql` selects for `id`, if there is one; `what` names it in the
+    /// error when it does not parse.
+    async fn document(
+        &self,
+        sql: &'static str,
+        id: &str,
+        what: &str,
+    ) -> Result<Option<Value>, DbError> {
+        let text: Option<String> = on_pool!(self.db, pool => sqlx::query_scalar(sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        text.map(|text| serde_json::from_str(&text).map_err(|e| corrupt(what, e)))
             .transpose()
     }
 

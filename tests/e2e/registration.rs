@@ -57,6 +57,66 @@ async fn a_valid_registration_is_paid_stored_confirmed_and_subscribed() {
         );
     }
 
+    // The inspector serves the email's HTML part as a page of its own, for its sandboxed frame:
+    // the same HTML, under a policy that runs no script and fetches nothing.
+    let email_id = outbox[0]["id"].as_str().expect("an email id");
+    let page = app
+        .client()
+        .get(format!(
+            "http://{}/_emulator/api/outbox/{email_id}/html",
+            app.addr()
+        ))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(page.status(), 200);
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "text/html; charset=utf-8");
+    let policy = header("content-security-policy");
+    for directive in ["default-src 'none'", "sandbox", "frame-ancestors 'self'"] {
+        assert!(policy.contains(directive), "{directive} not in {policy}");
+    }
+    assert!(!policy.contains("script-src"), "{policy}");
+    assert_eq!(header("x-frame-options"), "SAMEORIGIN");
+    assert_eq!(page.text().await.expect("a body"), outbox[0]["html"]);
+    let missing = app
+        .client()
+        .get(format!(
+            "http://{}/_emulator/api/outbox/nope/html",
+            app.addr()
+        ))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(missing.status(), 404);
+
+    // What the inspector draws: the workflow's definition, and each state of this execution
+    // succeeded, with the input and output that the replay of its checkpoints gives.
+    let workflow = app.get("/_emulator/api/workflow").await;
+    assert_eq!(workflow["definition"]["StartAt"], "Register");
+    for state in [
+        "Register",
+        "SaveOrder",
+        "SendConfirmation",
+        "AddToMailingList",
+        "Registered",
+    ] {
+        let run = &execution["states"][state];
+        assert_eq!(run["status"], "SUCCEEDED", "{state}: {run}");
+        assert!(run["input"].to_string().contains(&id), "{state}: {run}");
+    }
+    assert_eq!(
+        execution["states"]["SaveOrder"]["output"]["orderId"],
+        id.as_str()
+    );
+    assert!(execution["states"].get("SaveOrderFailed").is_none());
+
     let audience = app.inspect("audience").await;
     assert_eq!(audience.len(), 1);
     assert_eq!(audience[0]["emailAddress"], email.as_str());
