@@ -1,0 +1,63 @@
+//! SQLite's WAL under the `Db` handle: checkpointed by a connection in the background, so that
+//! the writing connection seldom does it itself (and waits for the disk), and checkpointed in full
+//! at close.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use durable::{Db, Queue, QueueConfig};
+
+fn size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The writer itself would checkpoint only past 65,536 pages of WAL (256 MiB), far more than
+/// this test writes: the database file grows only if the background checkpoints copy the WAL
+/// into it. At close, the WAL is copied in full and emptied.
+#[tokio::test]
+async fn the_wal_is_checkpointed_in_the_background_and_emptied_at_close() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("t.db");
+    let wal = dir.path().join("t.db-wal");
+    let db = Db::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("connects and migrates");
+    // Let the migrations reach the database file first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = size(&file);
+
+    let queue = Queue::new(db.clone(), QueueConfig::new("wal"));
+    let body = "x".repeat(2_000);
+    for _ in 0..200 {
+        queue
+            .send(body.clone(), BTreeMap::new(), None)
+            .await
+            .expect("sent");
+    }
+    assert!(size(&wal) > 400_000, "the messages are in the WAL");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while size(&file) < before + 400_000 {
+        assert!(
+            Instant::now() < deadline,
+            "the database file did not grow within 10 s ({before} → {} bytes, WAL {} bytes): \
+             nothing checkpoints the WAL in the background",
+            size(&file),
+            size(&wal)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    db.close().await;
+    assert_eq!(size(&wal), 0, "the WAL is emptied at close");
+    let reopened = Db::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("opens again");
+    let stats = Queue::new(reopened.clone(), QueueConfig::new("wal"))
+        .stats()
+        .await
+        .expect("stats");
+    assert_eq!(stats.visible, 200, "every message is in the database file");
+    reopened.close().await;
+}
