@@ -8,9 +8,9 @@
 //! accepts too), portable types (`TEXT`, `BIGINT`) and `ON CONFLICT`/`RETURNING`, and [`on_pool!`]
 //! runs the same query code on whichever pool is open.
 //!
-//! SQLite gets one connection for the statements. SQLite lets one writer in at a time, and a second connection that
-//! wants to write waits in SQLite's busy handler, which sleeps in steps of milliseconds; queueing
-//! statements on one connection is both faster and fairer. The journal is WAL with
+//! SQLite gets one connection for the statements. SQLite lets one writer in at a time, and a
+//! second connection that wants to write waits in SQLite's busy handler, which sleeps in steps of
+//! milliseconds; queueing statements on one connection is both faster and fairer. The journal is WAL with
 //! `synchronous=NORMAL`: a commit is durable against a crash of the process (what the emulator
 //! needs), not against a power cut of the machine.
 //!
