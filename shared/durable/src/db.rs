@@ -302,10 +302,14 @@ impl Checkpointer {
     }
 
     /// Stops the checkpoints and copies the rest of the WAL (call once the writers are closed).
+    /// Closing again does nothing.
     async fn close(&self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
+        }
+        if self.pool.is_closed() {
+            return;
         }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)

@@ -51,6 +51,7 @@ async fn the_wal_is_checkpointed_in_the_background_and_emptied_at_close() {
 
     db.close().await;
     assert_eq!(size(&wal), 0, "the WAL is emptied at close");
+    db.close().await;
     let reopened = Db::connect(&format!("sqlite://{}", file.display()))
         .await
         .expect("opens again");
