@@ -10,9 +10,9 @@
 //!
 //! SQLite gets one connection for the statements. SQLite lets one writer in at a time, and a
 //! second connection that wants to write waits in SQLite's busy handler, which sleeps in steps of
-//! milliseconds; queueing statements on one connection is both faster and fairer. The journal is WAL with
-//! `synchronous=NORMAL`: a commit is durable against a crash of the process (what the emulator
-//! needs), not against a power cut of the machine.
+//! milliseconds; queueing statements on one connection is both faster and fairer. The journal is
+//! WAL with `synchronous=NORMAL`: a commit is durable against a crash of the process (what the
+//! emulator needs), not against a power cut of the machine.
 //!
 //! The WAL is copied into the database file (checkpointed) mostly by a second connection in the
 //! background ([`Checkpointer`]), not by the connection that writes. A checkpoint is where SQLite
