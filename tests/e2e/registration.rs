@@ -59,16 +59,16 @@ async fn a_valid_registration_is_paid_stored_confirmed_and_subscribed() {
 
     // The inspector serves the email's HTML part as a page of its own, for its sandboxed frame:
     // the same HTML, under a policy that runs no script and fetches nothing.
+    let email_page = |id: &str| {
+        app.client()
+            .get(format!(
+                "http://{}/_emulator/api/outbox/{id}/html",
+                app.addr()
+            ))
+            .send()
+    };
     let email_id = outbox[0]["id"].as_str().expect("an email id");
-    let page = app
-        .client()
-        .get(format!(
-            "http://{}/_emulator/api/outbox/{email_id}/html",
-            app.addr()
-        ))
-        .send()
-        .await
-        .expect("request sent");
+    let page = email_page(email_id).await.expect("request sent");
     assert_eq!(page.status(), 200);
     let header = |name: &str| {
         page.headers()
@@ -85,15 +85,7 @@ async fn a_valid_registration_is_paid_stored_confirmed_and_subscribed() {
     assert!(!policy.contains("script-src"), "{policy}");
     assert_eq!(header("x-frame-options"), "SAMEORIGIN");
     assert_eq!(page.text().await.expect("a body"), outbox[0]["html"]);
-    let missing = app
-        .client()
-        .get(format!(
-            "http://{}/_emulator/api/outbox/nope/html",
-            app.addr()
-        ))
-        .send()
-        .await
-        .expect("request sent");
+    let missing = email_page("nope").await.expect("request sent");
     assert_eq!(missing.status(), 404);
 
     // What the inspector draws: the workflow's definition, and each state of this execution

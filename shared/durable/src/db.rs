@@ -183,16 +183,7 @@ impl Db {
                 "journal_size_limit",
                 Checkpointer::WAL_LIMIT_BYTES.to_string(),
             );
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            // No ping before each statement: the connection is a thread of this process, not a
-            // socket that can go stale, and sqlx's ping is one more hop to that thread and back
-            // for every statement (the default, made for network databases).
-            .test_before_acquire(false)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(DbError::Connect)?;
+        let pool = one_sqlite_connection(options).await?;
         Ok((Pool::Sqlite(pool), checkpointer))
     }
 
@@ -233,6 +224,21 @@ impl Db {
     }
 }
 
+/// A pool of one SQLite connection (see the module documentation), without sqlx's ping before
+/// each statement: the connection is a thread of this process, not a socket that can go stale,
+/// and the ping is one more hop to that thread and back for every statement (sqlx's default,
+/// made for network databases).
+#[cfg(feature = "sqlite")]
+async fn one_sqlite_connection(options: SqliteConnectOptions) -> Result<SqlitePool, DbError> {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(DbError::Connect)
+}
+
 /// Checkpoints SQLite's WAL from a connection of its own, every [`Self::EVERY`], so that the
 /// connection that writes seldom waits for the disk (see the module documentation).
 ///
@@ -264,13 +270,7 @@ impl Checkpointer {
     const WAL_LIMIT_BYTES: u64 = 64 << 20;
 
     async fn start(options: SqliteConnectOptions) -> Result<Self, DbError> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(DbError::Connect)?;
+        let pool = one_sqlite_connection(options).await?;
         let (stop, mut stopping) = tokio::sync::watch::channel(false);
         let checkpoints = pool.clone();
         let task = tokio::spawn(async move {
