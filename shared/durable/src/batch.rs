@@ -1,22 +1,32 @@
-//! Group commit: rows that many tasks write at about the same time go to the database as one
-//! statement over a multi-row `VALUES` list (`INSERT … VALUES …`, or `UPDATE … FROM (VALUES …)`),
-//! instead of one statement each.
+//! Group commit: rows that many tasks write at about the same time go to the database together,
+//! each kind of row as one statement over a multi-row `VALUES` list (`INSERT … VALUES …`, or
+//! `UPDATE … FROM (VALUES …)`), and all the kinds of one round in one transaction.
 //!
 //! Why: every statement costs a round trip to the database (for SQLite, a hop to sqlx's worker
-//! thread and back, and a commit of its own), and under load the emulator writes thousands of
-//! small rows a second (queue messages, executions, checkpoints). The batch forms by itself: the
-//! first row is written at once, and the rows that arrive while a statement runs go together in
-//! the next one. No timer, so no added latency when the system is idle. Each writer learns whether
-//! its row was written (the statement `RETURNING` its key: an insert that `ON CONFLICT DO NOTHING`
-//! skipped, or an update whose row did not match, is not), once the statement has committed.
+//! thread and back), and every commit writes each page it changed to SQLite's WAL. Under load the
+//! emulator writes thousands of small rows a second (queue messages, executions, checkpoints,
+//! idempotency records, the local providers' records), and the pages they share (a table's last
+//! leaf, a time index's right edge, the database header when the file grows) were written again
+//! by each kind's own commit. The round forms by itself: the first row is written at once, and the
+//! rows that arrive while a round runs, of every kind, go together in the next one. No timer, so
+//! no added latency when the system is idle. Each writer learns whether its row was written (the
+//! statement `RETURNING` its key: an insert that `ON CONFLICT DO NOTHING` skipped, or an update
+//! whose row did not match, is not), once its round has committed.
+//!
+//! A statement that fails fails its own rows only: the round's transaction is rolled back and
+//! each kind is written again on its own.
+
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{Db, DbError};
-use crate::on_pool;
+use crate::db::{DbError, Pool};
 
-/// Most rows in one statement (SQLite allows 32,766 parameters; PostgreSQL 65,535).
+/// Most rows of one kind in one statement (SQLite allows 32,766 parameters; PostgreSQL 65,535).
 const MAX_ROWS: usize = 256;
+
+/// Most rows in one round.
+const MAX_ROUND: usize = 1024;
 
 /// A value of a column.
 #[derive(Debug, Clone)]
@@ -25,17 +35,19 @@ pub enum Arg {
     Int(Option<i64>),
 }
 
+/// The statement of one kind of row: `before`, the rows, `after`.
+#[derive(Debug)]
+struct Kind {
+    before: &'static str,
+    after: &'static str,
+}
+
 struct Pending {
+    kind: Arc<Kind>,
     /// The row's key, as the statement returns it when the row was written.
     key: String,
     row: Vec<Arg>,
     written: oneshot::Sender<Result<bool, String>>,
-}
-
-/// Writes rows with one statement per batch; see the module documentation.
-#[derive(Debug, Clone)]
-pub struct BatchedWrite {
-    rows: mpsc::UnboundedSender<Pending>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -44,34 +56,64 @@ impl std::fmt::Debug for Pending {
     }
 }
 
+/// The writer of one database's rounds (held by its [`crate::Db`]; it stops when the last clone
+/// of the `Db` is dropped).
+#[derive(Debug, Clone)]
+pub(crate) struct Rounds {
+    rows: mpsc::UnboundedSender<Pending>,
+}
+
+impl Rounds {
+    /// Starts the writer on `pool` (within a tokio runtime).
+    pub(crate) fn start(pool: Pool) -> Self {
+        let (rows, mut pending) = mpsc::unbounded_channel::<Pending>();
+        tokio::spawn(async move {
+            while let Some(first) = pending.recv().await {
+                let mut round = vec![first];
+                while round.len() < MAX_ROUND {
+                    match pending.try_recv() {
+                        Ok(next) => round.push(next),
+                        Err(_) => break,
+                    }
+                }
+                write_round(&pool, round).await;
+            }
+        });
+        Self { rows }
+    }
+}
+
+/// Writes rows of one kind in rounds; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct BatchedWrite {
+    kind: Arc<Kind>,
+    rounds: Rounds,
+}
+
 impl BatchedWrite {
     /// The statement is `before`, the rows as `($1, $2, …), (…)`, then `after`, which ends with
     /// `RETURNING` the rows' keys: e.g. `INSERT INTO t (id, x) VALUES` and
     /// `ON CONFLICT (id) DO NOTHING RETURNING id`; or `UPDATE t SET x = v.column2 FROM (VALUES`
     /// and `) AS v WHERE t.id = v.column1 RETURNING t.id`.
-    pub fn new(db: Db, before: &'static str, after: &'static str) -> Self {
-        let (rows, mut pending) = mpsc::unbounded_channel::<Pending>();
-        tokio::spawn(async move {
-            while let Some(first) = pending.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_ROWS {
-                    match pending.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
-                }
-                let outcome = write(&db, before, after, &batch).await;
-                answer(batch, outcome);
-            }
-        });
-        Self { rows }
+    pub fn new(db: crate::Db, before: &'static str, after: &'static str) -> Self {
+        Self {
+            kind: Arc::new(Kind { before, after }),
+            rounds: db.rounds().clone(),
+        }
     }
 
     /// Writes one row, identified by `key`; whether it was written (its key returned).
     pub async fn write(&self, key: String, row: Vec<Arg>) -> Result<bool, DbError> {
         let (written, outcome) = oneshot::channel();
-        self.rows
-            .send(Pending { key, row, written })
+        let pending = Pending {
+            kind: Arc::clone(&self.kind),
+            key,
+            row,
+            written,
+        };
+        self.rounds
+            .rows
+            .send(pending)
             .map_err(|_| DbError::Corrupt("the batch writer has stopped".into()))?;
         outcome
             .await
@@ -80,12 +122,26 @@ impl BatchedWrite {
     }
 }
 
-async fn write(
-    db: &Db,
-    before: &str,
-    after: &str,
-    batch: &[Pending],
-) -> Result<Vec<String>, sqlx::Error> {
+/// The rows of a round by statement: each kind in the order it first came, in chunks of at most
+/// [`MAX_ROWS`].
+fn statements(round: Vec<Pending>) -> Vec<Vec<Pending>> {
+    let mut groups: Vec<Vec<Pending>> = Vec::new();
+    for pending in round {
+        let group = groups.iter_mut().find(|group| {
+            Arc::ptr_eq(&group[0].kind, &pending.kind)
+                && group[0].row.len() == pending.row.len()
+                && group.len() < MAX_ROWS
+        });
+        match group {
+            Some(group) => group.push(pending),
+            None => groups.push(vec![pending]),
+        }
+    }
+    groups
+}
+
+/// The SQL of one statement over `batch`'s rows.
+fn sql(batch: &[Pending]) -> String {
     let width = batch[0].row.len();
     let values: Vec<String> = (0..batch.len())
         .map(|row| {
@@ -95,9 +151,16 @@ async fn write(
             format!("({})", params.join(", "))
         })
         .collect();
-    let sql = format!("{before} {} {after}", values.join(", "));
-    on_pool!(db, pool => {
-        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+    let kind = &batch[0].kind;
+    format!("{} {} {}", kind.before, values.join(", "), kind.after)
+}
+
+/// Runs one statement over `batch`'s rows on `$executor` (a pool, or a transaction), giving the
+/// keys it returned.
+macro_rules! returned_keys {
+    ($executor:expr, $batch:expr) => {{
+        let batch: &[Pending] = $batch;
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql(batch)));
         for pending in batch {
             for arg in &pending.row {
                 query = match arg {
@@ -106,8 +169,63 @@ async fn write(
                 };
             }
         }
-        query.fetch_all(pool).await
-    })
+        query.fetch_all($executor).await
+    }};
+}
+
+/// Writes a round: one statement, or one transaction of several; a failed transaction is written
+/// again statement by statement, so that a failure stays with its own rows.
+async fn write_round(pool: &Pool, round: Vec<Pending>) {
+    let groups = statements(round);
+    if groups.len() > 1 {
+        match in_one_transaction(pool, &groups).await {
+            Ok(outcomes) => {
+                for (group, keys) in groups.into_iter().zip(outcomes) {
+                    answer(group, Ok(keys));
+                }
+                return;
+            }
+            Err(e) => tracing::debug!("a round failed as one transaction, retried alone: {e}"),
+        }
+    }
+    for group in groups {
+        let outcome = on_each_pool(pool, &group).await;
+        answer(group, outcome);
+    }
+}
+
+async fn on_each_pool(pool: &Pool, batch: &[Pending]) -> Result<Vec<String>, sqlx::Error> {
+    match pool {
+        #[cfg(feature = "sqlite")]
+        Pool::Sqlite(pool) => returned_keys!(pool, batch),
+        #[cfg(feature = "postgres")]
+        Pool::Postgres(pool) => returned_keys!(pool, batch),
+    }
+}
+
+/// Every statement in one transaction; their returned keys, or the first failure (after which
+/// nothing is committed).
+async fn in_one_transaction(
+    pool: &Pool,
+    groups: &[Vec<Pending>],
+) -> Result<Vec<Vec<String>>, sqlx::Error> {
+    macro_rules! transaction {
+        ($pool:expr) => {{
+            let mut tx = $pool.begin().await?;
+            let mut outcomes = Vec::with_capacity(groups.len());
+            for group in groups {
+                outcomes.push(returned_keys!(&mut *tx, group)?);
+            }
+            tx.commit().await?;
+            Ok(outcomes)
+        }};
+    }
+    match pool {
+        #[cfg(feature = "sqlite")]
+        Pool::Sqlite(pool) => transaction!(pool),
+        #[cfg(feature = "postgres")]
+        Pool::Postgres(pool) => transaction!(pool),
+    }
 }
 
 /// Tells each writer whether its row was written. A key written once answers `true` to the first

@@ -24,6 +24,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::batch::Rounds;
+
 #[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 #[cfg(feature = "sqlite")]
@@ -122,6 +124,8 @@ pub struct Db {
     /// SQLite's background checkpoints (none for PostgreSQL).
     #[cfg(feature = "sqlite")]
     checkpointer: Option<Arc<Checkpointer>>,
+    /// The group commit of every batched write to this database.
+    rounds: Rounds,
 }
 
 impl Db {
@@ -147,6 +151,7 @@ impl Db {
             return Err(DbError::UnsupportedUrl);
         };
         let db = Self {
+            rounds: Rounds::start(pool.clone()),
             pool,
             clock: Arc::new(Clock::new()),
             #[cfg(feature = "sqlite")]
@@ -206,6 +211,10 @@ impl Db {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    pub(crate) fn rounds(&self) -> &Rounds {
+        &self.rounds
     }
 
     /// Now, in milliseconds since the Unix epoch.
