@@ -466,8 +466,12 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let catalogue = TicketCatalogue::builtin();
     let db = Db::connect(&config.database_url).await?;
     let store: Arc<dyn OrderStore> = match db.pool() {
-        Pool::Sqlite(pool) => Arc::new(SqliteOrderStore::from_pool(pool.clone()).await?),
-        Pool::Postgres(pool) => Arc::new(PostgresOrderStore::from_pool(pool.clone()).await?),
+        Pool::Sqlite(pool) => {
+            Arc::new(SqliteOrderStore::from_pool(pool.clone(), db.rounds()).await?)
+        }
+        Pool::Postgres(pool) => {
+            Arc::new(PostgresOrderStore::from_pool(pool.clone(), db.rounds()).await?)
+        }
     };
     let records = Records::open(db.clone()).await?;
     let faults = Arc::new(Faults::default());

@@ -10,8 +10,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use durable::batch::{Arg, BatchedWrite};
 use durable::{Db, DbError, Page, PageRequest, on_pool};
+use group_commit::{Arg, BatchedWrite};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -90,7 +90,7 @@ impl Records {
         let migrator = embedded_migrations::migrator(MIGRATIONS, "_emulator_migrations");
         on_pool!(db, pool => migrator.run(pool).await)
             .map_err(|e| DbError::Migrate("emulator", e))?;
-        let batched = |insert, after| BatchedWrite::new(db.clone(), insert, after);
+        let batched = |insert, after| BatchedWrite::new(db.rounds(), insert, after);
         Ok(Self {
             emails: batched(
                 "INSERT INTO sendgrid_emails (id, at, record) VALUES",
@@ -298,7 +298,8 @@ impl Records {
             Arg::Int(Some(at)),
             Arg::Text(Some(to_json(email)?)),
         ];
-        self.emails.write(id, row).await.map(drop)
+        self.emails.write(id, row).await?;
+        Ok(())
     }
 
     /// A member of a list, as last stored.
@@ -333,7 +334,7 @@ impl Records {
                 Arg::Text(Some(record)),
                 Arg::Text(Some(member)),
             ];
-            return self.new_members.write(id, row).await;
+            return Ok(self.new_members.write(id, row).await?);
         }
         let written = on_pool!(self.db, pool => sqlx::query(
             "INSERT INTO mailchimp_members (id, at, record, member) VALUES ($1, $2, $3, $4) \

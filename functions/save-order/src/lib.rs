@@ -31,11 +31,13 @@ impl TypedTask for SaveOrder {
         order: OrderPlaced,
     ) -> Result<Value, FunctionError> {
         let saved = self.store.save(&order).await.map_err(|e| match e {
-            StoreError::Query(_) | StoreError::Connect(_) => FunctionError::new(
-                ErrorType::StoreUnavailable,
-                "the order store is unavailable",
-            )
-            .with_source(e),
+            StoreError::Query(_) | StoreError::Write(_) | StoreError::Connect(_) => {
+                FunctionError::new(
+                    ErrorType::StoreUnavailable,
+                    "the order store is unavailable",
+                )
+                .with_source(e)
+            }
             other => FunctionError::new(ErrorType::StoreError, "the order could not be stored")
                 .with_source(other),
         })?;

@@ -24,10 +24,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::batch::Rounds;
+pub use group_commit::Pool;
+use group_commit::Rounds;
 
 #[cfg(feature = "postgres")]
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 #[cfg(feature = "sqlite")]
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -58,8 +59,8 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
     #[error("a stored value does not parse: {0}")]
     Corrupt(String),
-    #[error("a batched write failed: {0}")]
-    Batch(String),
+    #[error(transparent)]
+    Batch(#[from] group_commit::BatchError),
 }
 
 /// The URLs this build opens, for the error of another.
@@ -70,15 +71,6 @@ const SUPPORTED: &str = if cfg!(all(feature = "sqlite", feature = "postgres")) {
 } else {
     "postgres://… (this build has no SQLite)"
 };
-
-/// An open pool of either database.
-#[derive(Debug, Clone)]
-pub enum Pool {
-    #[cfg(feature = "sqlite")]
-    Sqlite(SqlitePool),
-    #[cfg(feature = "postgres")]
-    Postgres(PgPool),
-}
 
 /// Runs `$body` with `$pool` bound to the open pool, whichever database it is: the query code is
 /// written once and compiled for each database of the build. (One definition per feature set:
@@ -213,7 +205,9 @@ impl Db {
         &self.pool
     }
 
-    pub(crate) fn rounds(&self) -> &Rounds {
+    /// The group commit of this database's batched writes, for every writer of it (see the
+    /// `group-commit` crate).
+    pub fn rounds(&self) -> &Rounds {
         &self.rounds
     }
 

@@ -33,11 +33,11 @@ use workflow::{
     ExecutionFailure, History, HistoryEvent, StateMachine, TaskFailure, TaskInvoker, TaskRequest,
 };
 
-use crate::batch::{Arg, BatchedWrite};
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
 use crate::page::{Page, PageRequest};
 use crate::queue::time;
+use group_commit::{Arg, BatchedWrite};
 
 /// How an execution stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -161,17 +161,17 @@ impl Executions {
     pub fn new(db: Db, lease: Duration) -> Self {
         Self {
             starts: BatchedWrite::new(
-                db.clone(),
+                db.rounds(),
                 "INSERT INTO executions (name, status, input, started_at, lease_until) VALUES",
                 "ON CONFLICT (name) DO NOTHING RETURNING name",
             ),
             checkpoints: BatchedWrite::new(
-                db.clone(),
+                db.rounds(),
                 "INSERT INTO execution_checkpoints (execution, step, output) VALUES",
                 "ON CONFLICT (execution, step) DO NOTHING RETURNING execution || '/' || step",
             ),
             outcomes: BatchedWrite::new(
-                db.clone(),
+                db.rounds(),
                 "UPDATE executions SET status = v.column2, output = v.column3, error = v.column4, \
                  cause = v.column5, history = v.column6, stopped_at = v.column7 FROM (VALUES",
                 ") AS v WHERE executions.name = v.column1 AND executions.status = 'RUNNING' \
@@ -197,7 +197,7 @@ impl Executions {
             Arg::Int(Some(self.db.now_ms())),
             Arg::Int(Some(self.lease_until())),
         ];
-        self.starts.write(name.to_owned(), row).await
+        Ok(self.starts.write(name.to_owned(), row).await?)
     }
 
     /// Claims up to `limit` `RUNNING` executions whose lease has lapsed, for the caller to resume:
@@ -271,8 +271,8 @@ impl Executions {
         ];
         self.checkpoints
             .write(format!("{name}/{step}"), row)
-            .await
-            .map(drop)
+            .await?;
+        Ok(())
     }
 
     async fn finish(
@@ -305,7 +305,8 @@ impl Executions {
             Arg::Text(Some(history)),
             Arg::Int(Some(self.db.now_ms())),
         ];
-        self.outcomes.write(name.to_owned(), row).await.map(drop)
+        self.outcomes.write(name.to_owned(), row).await?;
+        Ok(())
     }
 
     /// One execution with its stored history (empty while it runs), if it exists.

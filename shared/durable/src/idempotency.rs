@@ -14,9 +14,9 @@ use clients::idempotency::{
     Claim, IdempotencyError, IdempotencyKey, IdempotencyStore, RecordedAnswer,
 };
 
-use crate::batch::{Arg, BatchedWrite};
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
+use group_commit::{Arg, BatchedWrite};
 
 /// Idempotency records in the `idempotency_records` table.
 #[derive(Debug, Clone)]
@@ -31,12 +31,12 @@ impl SqlIdempotencyStore {
     pub fn new(db: Db) -> Self {
         Self {
             claims: BatchedWrite::new(
-                db.clone(),
+                db.rounds(),
                 "INSERT INTO idempotency_records (idempotency_key, fingerprint, claimed_at) VALUES",
                 "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
             ),
             answers: BatchedWrite::new(
-                db.clone(),
+                db.rounds(),
                 "UPDATE idempotency_records SET response = v.column2 FROM (VALUES",
                 ") AS v WHERE idempotency_records.idempotency_key = v.column1 \
                  RETURNING idempotency_records.idempotency_key",

@@ -9,10 +9,10 @@
 //!
 //! Layout: `db.rs` opens either database and applies `migrations/` (one portable SQL text for
 //! both); `queue.rs` the SQS-like queue; `executions.rs` durable executions of the workflow crate's
-//! interpreter; `idempotency.rs` the idempotency records; `page.rs` paged listings; `batch.rs`
-//! group commit of inserts; `tasks.rs` a task function called as a workflow task.
+//! interpreter; `idempotency.rs` the idempotency records; `page.rs` paged listings; `tasks.rs` a
+//! task function called as a workflow task. Rows that many tasks write at once go to the database
+//! together, through the `group-commit` crate.
 
-pub mod batch;
 mod db;
 pub mod executions;
 pub mod idempotency;

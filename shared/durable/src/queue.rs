@@ -35,9 +35,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::batch::{Arg, BatchedWrite};
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
+use group_commit::{Arg, BatchedWrite};
 
 /// SQS's default visibility timeout for a queue.
 pub const DEFAULT_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -208,7 +208,7 @@ impl Queue {
     /// The queue `config` names, in `db` (which keeps its messages across restarts).
     pub fn new(db: Db, config: QueueConfig) -> Self {
         let sends = BatchedWrite::new(
-            db.clone(),
+            db.rounds(),
             "INSERT INTO queue_messages (message_id, queue, body, attributes, sent_at, receive_count, visible_at) VALUES",
             "RETURNING message_id",
         );
@@ -261,7 +261,10 @@ impl Queue {
             Arg::Int(Some(0)),
             Arg::Int(Some(visible_at)),
         ];
-        self.sends.write(message_id.clone(), row).await?;
+        self.sends
+            .write(message_id.clone(), row)
+            .await
+            .map_err(DbError::from)?;
         self.changed.notify_waiters();
         Ok(message_id)
     }

@@ -1,4 +1,4 @@
-//! Group commit (`durable::batch`), each scenario on SQLite and on PostgreSQL: rows of several
+//! Group commit (the `group-commit` crate) on a `Db`'s rounds, each scenario on SQLite and on PostgreSQL: rows of several
 //! kinds that arrive together are written in one round (one transaction), each writer learns
 //! whether its own row was written, and a statement that fails fails its own rows only.
 //!
@@ -9,8 +9,8 @@
 #[allow(dead_code)]
 mod support;
 
-use durable::batch::{Arg, BatchedWrite};
 use durable::{Db, on_pool};
+use group_commit::{Arg, BatchedWrite};
 
 support::on_both_databases!(
     rows_of_several_kinds_arriving_together_are_all_written,
@@ -26,12 +26,12 @@ async fn two_kinds(db: &Db) -> (BatchedWrite, BatchedWrite) {
     }
     (
         BatchedWrite::new(
-            db.clone(),
+            db.rounds(),
             "INSERT INTO batch_a (id, n) VALUES",
             "ON CONFLICT (id) DO NOTHING RETURNING id",
         ),
         BatchedWrite::new(
-            db.clone(),
+            db.rounds(),
             "INSERT INTO batch_b (id, n) VALUES",
             "ON CONFLICT (id) DO NOTHING RETURNING id",
         ),

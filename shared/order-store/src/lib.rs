@@ -80,6 +80,9 @@ pub enum StoreError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("database query failed")]
     Query(#[from] sqlx::Error),
+    /// A save failed (saves are written in group commits: see the `group-commit` crate).
+    #[error("database write failed")]
+    Write(#[from] group_commit::BatchError),
     #[error("a stored order does not parse: {0}")]
     Corrupt(String),
 }

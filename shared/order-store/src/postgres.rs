@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::OrderPlaced;
+use group_commit::{BatchedWrite, Pool, Rounds};
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -41,6 +42,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct PostgresOrderStore {
     pool: PgPool,
+    /// Saves, in the database's group commit.
+    inserts: BatchedWrite,
 }
 
 impl PostgresOrderStore {
@@ -54,17 +57,27 @@ impl PostgresOrderStore {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        Self::from_pool(pool).await
+        let rounds = Rounds::start(Pool::Postgres(pool.clone()));
+        Self::from_pool(pool, &rounds).await
     }
 
-    /// The store on a pool opened elsewhere (the emulator's), with the migrations applied.
-    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
+    /// The store on a pool opened elsewhere (the emulator's), its saves in that database's group
+    /// commit `rounds`, with the migrations applied.
+    pub async fn from_pool(pool: PgPool, rounds: &Rounds) -> Result<Self, StoreError> {
         // The migrator holds an advisory lock, so instances starting together migrate once.
         embedded_migrations::migrator(MIGRATIONS, "_sqlx_migrations")
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        Ok(Self { pool })
+        // The columns are in `OrderRow::into_insert`'s order.
+        let inserts = BatchedWrite::with_row(
+            rounds,
+            "INSERT INTO orders (order_id, placed_at, ticket_id, ticket_name, amount_value, amount_currency, \
+             first_name, last_name, email, organization, newsletter, payment_provider, capture_id, stored_at) VALUES",
+            "($1::uuid, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "ON CONFLICT (order_id) DO NOTHING RETURNING order_id::text",
+        );
+        Ok(Self { pool, inserts })
     }
 }
 
@@ -76,18 +89,8 @@ const SELECT_ORDERS: &str = "SELECT order_id::text AS order_id, placed_at, ticke
 #[async_trait]
 impl OrderStore for PostgresOrderStore {
     async fn save(&self, order: &OrderPlaced) -> Result<Saved, StoreError> {
-        // The columns are in `OrderRow::bind`'s order.
-        let insert = sqlx::query(
-            "INSERT INTO orders (order_id, placed_at, ticket_id, ticket_name, amount_value, amount_currency, \
-             first_name, last_name, email, organization, newsletter, payment_provider, capture_id, stored_at) \
-             VALUES ($1::uuid, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (order_id) DO NOTHING",
-        );
-        let result = OrderRow::new(order, Utc::now())
-            .bind(insert)
-            .execute(&self.pool)
-            .await?;
-        Ok(if result.rows_affected() == 1 {
+        let (order_id, row) = OrderRow::new(order, Utc::now()).into_insert();
+        Ok(if self.inserts.write(order_id, row).await? {
             Saved::Inserted
         } else {
             Saved::AlreadyStored

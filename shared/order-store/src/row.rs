@@ -11,8 +11,7 @@ use domain::{
     Attendee, Currency, EmailAddress, Money, OrderId, OrderPlaced, Organization, PaymentReceipt,
     PersonName, TicketId, TicketRef,
 };
-use sqlx::query::Query;
-use sqlx::{Database, Encode, Type};
+use group_commit::Arg;
 
 use crate::{StoreError, StoredOrder};
 
@@ -93,34 +92,30 @@ impl OrderRow {
         }
     }
 
-    /// Binds the fourteen values in the order of [`OrderRow`]'s fields, which is the order of the
+    /// The order's id (what each store's `INSERT … RETURNING` gives back when the row is new)
+    /// and the fourteen values in the order of [`OrderRow`]'s fields, which is the order of the
     /// columns in each store's `INSERT`.
-    pub(crate) fn bind<'q, DB>(
-        self,
-        query: Query<'q, DB, DB::Arguments>,
-    ) -> Query<'q, DB, DB::Arguments>
-    where
-        DB: Database,
-        String: for<'t> Encode<'t, DB> + Type<DB>,
-        Option<String>: for<'t> Encode<'t, DB> + Type<DB>,
-        bool: for<'t> Encode<'t, DB> + Type<DB>,
-        DateTime<Utc>: for<'t> Encode<'t, DB> + Type<DB>,
-    {
-        query
-            .bind(self.order_id)
-            .bind(self.placed_at)
-            .bind(self.ticket_id)
-            .bind(self.ticket_name)
-            .bind(self.amount_value)
-            .bind(self.amount_currency)
-            .bind(self.first_name)
-            .bind(self.last_name)
-            .bind(self.email)
-            .bind(self.organization)
-            .bind(self.newsletter)
-            .bind(self.payment_provider)
-            .bind(self.capture_id)
-            .bind(self.stored_at)
+    pub(crate) fn into_insert(self) -> (String, Vec<Arg>) {
+        let text = |value: String| Arg::Text(Some(value));
+        (
+            self.order_id.clone(),
+            vec![
+                text(self.order_id),
+                Arg::Time(self.placed_at),
+                text(self.ticket_id),
+                text(self.ticket_name),
+                text(self.amount_value),
+                text(self.amount_currency),
+                text(self.first_name),
+                text(self.last_name),
+                text(self.email),
+                Arg::Text(self.organization),
+                Arg::Bool(self.newsletter),
+                text(self.payment_provider),
+                text(self.capture_id),
+                Arg::Time(self.stored_at),
+            ],
+        )
     }
 
     /// Rebuilds the stored order through the domain's parsers.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::OrderPlaced;
+use group_commit::{BatchedWrite, Pool, Rounds};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use crate::row::{OrderRow, stored_orders};
@@ -28,6 +29,8 @@ pub(crate) const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[
 #[derive(Debug, Clone)]
 pub struct SqliteOrderStore {
     pool: SqlitePool,
+    /// Saves, in the database's group commit.
+    inserts: BatchedWrite,
 }
 
 impl SqliteOrderStore {
@@ -43,34 +46,34 @@ impl SqliteOrderStore {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        Self::from_pool(pool).await
+        let rounds = Rounds::start(Pool::Sqlite(pool.clone()));
+        Self::from_pool(pool, &rounds).await
     }
 
-    /// The store on a pool opened elsewhere (the emulator shares one connection among all its
-    /// SQLite tables), with the migrations applied.
-    pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
+    /// The store on a pool opened elsewhere, its saves in that database's group commit `rounds`
+    /// (the emulator shares one connection and one group commit among all its SQLite tables),
+    /// with the migrations applied.
+    pub async fn from_pool(pool: SqlitePool, rounds: &Rounds) -> Result<Self, StoreError> {
         embedded_migrations::migrator(MIGRATIONS, "_sqlx_migrations")
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        Ok(Self { pool })
+        // Times are RFC 3339 text; the columns are in `OrderRow::into_insert`'s order.
+        let inserts = BatchedWrite::new(
+            rounds,
+            "INSERT INTO orders (order_id, placed_at, ticket_id, ticket_name, amount_value, amount_currency, \
+             first_name, last_name, email, organization, newsletter, payment_provider, capture_id, stored_at) VALUES",
+            "ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
+        );
+        Ok(Self { pool, inserts })
     }
 }
 
 #[async_trait]
 impl OrderStore for SqliteOrderStore {
     async fn save(&self, order: &OrderPlaced) -> Result<Saved, StoreError> {
-        // Times are RFC 3339 text; the columns are in `OrderRow::bind`'s order.
-        let insert = sqlx::query(
-            "INSERT INTO orders (order_id, placed_at, ticket_id, ticket_name, amount_value, amount_currency, \
-             first_name, last_name, email, organization, newsletter, payment_provider, capture_id, stored_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
-        );
-        let result = OrderRow::new(order, Utc::now())
-            .bind(insert)
-            .execute(&self.pool)
-            .await?;
-        Ok(if result.rows_affected() == 1 {
+        let (order_id, row) = OrderRow::new(order, Utc::now()).into_insert();
+        Ok(if self.inserts.write(order_id, row).await? {
             Saved::Inserted
         } else {
             Saved::AlreadyStored

@@ -5,9 +5,9 @@
 //! Why: every statement costs a round trip to the database (for SQLite, a hop to sqlx's worker
 //! thread and back), and every commit writes each page it changed to SQLite's WAL. Under load the
 //! emulator writes thousands of small rows a second (queue messages, executions, checkpoints,
-//! idempotency records, the local providers' records), and the pages they share (a table's last
-//! leaf, a time index's right edge, the database header when the file grows) were written again
-//! by each kind's own commit. The round forms by itself: the first row is written at once, and the
+//! idempotency records, orders, the local providers' records), and the pages they share (a
+//! table's last leaf, a time index's right edge, the database header when the file grows) were
+//! written again by each kind's own commit. The round forms by itself: the first row is written at once, and the
 //! rows that arrive while a round runs, of every kind, go together in the next one. No timer, so
 //! no added latency when the system is idle. Each writer learns whether its row was written (the
 //! statement `RETURNING` its key: an insert that `ON CONFLICT DO NOTHING` skipped, or an update
@@ -15,12 +15,22 @@
 //!
 //! A statement that fails fails its own rows only: the round's transaction is rolled back and
 //! each kind is written again on its own.
+//!
+//! One [`Rounds`] per database, shared by every writer of it: the durable queues and executions
+//! (`durable`) and the order store (`order-store`, which a deployed function links without the
+//! rest of `durable`); hence a crate of its own.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+#[cfg(feature = "postgres")]
+use sqlx::postgres::PgPool;
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{DbError, Pool};
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("group-commit needs a database: enable its `sqlite` or `postgres` feature");
 
 /// Most rows of one kind in one statement (SQLite allows 32,766 parameters; PostgreSQL 65,535).
 const MAX_ROWS: usize = 256;
@@ -28,17 +38,42 @@ const MAX_ROWS: usize = 256;
 /// Most rows in one round.
 const MAX_ROUND: usize = 1024;
 
+/// An open pool of either database.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(PgPool),
+}
+
 /// A value of a column.
 #[derive(Debug, Clone)]
 pub enum Arg {
     Text(Option<String>),
     Int(Option<i64>),
+    Bool(bool),
+    Time(DateTime<Utc>),
+}
+
+/// Why a row was not written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BatchError {
+    /// The statement of the row's kind failed (every row of that statement gets the same error).
+    #[error("a batched write failed")]
+    Failed(#[source] Arc<sqlx::Error>),
+    /// The runtime that ran the writer has shut down.
+    #[error("the batch writer has stopped")]
+    Stopped,
 }
 
 /// The statement of one kind of row: `before`, the rows, `after`.
 #[derive(Debug)]
 struct Kind {
     before: &'static str,
+    /// One row's values with `$1`… placeholders (casts allowed: `($1::uuid, $2)`), or `None` for
+    /// plain `($1, $2, …)` as wide as the rows.
+    row: Option<&'static str>,
     after: &'static str,
 }
 
@@ -47,7 +82,7 @@ struct Pending {
     /// The row's key, as the statement returns it when the row was written.
     key: String,
     row: Vec<Arg>,
-    written: oneshot::Sender<Result<bool, String>>,
+    written: oneshot::Sender<Result<bool, BatchError>>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -56,16 +91,15 @@ impl std::fmt::Debug for Pending {
     }
 }
 
-/// The writer of one database's rounds (held by its [`crate::Db`]; it stops when the last clone
-/// of the `Db` is dropped).
+/// The writer of one database's rounds; it stops when the last clone is dropped.
 #[derive(Debug, Clone)]
-pub(crate) struct Rounds {
+pub struct Rounds {
     rows: mpsc::UnboundedSender<Pending>,
 }
 
 impl Rounds {
     /// Starts the writer on `pool` (within a tokio runtime).
-    pub(crate) fn start(pool: Pool) -> Self {
+    pub fn start(pool: Pool) -> Self {
         let (rows, mut pending) = mpsc::unbounded_channel::<Pending>();
         tokio::spawn(async move {
             while let Some(first) = pending.recv().await {
@@ -95,15 +129,37 @@ impl BatchedWrite {
     /// `RETURNING` the rows' keys: e.g. `INSERT INTO t (id, x) VALUES` and
     /// `ON CONFLICT (id) DO NOTHING RETURNING id`; or `UPDATE t SET x = v.column2 FROM (VALUES`
     /// and `) AS v WHERE t.id = v.column1 RETURNING t.id`.
-    pub fn new(db: crate::Db, before: &'static str, after: &'static str) -> Self {
+    pub fn new(rounds: &Rounds, before: &'static str, after: &'static str) -> Self {
         Self {
-            kind: Arc::new(Kind { before, after }),
-            rounds: db.rounds().clone(),
+            kind: Arc::new(Kind {
+                before,
+                row: None,
+                after,
+            }),
+            rounds: rounds.clone(),
+        }
+    }
+
+    /// Like [`BatchedWrite::new`], with each row written as `row` says, its placeholders
+    /// numbered from `$1` (e.g. `($1::uuid, $2, $3::numeric)` for PostgreSQL's casts).
+    pub fn with_row(
+        rounds: &Rounds,
+        before: &'static str,
+        row: &'static str,
+        after: &'static str,
+    ) -> Self {
+        Self {
+            kind: Arc::new(Kind {
+                before,
+                row: Some(row),
+                after,
+            }),
+            rounds: rounds.clone(),
         }
     }
 
     /// Writes one row, identified by `key`; whether it was written (its key returned).
-    pub async fn write(&self, key: String, row: Vec<Arg>) -> Result<bool, DbError> {
+    pub async fn write(&self, key: String, row: Vec<Arg>) -> Result<bool, BatchError> {
         let (written, outcome) = oneshot::channel();
         let pending = Pending {
             kind: Arc::clone(&self.kind),
@@ -114,11 +170,8 @@ impl BatchedWrite {
         self.rounds
             .rows
             .send(pending)
-            .map_err(|_| DbError::Corrupt("the batch writer has stopped".into()))?;
-        outcome
-            .await
-            .map_err(|_| DbError::Corrupt("the batch writer has stopped".into()))?
-            .map_err(DbError::Batch)
+            .map_err(|_| BatchError::Stopped)?;
+        outcome.await.map_err(|_| BatchError::Stopped)?
     }
 }
 
@@ -143,16 +196,36 @@ fn statements(round: Vec<Pending>) -> Vec<Vec<Pending>> {
 /// The SQL of one statement over `batch`'s rows.
 fn sql(batch: &[Pending]) -> String {
     let width = batch[0].row.len();
-    let values: Vec<String> = (0..batch.len())
-        .map(|row| {
-            let params: Vec<String> = (1..=width)
-                .map(|c| format!("${}", row * width + c))
-                .collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
     let kind = &batch[0].kind;
+    let plain;
+    let row = match kind.row {
+        Some(row) => row,
+        None => {
+            let params: Vec<String> = (1..=width).map(|c| format!("${c}")).collect();
+            plain = format!("({})", params.join(", "));
+            &plain
+        }
+    };
+    let values: Vec<String> = (0..batch.len()).map(|r| renumber(row, r * width)).collect();
     format!("{} {} {}", kind.before, values.join(", "), kind.after)
+}
+
+/// `row` with each placeholder `$k` made `$(offset + k)`.
+fn renumber(row: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(row.len() + 8);
+    let mut rest = row;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(k) => out.push_str(&(offset + k).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Runs one statement over `batch`'s rows on `$executor` (a pool, or a transaction), giving the
@@ -166,6 +239,8 @@ macro_rules! returned_keys {
                 query = match arg {
                     Arg::Text(text) => query.bind(text.clone()),
                     Arg::Int(int) => query.bind(*int),
+                    Arg::Bool(flag) => query.bind(*flag),
+                    Arg::Time(time) => query.bind(*time),
                 };
             }
         }
@@ -242,10 +317,27 @@ fn answer(batch: Vec<Pending>, outcome: Result<Vec<String>, sqlx::Error>) {
             }
         }
         Err(e) => {
-            let message = e.to_string();
+            let e = Arc::new(e);
             for pending in batch {
-                let _ = pending.written.send(Err(message.clone()));
+                let _ = pending
+                    .written
+                    .send(Err(BatchError::Failed(Arc::clone(&e))));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumber;
+
+    #[test]
+    fn placeholders_are_numbered_on_from_the_rows_before() {
+        assert_eq!(renumber("($1, $2)", 0), "($1, $2)");
+        assert_eq!(
+            renumber("($1::uuid, $2, $3::numeric)", 6),
+            "($7::uuid, $8, $9::numeric)"
+        );
+        assert_eq!(renumber("($1, '$', $10)", 10), "($11, '$', $20)");
     }
 }
