@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use group_commit::{Arg, BatchedWrite};
 use serde::Serialize;
 use serde_json::Value;
 use workflow::{
@@ -37,7 +38,6 @@ use crate::db::{Db, DbError, millis};
 use crate::on_pool;
 use crate::page::{Page, PageRequest};
 use crate::queue::time;
-use group_commit::{Arg, BatchedWrite};
 
 /// How an execution stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]

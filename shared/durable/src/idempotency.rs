@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use clients::idempotency::{
     Claim, IdempotencyError, IdempotencyKey, IdempotencyStore, RecordedAnswer,
 };
+use group_commit::{Arg, BatchedWrite};
 
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
-use group_commit::{Arg, BatchedWrite};
 
 /// Idempotency records in the `idempotency_records` table.
 #[derive(Debug, Clone)]

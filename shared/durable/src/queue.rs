@@ -32,12 +32,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use group_commit::{Arg, BatchedWrite};
 use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
-use group_commit::{Arg, BatchedWrite};
 
 /// SQS's default visibility timeout for a queue.
 pub const DEFAULT_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
