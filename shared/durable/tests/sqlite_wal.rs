@@ -27,6 +27,20 @@ async fn the_wal_is_checkpointed_in_the_background_and_emptied_at_close() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = size(&file);
 
+    // The WAL file is never cut back while the emulator runs (only emptied at close): SQLite's
+    // `journal_size_limit` would truncate it on the writer's thread each time it starts again.
+    let limit: i64 = match db.pool() {
+        durable::Pool::Sqlite(pool) => sqlx::query_scalar("PRAGMA journal_size_limit")
+            .fetch_one(pool)
+            .await
+            .expect("reads the limit"),
+        _ => unreachable!("a SQLite URL"),
+    };
+    assert_eq!(
+        limit, -1,
+        "the WAL file is not cut back when it starts again"
+    );
+
     let queue = Queue::new(db.clone(), QueueConfig::new("wal"));
     let body = "x".repeat(2_000);
     for _ in 0..100 {
