@@ -865,12 +865,9 @@ async fn stats(State(services): Shared) -> Response {
         anyhow::Ok(json!({
             "executions": executions,
             "orders": services.store.count().await?,
-            "emails": records.count(Listing::Emails, None).await?,
-            "members": records.count(Listing::Members, None).await?,
-            "payments": {
-                "completed": records.count(Listing::Captures, Some("COMPLETED")).await?,
-                "declined": records.count(Listing::Captures, Some("DECLINED")).await?,
-            },
+            "emails": records.count(Listing::Emails).await?,
+            "members": records.count(Listing::Members).await?,
+            "payments": records.capture_counts().await?,
             "queues": queues,
         }))
     };
