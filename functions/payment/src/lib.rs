@@ -10,7 +10,9 @@
 //! even a crash between charging and answering heals on retry (the charge replays, the publish
 //! repeats, and the consumers are idempotent by order id). A replay of a paid registration
 //! publishes its order again too: on Azure the order goes out as an output binding after the
-//! answer is recorded, and could have been lost with the invocation.
+//! answer is recorded, and could have been lost with the invocation. Because of that, a paid
+//! order is published while its answer is recorded, not before: a publish that fails after the
+//! answer was recorded is made good by the retry its 503 asks for.
 //!
 //! Idempotency records live behind a port (`clients::idempotency`), claimed atomically, so that
 //! several instances sharing a store agree; a claim whose holder died is taken over once the
@@ -117,11 +119,17 @@ impl Payment {
         });
         let span = tracing::info_span!("registration", order_id = %order_id);
         let Some(key) = key else {
-            return self
-                .charge_and_publish(invocation, order_id, registration)
-                .instrument(span)
-                .await
-                .0;
+            return async {
+                match self.charge(invocation, order_id, registration).await {
+                    Ok(order) => match self.publish(invocation, &order).await {
+                        Ok(()) => responses::registered(&order),
+                        Err(not_published) => not_published,
+                    },
+                    Err(refused) => refused,
+                }
+            }
+            .instrument(span)
+            .await;
         };
         async {
             let fingerprint = fingerprint(&body);
@@ -157,23 +165,46 @@ impl Payment {
                     .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
                 }
             }
-            let (response, published) =
-                self.charge_and_publish(invocation, order_id, registration).await;
-            let recorded = if response.status.is_server_error() {
-                // Nothing final happened (or the charge will replay): let the same key try again.
-                self.idempotency.release(&key).await
-            } else {
-                let answer = RecordedAnswer {
-                    published: published.map(|order| order.to_json()),
-                    ..recorded(&response)
-                };
-                self.idempotency.complete(&key, &answer).await
+            let order = match self.charge(invocation, order_id, registration).await {
+                Ok(order) => order,
+                Err(refused) => {
+                    let recorded = if refused.status.is_server_error() {
+                        // Nothing final happened (or the charge will replay): let the same key
+                        // try again.
+                        self.idempotency.release(&key).await
+                    } else {
+                        self.idempotency.complete(&key, &recorded(&refused)).await
+                    };
+                    if let Err(e) = recorded {
+                        tracing::warn!("{e}: {}", source_chain(&e));
+                    }
+                    return refused;
+                }
             };
+            // Paid: the order is published and the answer recorded at the same time, not one
+            // after the other (each waits for a write). The recorded answer carries the order,
+            // and every replay of it publishes the order again, so whichever of the two fails,
+            // the retry that the failure's answer asks for makes it good: a failed publish
+            // answers 503 and its retry replays the recorded 201, publishing; a failed record
+            // leaves the claim, which a retry takes over once the timeout has passed, replaying
+            // the charge through PayPal-Request-Id. Nothing is charged twice either way.
+            let response = responses::registered(&order);
+            let answer = RecordedAnswer {
+                published: Some(order.to_json()),
+                ..recorded(&response)
+            };
+            let (published, recorded) = tokio::join!(
+                self.publish(invocation, &order),
+                self.idempotency.complete(&key, &answer)
+            );
             if let Err(e) = recorded {
                 // The claim stays; once the timeout has passed a retry takes it over and replays.
                 tracing::warn!("{e}: {}", source_chain(&e));
             }
-            response
+            match published {
+                Ok(()) => response,
+                Err(not_published) => not_published,
+            }
         }
         .instrument(span)
         .await
@@ -207,14 +238,13 @@ impl Payment {
     }
 
     /// Charges the card (PayPal's request id is the order id, itself derived from the
-    /// `Idempotency-Key`, so a retry never charges twice) and publishes the order; the answer,
-    /// and the order when it was published.
-    async fn charge_and_publish(
+    /// `Idempotency-Key`, so a retry never charges twice): the paid order, or the answer to give.
+    async fn charge(
         &self,
         invocation: &Invocation,
         order_id: OrderId,
         registration: Registration,
-    ) -> (HttpResponse, Option<OrderPlaced>) {
+    ) -> Result<OrderPlaced, HttpResponse> {
         let Registration {
             ticket,
             attendee,
@@ -234,7 +264,7 @@ impl Payment {
             Ok(capture) => capture,
             Err(PaymentError::Declined { code, reason }) => {
                 tracing::info!(code, "card declined");
-                return (responses::declined(&reason), None);
+                return Err(responses::declined(&reason));
             }
             Err(e @ PaymentError::Unavailable(_)) => {
                 tracing::warn!("{e}");
@@ -243,7 +273,7 @@ impl Payment {
                     "The payment service is temporarily unavailable. You were not charged twice: please try again in a moment.",
                 )
                 .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
-                return (response, None);
+                return Err(response);
             }
             Err(e @ PaymentError::Rejected(_)) => {
                 tracing::error!("{e}");
@@ -251,10 +281,10 @@ impl Payment {
                     StatusCode::BAD_GATEWAY,
                     "We could not process this payment. Please try again later or contact the organisers.",
                 );
-                return (response, None);
+                return Err(response);
             }
         };
-        let order = OrderPlaced {
+        Ok(OrderPlaced {
             version: OrderPlaced::VERSION,
             order_id,
             placed_at: Utc::now(),
@@ -269,21 +299,33 @@ impl Payment {
                 provider: PAYMENT_PROVIDER.to_owned(),
                 capture_id: capture.capture_id,
             },
-        };
-        if let Err(e) = self
+        })
+    }
+
+    /// Publishes a paid order: the answer to give instead when that fails.
+    async fn publish(
+        &self,
+        invocation: &Invocation,
+        order: &OrderPlaced,
+    ) -> Result<(), HttpResponse> {
+        match self
             .publisher
-            .publish(&order, invocation.trace_id.as_deref())
+            .publish(order, invocation.trace_id.as_deref())
             .await
         {
-            tracing::error!(
-                capture_id = %order.payment.capture_id,
-                "paid but not published, the attendee is asked to retry: {}",
-                function_model::chain(&e)
-            );
-            return (not_published(), None);
+            Ok(()) => {
+                tracing::info!(ticket = %order.ticket.id, amount = %order.amount, "registration paid and published");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(
+                    capture_id = %order.payment.capture_id,
+                    "paid but not published, the attendee is asked to retry: {}",
+                    function_model::chain(&e)
+                );
+                Err(not_published())
+            }
         }
-        tracing::info!(ticket = %order.ticket.id, amount = %order.amount, "registration paid and published");
-        (responses::registered(&order), Some(order))
     }
 }
 

@@ -447,3 +447,78 @@ async fn the_charge_keeps_within_the_deadline_and_the_trace_travels_with_the_ord
         Some("Root=1-67891233-abcdef012345678912345678")
     );
 }
+
+/// A paid order is published while its answer is recorded, not before (each waits for a write of
+/// its own): a publisher that waits for the answer to be recorded still publishes, and the
+/// attendee gets the 201. Published first, the registration would wait for ever.
+#[tokio::test]
+async fn a_paid_order_is_published_while_its_answer_is_recorded() {
+    struct SignallingStore {
+        records: InMemoryIdempotencyStore,
+        recorded: Arc<tokio::sync::Notify>,
+    }
+    #[async_trait]
+    impl IdempotencyStore for SignallingStore {
+        async fn claim(
+            &self,
+            key: &IdempotencyKey,
+            fingerprint: [u8; 32],
+            abandoned_after: Duration,
+        ) -> Result<Claim, IdempotencyError> {
+            self.records.claim(key, fingerprint, abandoned_after).await
+        }
+        async fn complete(
+            &self,
+            key: &IdempotencyKey,
+            answer: &RecordedAnswer,
+        ) -> Result<(), IdempotencyError> {
+            self.records.complete(key, answer).await?;
+            self.recorded.notify_one();
+            Ok(())
+        }
+        async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
+            self.records.release(key).await
+        }
+    }
+    struct WaitingPublisher {
+        published: RecordingPublisher,
+        recorded: Arc<tokio::sync::Notify>,
+    }
+    #[async_trait]
+    impl OrderPublisher for WaitingPublisher {
+        async fn publish(
+            &self,
+            order: &OrderPlaced,
+            trace_id: Option<&str>,
+        ) -> Result<(), PublishError> {
+            self.recorded.notified().await;
+            self.published.publish(order, trace_id).await
+        }
+    }
+
+    let recorded = Arc::new(tokio::sync::Notify::new());
+    let publisher = Arc::new(WaitingPublisher {
+        published: RecordingPublisher::default(),
+        recorded: recorded.clone(),
+    });
+    let payment = Payment::new(
+        TicketCatalogue::builtin(),
+        Arc::new(ScriptedGateway::default()),
+        publisher.clone(),
+        Arc::new(SignallingStore {
+            records: InMemoryIdempotencyStore::default(),
+            recorded,
+        }),
+        Duration::from_secs(29),
+    );
+    let invocation = Invocation::local("payment", Duration::from_secs(29), None);
+    let request = json_post(&valid_body(), Some("k1"));
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        payment.handle(&invocation, request),
+    )
+    .await
+    .expect("the order is published without waiting for the answer's record to come first");
+    assert_eq!(response.status, StatusCode::CREATED);
+    assert_eq!(publisher.published.published.lock().expect("lock").len(), 1);
+}
