@@ -73,6 +73,13 @@ struct Args {
     /// servicebus.json); default `infra/azure`.
     #[arg(long, value_name = "DIR")]
     azure_app: Option<PathBuf>,
+    /// How much lower than the emulator's own priority its async runtime's threads run (a `nice`
+    /// increment, 0 to 19; Linux only). The SQLite connections' threads, opened before, keep the
+    /// emulator's priority: every write waits for the one writer, and on a busy machine it was
+    /// otherwise made to wait for a core behind the threads that feed it (see the README's
+    /// benchmark section). 0 runs every thread alike.
+    #[arg(long, value_name = "INCREMENT", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
+    runtime_nice: i32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,9 +96,33 @@ enum CloudArg {
 
 const DEFAULT_DATABASE: &str = ".emulator/registrations.db";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let runtime_nice = args.runtime_nice;
+    // The main thread is not one of the runtime's: it runs `run` (which opens the database, see
+    // `--runtime-nice`) at the emulator's own priority.
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(move || lower_this_threads_priority(runtime_nice))
+        .build()
+        .context("could not start the async runtime")?
+        .block_on(run(args))
+}
+
+/// Lowers the calling thread's priority by `increment` (Linux's `nice` is per thread). Failing to
+/// is not fatal: the emulator runs, with every thread alike.
+fn lower_this_threads_priority(increment: i32) {
+    #[cfg(target_os = "linux")]
+    if increment > 0
+        && let Err(e) = rustix::process::nice(increment)
+    {
+        eprintln!("could not lower a runtime thread's priority: {e}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = increment;
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());

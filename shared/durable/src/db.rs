@@ -225,11 +225,16 @@ impl Db {
 /// A pool of one SQLite connection (see the module documentation), without sqlx's ping before
 /// each statement: the connection is a thread of this process, not a socket that can go stale,
 /// and the ping is one more hop to that thread and back for every statement (sqlx's default,
-/// made for network databases).
+/// made for network databases). For the same reason it is never closed and opened again (sqlx
+/// closes a connection idle for 10 minutes, and any after 30): its page cache stays warm, and its
+/// thread keeps the priority of the thread that opened it (the emulator runs its async runtime's
+/// threads at a lower one; see its `--runtime-nice`).
 #[cfg(feature = "sqlite")]
 async fn one_sqlite_connection(options: SqliteConnectOptions) -> Result<SqlitePool, DbError> {
     SqlitePoolOptions::new()
         .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
         .test_before_acquire(false)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
