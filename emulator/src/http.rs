@@ -862,12 +862,13 @@ async fn stats(State(services): Shared) -> Response {
         for queue in &services.queues {
             queues.push(queue.stats().await.map_err(|e| anyhow::anyhow!(e))?);
         }
+        let records = records.counts().await?;
         anyhow::Ok(json!({
             "executions": executions,
             "orders": services.store.count().await?,
-            "emails": records.count(Listing::Emails).await?,
-            "members": records.count(Listing::Members).await?,
-            "payments": records.capture_counts().await?,
+            "emails": records.emails,
+            "members": records.members,
+            "payments": records.payments,
             "queues": queues,
         }))
     };

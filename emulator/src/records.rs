@@ -49,6 +49,14 @@ pub struct CaptureCounts {
     pub declined: u64,
 }
 
+/// How many records the local providers hold, as `/_emulator/api/stats` shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RecordCounts {
+    pub emails: u64,
+    pub members: u64,
+    pub payments: CaptureCounts,
+}
+
 /// What storing a PayPal order did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -166,26 +174,22 @@ impl Records {
         })
     }
 
-    /// How many records a listing holds, read from a few pages rather than from every record
-    /// (SQLite counts a whole table from its page headers, but reads every row a `WHERE` keeps):
-    /// the listed captures are every order less the uncaptured ones, a short range of an index.
-    pub async fn count(&self, listing: Listing) -> Result<u64, DbError> {
-        let sql = match listing {
-            Listing::Captures => {
-                "SELECT (SELECT COUNT(*) FROM paypal_orders) \
-                      - (SELECT COUNT(*) FROM paypal_orders WHERE capture_status IS NULL)"
-            }
-            Listing::Emails => "SELECT COUNT(*) FROM sendgrid_emails",
-            Listing::Members => "SELECT COUNT(*) FROM mailchimp_members",
-        };
-        let n: i64 = on_pool!(self.db, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    /// The captures by status, the same way: the completed ones (nearly all) are the rest.
-    pub async fn capture_counts(&self) -> Result<CaptureCounts, DbError> {
-        let (all, uncaptured, not_completed, declined): (i64, i64, i64, i64) = on_pool!(self.db, pool => sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM paypal_orders), \
+    /// How many records the local providers hold, read from a few pages rather than from every
+    /// record (SQLite counts a whole table from its page headers, but reads every row a `WHERE`
+    /// keeps): the completed captures, nearly all of the PayPal orders in a long run, are counted
+    /// as every order less the uncaptured ones and the other statuses, short ranges of an index.
+    pub async fn counts(&self) -> Result<RecordCounts, DbError> {
+        let (emails, members, orders, uncaptured, not_completed, declined): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = on_pool!(self.db, pool => sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM sendgrid_emails), \
+                        (SELECT COUNT(*) FROM mailchimp_members), \
+                        (SELECT COUNT(*) FROM paypal_orders), \
                         (SELECT COUNT(*) FROM paypal_orders WHERE capture_status IS NULL), \
                         (SELECT COUNT(*) FROM paypal_orders \
                             WHERE capture_status < 'COMPLETED' OR capture_status > 'COMPLETED'), \
@@ -194,9 +198,13 @@ impl Records {
             .fetch_one(pool)
             .await)?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        Ok(CaptureCounts {
-            completed: count(all - uncaptured - not_completed),
-            declined: count(declined),
+        Ok(RecordCounts {
+            emails: count(emails),
+            members: count(members),
+            payments: CaptureCounts {
+                completed: count(orders - uncaptured - not_completed),
+                declined: count(declined),
+            },
         })
     }
 
@@ -393,10 +401,10 @@ pub(crate) mod testing {
 mod tests {
     use super::*;
 
-    /// The counts that the stats endpoint polls, read as differences of short index ranges:
-    /// each status and the uncaptured orders must come out as counted one by one.
+    /// The counts that the stats endpoint polls, the captures read as differences of short index
+    /// ranges: each must come out as counted one by one.
     #[tokio::test]
-    async fn captures_are_counted_by_status() {
+    async fn records_are_counted_by_kind_and_captures_by_status() {
         let records = testing::records().await;
         let no_captures: Option<(&str, &Vec<Value>)> = None;
         let orders = [
@@ -418,15 +426,28 @@ mod tests {
             };
             assert_eq!(stored.expect("stored"), Stored::Stored, "{id}");
         }
+        records
+            .add_email(&serde_json::json!({ "to": "a@example.org" }))
+            .await
+            .expect("an email");
+        for address in ["a@example.org", "b@example.org"] {
+            let member = serde_json::json!({ "email_address": address });
+            let added = records
+                .put_member("list", address, &member, &member, false)
+                .await;
+            assert!(added.expect("a member"), "{address}");
+        }
         assert_eq!(
-            records.capture_counts().await.expect("counts"),
-            CaptureCounts {
-                completed: 2,
-                declined: 1
+            records.counts().await.expect("counts"),
+            RecordCounts {
+                emails: 1,
+                members: 2,
+                payments: CaptureCounts {
+                    completed: 2,
+                    declined: 1
+                }
             }
         );
-        assert_eq!(records.count(Listing::Captures).await.expect("count"), 4);
-        assert_eq!(records.count(Listing::Emails).await.expect("count"), 0);
     }
 
     #[test]

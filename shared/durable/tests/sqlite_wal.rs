@@ -81,3 +81,21 @@ async fn the_wal_is_checkpointed_in_the_background_and_emptied_at_close() {
     assert_eq!(stats.visible, 100, "every message is in the database file");
     reopened.close().await;
 }
+
+/// The one SQLite connection is never closed and opened again (sqlx's defaults close one idle for
+/// 10 minutes, and any after 30): its page cache stays warm, and its thread keeps the priority of
+/// the thread that opened it (the emulator's `--runtime-nice`).
+#[tokio::test]
+async fn the_sqlite_connection_is_kept_for_the_life_of_the_pool() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .expect("connects and migrates");
+    let durable::Pool::Sqlite(pool) = db.pool() else {
+        unreachable!("a SQLite URL")
+    };
+    assert_eq!(pool.options().get_idle_timeout(), None, "no idle timeout");
+    assert_eq!(pool.options().get_max_lifetime(), None, "no maximum lifetime");
+    assert_eq!(pool.options().get_max_connections(), 1, "one connection");
+    db.close().await;
+}
