@@ -95,7 +95,11 @@ async fn the_sqlite_connection_is_kept_for_the_life_of_the_pool() {
         unreachable!("a SQLite URL")
     };
     assert_eq!(pool.options().get_idle_timeout(), None, "no idle timeout");
-    assert_eq!(pool.options().get_max_lifetime(), None, "no maximum lifetime");
+    assert_eq!(
+        pool.options().get_max_lifetime(),
+        None,
+        "no maximum lifetime"
+    );
     assert_eq!(pool.options().get_max_connections(), 1, "one connection");
     db.close().await;
 }
