@@ -178,10 +178,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let binaries = |names: &[String]| -> anyhow::Result<_> {
         match &args.function_binaries {
-            Some(dir) => emulator::lambda::binaries_in(dir, names),
+            Some(dir) => emulator::functions::binaries_in(dir, names),
             None => {
                 println!("Building the functions' binaries with cargo…");
-                tokio::task::block_in_place(emulator::lambda::build_binaries)
+                tokio::task::block_in_place(emulator::functions::build_binaries)
             }
         }
     };
@@ -217,7 +217,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "in-process (their libraries)".to_owned()
         }
         (CloudArg::Aws, FunctionsMode::Process) => {
-            let names = emulator::template::Template::load(&config.template)?.cargo_binaries();
+            let names = emulator::aws::template::Template::load(&config.template)?.cargo_binaries();
             config.functions = emulator::Functions::Process(binaries(&names)?);
             "process (their binaries, as on Lambda)".to_owned()
         }

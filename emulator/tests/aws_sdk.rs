@@ -21,7 +21,7 @@ use aws_sdk_sqs::types::{
 use clients::publisher::OrderPublisher;
 use clients::workflow::{StartOutcome, WorkflowStarter};
 use domain::OrderPlaced;
-use emulator::aws::sfn::state_machine_arn;
+use emulator::names::state_machine_arn;
 use emulator::{Config, RunningEmulator};
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! Process mode's instances (`emulator::lambda::LambdaFunction`), driven with a custom runtime
+//! Process mode's instances (`emulator::aws::lambda::LambdaFunction`), driven with a custom runtime
 //! written in bash against the Runtime API, as AWS's custom-runtime tutorial writes one: warm
 //! instances are reused, overlapping invocations start a second instance, an instance that times
 //! out is stopped and replaced, one that exits fails its invocation with `Runtime.ExitError`, and
@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use emulator::lambda::{FunctionSpec, LambdaFunction};
-use emulator::runtime_api::InvokeError;
+use emulator::aws::lambda::runtime_api::InvokeError;
+use emulator::aws::lambda::{FunctionSpec, LambdaFunction};
 use serde_json::{Value, json};
 
 /// Answers each invocation with its process id and its environment's `GREETING` and

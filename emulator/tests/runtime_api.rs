@@ -1,4 +1,4 @@
-//! The emulator's Lambda Runtime API (`emulator::runtime_api`), driven as a runtime drives it
+//! The emulator's Lambda Runtime API (`emulator::aws::lambda::runtime_api`), driven as a runtime drives it
 //! (plain HTTP, as `lambda_runtime` does; the real client is exercised by
 //! `functions/save-order/tests/lambda.rs`): the headers of `/next`, the deadline, a function
 //! that does not answer in time, one that fails to start, overlapping invocations taken by two
@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use emulator::runtime_api::{InvokeError, RuntimeApi};
+use emulator::aws::lambda::runtime_api::{InvokeError, RuntimeApi};
 use serde_json::{Value, json};
 
 const ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:echo";

@@ -1,8 +1,8 @@
 //! `cargo run --release -p bench --bin invoke`: what process mode costs per invocation.
 //!
 //! The emulator's process mode runs each function as its real binary under a Lambda Runtime API
-//! (`emulator::lambda`). This measures, for each of the five functions built in release mode
-//! (`emulator::lambda::build_binaries`, as `cargo run --release -p emulator -- --functions
+//! (`emulator::aws::lambda`). This measures, for each of the five functions built in release mode
+//! (`emulator::functions::build_binaries`, as `cargo run --release -p emulator -- --functions
 //! process` builds them):
 //!
 //! - its binary's size (stripped by the release profile), and that file deflated at level 9, as a
@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use emulator::lambda::{FunctionSpec, LambdaFunction};
-use emulator::runtime_api::InvokeError;
+use emulator::aws::lambda::runtime_api::InvokeError;
+use emulator::aws::lambda::{FunctionSpec, LambdaFunction};
 use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
@@ -164,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
         args.cold > 0 && args.warm > 0,
         "--cold and --warm must be at least 1"
     );
-    let binaries = tokio::task::spawn_blocking(emulator::lambda::build_binaries).await??;
+    let binaries = tokio::task::spawn_blocking(emulator::functions::build_binaries).await??;
     let dir = std::env::temp_dir().join(format!("invoke-bench-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     println!(
@@ -172,7 +172,8 @@ async fn main() -> anyhow::Result<()> {
         args.cold, args.warm
     );
     println!("|---|---|---|---|---|");
-    for name in emulator::lambda::FUNCTIONS {
+    for function in emulator::functions::FunctionCrate::ALL {
+        let name = function.binary();
         let executable = &binaries[name];
         let size = std::fs::metadata(executable)?.len();
         let deflated = deflated_size(executable)?;

@@ -1,183 +1,192 @@
-//! AWS's own APIs on the emulator's port, so that the official SDKs (and the function binaries,
-//! through `AWS_ENDPOINT_URL`) reach the local cloud as they reach AWS: SQS ([`sqs`]) and Step
-//! Functions ([`sfn`]) over the JSON protocol, `POST /` with `X-Amz-Target:
-//! AmazonSQS.SendMessage` (or `AWSStepFunctions.StartExecution`, …) and a body of
-//! `application/x-amz-json-1.0`; and Lambda's `Invoke` over its REST protocol (`lambda`).
+//! `--cloud aws` (the default): the emulator as the AWS account that `template.yaml` deploys to.
 //!
-//! Any SigV4 credentials are accepted and signatures are not checked, as local emulators do. A web
-//! page cannot call these APIs from another site: the target header and the content type are not
-//! what a cross-site form sends, so a browser would first ask for a CORS preflight, which the
-//! emulator does not grant.
-//!
-//! Errors take AWS's shape (`__type`, `message`, and for SQS the `x-amzn-query-error` header that
-//! carries its historical error code, which the SDK matches on), so the SDKs map them to their
-//! typed errors.
+//! [`wire`] reads the template's topology ([`template`]) and wires it: the queues with their
+//! redrive policies, the local Step Functions running the state machine ([`step_functions`]), the
+//! gateway's routes, and the event source mappings that poll the queues into their functions
+//! ([`event_source`]). The functions run as their binaries under the Lambda Runtime API
+//! ([`lambda`], process mode), or as their libraries in this process, each built with the same
+//! constructor as its Lambda binary ([`in_process`]). AWS's own APIs ([`api`]: SQS, Step
+//! Functions, Lambda `Invoke`) serve the SDKs on the emulator's port.
 
-pub(crate) mod lambda;
-pub mod sfn;
-pub mod sqs;
+pub mod api;
+pub mod event_source;
+mod in_process;
+pub mod lambda;
+pub mod step_functions;
+pub mod template;
+mod topology;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use anyhow::Context;
+use durable::Queue;
+use function_model::{HttpFunction, local_function_arn};
+use futures_util::FutureExt;
 
-use crate::Services;
+use crate::config::{Config, Functions};
+use crate::functions::FunctionCrate;
+use crate::inspector::Workflow;
+use crate::names::queue_url;
+use crate::state::{HttpRoute, Platform, Poller, Wiring};
+use event_source::{Consumer, EventSourceMapping};
+use lambda::{FunctionSpec, LambdaFunction, ProcessHttpFunction};
+use step_functions::{LocalStarter, LocalStepFunctions, LocalTasks, TaskTarget};
+use template::Template;
+use topology::{apply_overrides, create_queues, declared, executable, process_environment};
 
-/// The region and account of every local ARN and URL.
-pub const REGION: &str = "us-east-1";
-pub const ACCOUNT: &str = "000000000000";
+/// Reads the template's topology and wires it: queues, the local Step Functions and its tasks,
+/// the gateway's routes, the event source mappings.
+pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wiring> {
+    let base = &platform.base;
+    let mut topology =
+        Template::load(&config.template)?.topology(&config.parameter_overrides, base)?;
+    apply_overrides(config, &mut topology)?;
+    let queues = create_queues(&platform.db, &topology.queues)?;
+    let queue_at = |url: &str| -> Option<Arc<Queue>> {
+        queues
+            .iter()
+            .find(|queue| queue_url(base, queue.name()) == url)
+            .cloned()
+    };
+    // A function that declares any variable of a group gets the whole group.
+    let local_settings = platform.local_settings(config);
+    let processes: HashMap<String, Arc<LambdaFunction>> = match &config.functions {
+        Functions::InProcess => HashMap::new(),
+        Functions::Process(binaries) => topology
+            .functions
+            .iter()
+            .map(|function| {
+                let spec = FunctionSpec {
+                    name: function.name.clone(),
+                    executable: executable(function, binaries)?,
+                    environment: process_environment(function, &local_settings)?,
+                    timeout: function.timeout,
+                    memory_mb: function.memory_mb,
+                    concurrency: config.function_concurrency,
+                    endpoint_url: base.clone(),
+                };
+                Ok((function.name.clone(), LambdaFunction::new(spec)))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let library = |function: &template::Function| {
+        function
+            .function_crate()
+            .filter(|_| !processes.contains_key(&function.name))
+    };
 
-/// The JSON protocol's content type (the SDKs send 1.0 for SQS and Step Functions).
-const AMZ_JSON: &str = "application/x-amz-json-1.0";
-
-/// An error as an AWS service answers it.
-#[derive(Debug)]
-pub(crate) struct AwsError {
-    status: StatusCode,
-    /// The error shape's name (`__type`).
-    code: &'static str,
-    /// SQS's historical (query protocol) error code, sent in `x-amzn-query-error`.
-    query_code: Option<&'static str>,
-    message: String,
-}
-
-impl AwsError {
-    /// A client error named `code` (a shape of the service's model).
-    pub(crate) fn client(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code,
-            query_code: None,
-            message: message.into(),
-        }
+    // Every function is a Lambda function that `Invoke` and the state machine's tasks reach; in
+    // process, only the task libraries are.
+    let mut lambda_functions: HashMap<String, TaskTarget> = HashMap::new();
+    for function in &topology.functions {
+        let target = match processes.get(&function.name) {
+            Some(process) => TaskTarget::Process(process.clone()),
+            None => match library(function).and_then(|c| in_process::task(c, platform)) {
+                Some(library) => TaskTarget::InProcess {
+                    function: library,
+                    timeout: function.timeout,
+                },
+                None => continue,
+            },
+        };
+        lambda_functions.insert(function.name.clone(), target);
     }
+    let tasks = LocalTasks {
+        functions: lambda_functions
+            .iter()
+            .map(|(name, target)| (local_function_arn(name), (name.clone(), target.clone())))
+            .collect(),
+        queues: queues
+            .iter()
+            .map(|queue| (queue_url(base, queue.name()), queue.clone()))
+            .collect(),
+        faults: platform.faults.clone(),
+    };
+    let machine = &topology.state_machine;
+    let workflow = Arc::new(
+        Workflow::parse(&machine.name, &machine.definition)
+            .with_context(|| format!("the state machine {}", machine.name))?,
+    );
+    let step_functions = LocalStepFunctions::new(
+        &machine.name,
+        workflow.machine.clone(),
+        tasks,
+        platform.executions.clone(),
+    )?;
 
-    /// An SQS client error, with its query-protocol code.
-    pub(crate) fn sqs(
-        code: &'static str,
-        query_code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            query_code: Some(query_code),
-            ..Self::client(code, message)
-        }
-    }
-
-    /// A failure of the emulator itself (its database): a 500, which the SDKs retry.
-    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
-        tracing::warn!("AWS API call failed inside the emulator: {error}");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "InternalFailure",
-            query_code: None,
-            message: "The emulator could not complete the request; see its log.".into(),
-        }
-    }
-
-    /// A request that does not fit the operation's input shape.
-    fn validation(message: impl Into<String>) -> Self {
-        Self::client("ValidationException", message)
-    }
-}
-
-impl IntoResponse for AwsError {
-    fn into_response(self) -> Response {
-        let body = json!({ "__type": self.code, "message": self.message }).to_string();
-        let mut response = (self.status, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
-        if let Some(code) = self.query_code {
-            let sender = if self.status.is_client_error() {
-                "Sender"
-            } else {
-                "Receiver"
-            };
-            if let Ok(value) = HeaderValue::from_str(&format!("{code};{sender}")) {
-                headers.insert("x-amzn-query-error", value);
+    let mut routes = Vec::new();
+    let mut http_functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
+    for route in &topology.routes {
+        let function = topology
+            .function(&route.function)
+            .expect("routes name functions");
+        let handler = match (
+            http_functions.get(&function.name),
+            processes.get(&function.name),
+        ) {
+            (Some(handler), _) => handler.clone(),
+            (None, Some(process)) => Arc::new(ProcessHttpFunction(process.clone())),
+            (None, None) if library(function) == Some(FunctionCrate::Payment) => {
+                let url = declared(function, "REGISTRATIONS_QUEUE_URL")?;
+                let queue = queue_at(&url).with_context(|| {
+                    format!("the function {}: no queue at {url}", function.name)
+                })?;
+                in_process::payment(queue, function.timeout, platform)
             }
-        }
-        response
+            (None, None) => return Err(not_in_process(function, "an HTTP function")),
+        };
+        http_functions.insert(function.name.clone(), handler.clone());
+        routes.push(HttpRoute {
+            route: route.clone(),
+            function: handler,
+            timeout: function.timeout,
+        });
     }
+
+    let mut pollers: Vec<Poller> = Vec::new();
+    for source in &topology.event_sources {
+        let function = topology
+            .function(&source.function)
+            .expect("events name functions");
+        let consumer = match processes.get(&function.name) {
+            Some(process) => Consumer::Process(process.clone()),
+            None if library(function) == Some(FunctionCrate::Orchestrator) => Consumer::InProcess(
+                in_process::orchestrator(LocalStarter(step_functions.clone())),
+            ),
+            None => return Err(not_in_process(function, "a queue consumer")),
+        };
+        let mapping = EventSourceMapping {
+            queue: queue_at(&queue_url(base, &source.queue)).expect("checked by the template"),
+            function_name: function.name.clone(),
+            function: consumer,
+            batch_size: source.batch_size,
+            report_batch_item_failures: source.report_batch_item_failures,
+            timeout: function.timeout,
+            faults: platform.faults.clone(),
+        };
+        pollers.push(Box::new(move |stopping| mapping.run(stopping).boxed()));
+    }
+
+    let mut cors = topology.cors.clone();
+    cors.allow_origins.extend(config.site_origin.clone());
+    Ok(Wiring {
+        routes,
+        cors,
+        queues,
+        step_functions: Some(step_functions),
+        workflow,
+        lambda_functions,
+        pollers,
+        handler: None,
+    })
 }
 
-pub(crate) type AwsResult = Result<Value, AwsError>;
-
-/// Reads an operation's input shape from the request body.
-pub(crate) fn input<T: DeserializeOwned>(body: Value) -> Result<T, AwsError> {
-    serde_json::from_value(body).map_err(|e| AwsError::validation(format!("Invalid request: {e}")))
-}
-
-/// Seconds since the epoch, as the JSON protocol writes timestamps.
-pub(crate) fn epoch_seconds(at: chrono::DateTime<chrono::Utc>) -> f64 {
-    at.timestamp_millis() as f64 / 1000.0
-}
-
-/// `POST /` with an `X-Amz-Target`: one JSON-protocol call.
-pub(crate) async fn json_protocol(
-    State(services): State<Arc<Services>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
-        // Not an AWS call: `/` is the site's page, which takes GET (the JSON error is written by
-        // the server's error layer).
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, HeaderValue::from_static("GET,HEAD"))],
-        )
-            .into_response();
-    };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !content_type.starts_with("application/x-amz-json-1.") {
-        return AwsError::client(
-            "UnknownOperationException",
-            "AWS API calls take X-Amz-Target and a body of application/x-amz-json-1.0",
-        )
-        .into_response();
-    }
-    let body: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(body @ Value::Object(_)) => body,
-            _ => {
-                return AwsError::client(
-                    "SerializationException",
-                    "The request body is not a JSON object",
-                )
-                .into_response();
-            }
-        }
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let outcome = match target.split_once('.') {
-        Some(("AmazonSQS", operation)) => sqs::call(&services, host, operation, body).await,
-        Some(("AWSStepFunctions", operation)) => sfn::call(&services, operation, body).await,
-        _ => Err(AwsError::client(
-            "UnknownOperationException",
-            format!("The emulator does not serve the operation {target:?}"),
-        )),
-    };
-    match outcome {
-        Ok(output) => {
-            let mut response = (StatusCode::OK, output.to_string()).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
-            response
-        }
-        Err(error) => error.into_response(),
-    }
+fn not_in_process(function: &template::Function, role: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the function {} ({}) is {role} that has no library in the emulator; run it as its \
+         binary with --functions process",
+        function.name,
+        function.logical_id
+    )
 }

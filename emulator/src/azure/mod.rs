@@ -25,20 +25,24 @@ pub mod triggers;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use durable::{Db, Queue, QueueConfig, Redrive};
+use anyhow::Context;
+use durable::{Queue, QueueConfig, Redrive};
 use function_model::HttpFunction;
+use futures_util::FutureExt;
 
-use crate::faults::Faults;
-use crate::{Config, HttpRoute, template};
+use crate::aws::template::{Cors, Route};
+use crate::config::Config;
+use crate::inspector::Workflow;
+use crate::state::{HttpRoute, Platform, Poller, Wiring};
 use app::{FunctionAppSpec, Trigger};
 use handler::{CustomHandler, HandlerSpec};
 use triggers::{HttpTrigger, QueueOutputs, ServiceBusTrigger};
 
 /// The registration workflow, which the Function App's handler embeds and runs inline: the
 /// inspector draws it and replays its executions.
-pub(crate) const WORKFLOW: &str = include_str!("../../../infra/statemachine/registration.asl.json");
+const WORKFLOW: &str = include_str!("../../../infra/statemachine/registration.asl.json");
 /// What the inspector calls it (the orchestrator function runs it).
-pub(crate) const WORKFLOW_NAME: &str = "registration (orchestrator, inline)";
+const WORKFLOW_NAME: &str = "registration (orchestrator, inline)";
 
 /// What `--cloud azure` runs.
 #[derive(Debug, Clone)]
@@ -49,25 +53,20 @@ pub struct AzureConfig {
     pub handler: PathBuf,
 }
 
-/// The Azure topology, wired.
-pub(crate) struct AzureWiring {
-    pub routes: Vec<HttpRoute>,
-    pub cors: template::Cors,
-    pub queues: Vec<Arc<Queue>>,
-    pub triggers: Vec<Arc<ServiceBusTrigger>>,
-    pub handler: Arc<CustomHandler>,
-}
-
-/// Reads the app, creates its queues, starts its handler with the emulator's settings
-/// (`settings`: the database and the providers), and wires its triggers.
+/// Reads the app, creates its queues, starts its handler with the emulator's settings (the
+/// database and the providers), and wires its triggers.
 pub(crate) async fn wire(
     config: &Config,
     azure: &AzureConfig,
-    base: &str,
-    db: &Db,
-    faults: &Arc<Faults>,
-    mut settings: Vec<(String, String)>,
-) -> anyhow::Result<AzureWiring> {
+    platform: &Platform,
+) -> anyhow::Result<Wiring> {
+    let (base, db) = (&platform.base, &platform.db);
+    let mut settings: Vec<(String, String)> = platform
+        .local_settings(config)
+        .iter()
+        .flatten()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect();
     // The workflow's tasks run inside the handler: it asks here for their faults.
     settings.push((
         "EMULATOR_TASK_FAULTS_URL".to_owned(),
@@ -113,7 +112,7 @@ pub(crate) async fn wire(
     .await?;
 
     let mut routes = Vec::new();
-    let mut triggers = Vec::new();
+    let mut pollers: Vec<Poller> = Vec::new();
     for function in &app.functions {
         let timeout = config
             .function_timeouts
@@ -140,7 +139,7 @@ pub(crate) async fn wire(
                 };
                 for method in methods {
                     routes.push(HttpRoute {
-                        route: template::Route {
+                        route: Route {
                             method,
                             path: path.clone(),
                             function: function.name.clone(),
@@ -156,7 +155,7 @@ pub(crate) async fn wire(
                     .iter()
                     .find(|q| &q.name == name)
                     .expect("checked when read");
-                triggers.push(Arc::new(ServiceBusTrigger {
+                let trigger = Arc::new(ServiceBusTrigger {
                     function: function.name.clone(),
                     queue: queue(name),
                     handler: handler.clone(),
@@ -165,23 +164,29 @@ pub(crate) async fn wire(
                     timeout,
                     max_concurrent_calls: app.max_concurrent_calls,
                     drain_timeout: config.drain_timeout,
-                    faults: faults.clone(),
-                }));
+                    faults: platform.faults.clone(),
+                });
+                pollers.push(Box::new(move |stopping| trigger.run(stopping).boxed()));
             }
         }
     }
-    let cors = template::Cors {
+    let cors = Cors {
         allow_origins: config.site_origin.iter().cloned().collect(),
         allow_methods: vec!["GET".into(), "POST".into()],
         allow_headers: vec!["content-type".into(), "idempotency-key".into()],
         expose_headers: vec!["retry-after".into()],
         max_age: Some(600),
     };
-    Ok(AzureWiring {
+    Ok(Wiring {
         routes,
         cors,
         queues,
-        triggers,
-        handler,
+        step_functions: None,
+        workflow: Arc::new(
+            Workflow::parse(WORKFLOW_NAME, WORKFLOW).context("the registration workflow")?,
+        ),
+        lambda_functions: Default::default(),
+        pollers,
+        handler: Some(handler),
     })
 }

@@ -26,7 +26,7 @@ use tokio::sync::{Semaphore, watch};
 use tracing::Instrument;
 
 use super::handler::CustomHandler;
-use crate::faults::{Fault, Faults};
+use crate::local_providers::faults::{Fault, Faults};
 
 /// Output bindings to queues: binding name and queue.
 pub type QueueOutputs = Vec<(String, Arc<Queue>)>;

@@ -1,5 +1,5 @@
 //! The real `orchestrator` binary on AWS's terms, against the emulator as its cloud: run as
-//! process mode runs it (`emulator::lambda`: Lambda's environment, its own Runtime API,
+//! process mode runs it (`emulator::aws::lambda`: Lambda's environment, its own Runtime API,
 //! `AWS_ENDPOINT_URL` at the emulator's SQS and Step Functions endpoints) and invoked with an SQS
 //! event as Lambda's event source mapping sends it. A valid order starts its execution (once,
 //! however often it is delivered); a message that can never succeed goes to the dead-letter queue
@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use emulator::Config;
-use emulator::aws::sfn::state_machine_arn;
-use emulator::lambda::{FunctionSpec, LambdaFunction, sqs_event};
+use emulator::names::state_machine_arn;
+use emulator::aws::lambda::{FunctionSpec, LambdaFunction, sqs_event};
 
 /// Names from `template.yaml` (logical ids).
 const STATE_MACHINE: &str = "RegistrationStateMachine";

@@ -1,5 +1,5 @@
 //! The real `payment` binary on AWS's terms, against the emulator as its cloud: run as process
-//! mode runs it (`emulator::lambda`: Lambda's environment, its own Runtime API, `AWS_ENDPOINT_URL`
+//! mode runs it (`emulator::aws::lambda`: Lambda's environment, its own Runtime API, `AWS_ENDPOINT_URL`
 //! at the emulator's SQS), invoked with API Gateway's HTTP API events (payload 2.0) through
 //! `lambda_http`, with its idempotency records in a database of its own and the emulator's local
 //! PayPal. A registration is charged once, its
@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use emulator::Config;
-use emulator::lambda::{FunctionSpec, LambdaFunction};
+use emulator::aws::lambda::{FunctionSpec, LambdaFunction};
 
 /// The queue's name: its logical id in `template.yaml`.
 const REGISTRATIONS_QUEUE: &str = "RegistrationsQueue";

@@ -6,7 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use emulator::runtime_api::{InvokeError, RuntimeApi};
+use emulator::aws::lambda::runtime_api::{InvokeError, RuntimeApi};
 use serde_json::{Value, json};
 
 /// Stops the binary when the test ends, passed or failed.

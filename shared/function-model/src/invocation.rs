@@ -51,10 +51,17 @@ impl Invocation {
     }
 }
 
+/// The region of every local ARN and URL (the emulator's, and what a function is told it runs in
+/// when no host says otherwise).
+pub const LOCAL_REGION: &str = "us-east-1";
+
+/// The account of every local ARN and URL.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+
 /// The ARN of a function in the emulator's account and region (what `template.yaml`'s
 /// `!GetAtt Function.Arn` resolves to locally).
 pub fn local_function_arn(function_name: &str) -> String {
-    format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}")
+    format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{function_name}")
 }
 
 #[cfg(test)]

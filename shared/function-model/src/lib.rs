@@ -33,7 +33,7 @@ mod queue;
 
 pub use error::{ErrorType, FunctionError, chain};
 pub use http::{HttpRequest, HttpResponse, is_json};
-pub use invocation::{Invocation, local_function_arn};
+pub use invocation::{Invocation, LOCAL_ACCOUNT, LOCAL_REGION, local_function_arn};
 pub use queue::{
     BatchItemFailure, BatchOutcome, BatchResponse, DeadLetter, DeadLetterSink, QueueConsumer,
     QueueMessage, handle_batch,

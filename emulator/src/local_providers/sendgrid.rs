@@ -28,8 +28,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{bearer_token, has_media_type, is_email, json_kind, random_hex, with_faults};
-use crate::faults::Faults;
-use crate::records::Records;
+use crate::local_providers::faults::Faults;
+use crate::local_providers::records::Records;
 
 const MAX_PERSONALIZATIONS: usize = 1000;
 
@@ -84,7 +84,9 @@ impl SendGridFake {
             limit: Some(durable::page::MAX_LIMIT),
             cursor: None,
         };
-        let page = self.records.page(crate::records::Listing::Emails, &request);
+        let page = self
+            .records
+            .page(crate::local_providers::records::Listing::Emails, &request);
         page.await
             .expect("outbox readable")
             .items
@@ -401,7 +403,9 @@ mod tests {
     use reqwest::{Client, RequestBuilder};
 
     use super::*;
-    use crate::fakes::testing::{answer, rate_limited, serve, slow_then_timeout, with, without};
+    use crate::local_providers::testing::{
+        answer, rate_limited, serve, slow_then_timeout, with, without,
+    };
 
     const API_KEY: &str = "SG.local-key";
 
@@ -415,7 +419,7 @@ mod tests {
     impl Server {
         async fn start() -> Self {
             let faults = Arc::new(Faults::default());
-            let records = crate::records::testing::records().await;
+            let records = crate::local_providers::records::testing::records().await;
             let fake = SendGridFake::new(API_KEY.into(), faults.clone(), records);
             let url = serve(fake.router()).await;
             Self {

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::aws::{ACCOUNT, REGION};
+use crate::names::{ACCOUNT, REGION};
 
 /// The stack name the emulator's resources live in (`AWS::StackName`).
 pub const STACK_NAME: &str = "local";
@@ -118,7 +118,7 @@ impl Resolver<'_> {
         let value = match resource.kind.as_str() {
             "AWS::SQS::Queue" => self.queue_url(&resource.name),
             "AWS::Serverless::StateMachine" | "AWS::StepFunctions::StateMachine" => {
-                crate::aws::sfn::state_machine_arn(&resource.name)
+                crate::names::state_machine_arn(&resource.name)
             }
             "AWS::SNS::Topic" => format!("arn:aws:sns:{REGION}:{ACCOUNT}:{}", resource.name),
             _ => resource.name.clone(),
@@ -133,7 +133,7 @@ impl Resolver<'_> {
     }
 
     fn queue_url(&self, name: &str) -> String {
-        crate::aws::sqs::queue_url(self.base_url, name)
+        crate::names::queue_url(self.base_url, name)
     }
 
     fn get_att(&self, argument: &Value) -> Result<Value, String> {
@@ -153,14 +153,14 @@ impl Resolver<'_> {
         let resource = self.resource(id)?;
         let name = &resource.name;
         let value = match (resource.kind.as_str(), attribute) {
-            ("AWS::SQS::Queue", "Arn") => crate::aws::sqs::queue_arn(name),
+            ("AWS::SQS::Queue", "Arn") => crate::names::queue_arn(name),
             ("AWS::SQS::Queue", "QueueName") => name.clone(),
             ("AWS::SQS::Queue", "QueueUrl") => self.queue_url(name),
             ("AWS::Serverless::Function" | "AWS::Lambda::Function", "Arn") => {
                 function_model::local_function_arn(name)
             }
             ("AWS::Serverless::StateMachine" | "AWS::StepFunctions::StateMachine", "Arn") => {
-                crate::aws::sfn::state_machine_arn(name)
+                crate::names::state_machine_arn(name)
             }
             ("AWS::Serverless::StateMachine" | "AWS::StepFunctions::StateMachine", "Name") => {
                 name.clone()

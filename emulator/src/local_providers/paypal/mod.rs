@@ -45,8 +45,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{basic_credentials, bearer_token, has_media_type, lock, random_hex, with_faults};
-use crate::faults::Faults;
-use crate::records::{PayPalOperation as Operation, Records, Stored};
+use crate::local_providers::faults::Faults;
+use crate::local_providers::records::{PayPalOperation as Operation, Records, Stored};
 use errors::{Detail, Issue, malformed_json, paypal_error, reject};
 use requests::{OrderRequest, Payment, check_capture, check_card, check_order, check_order_rules};
 
@@ -205,7 +205,7 @@ impl PayPalFake {
             cursor: None,
         };
         self.records
-            .page(crate::records::Listing::Captures, &request)
+            .page(crate::local_providers::records::Listing::Captures, &request)
             .await
             .expect("captures readable")
             .items

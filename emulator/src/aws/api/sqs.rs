@@ -21,16 +21,12 @@ use md5::{Digest, Md5};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ACCOUNT, AwsError, AwsResult, REGION, input};
-use crate::Services;
+use super::{AwsError, AwsResult, input};
+use crate::names::{queue_arn, queue_url};
+use crate::state::Services;
 
 /// The system attribute kept with a message besides its timestamps and counts.
 const TRACE_HEADER: &str = "AWSTraceHeader";
-
-/// The queue's ARN.
-pub fn queue_arn(name: &str) -> String {
-    format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}")
-}
 
 pub(crate) async fn call(
     services: &Services,
@@ -85,12 +81,6 @@ fn queue<'a>(queues: &'a [Arc<Queue>], url: &str) -> Result<&'a Arc<Queue>, AwsE
 
 fn url(host: &str, name: &str) -> String {
     queue_url(&format!("http://{host}"), name)
-}
-
-/// A queue's URL on the emulator at `endpoint` (`http://127.0.0.1:3000`): what `GetQueueUrl`
-/// answers and what a template's `!Ref` of the queue gives.
-pub fn queue_url(endpoint: &str, name: &str) -> String {
-    format!("{endpoint}/{ACCOUNT}/{name}")
 }
 
 /// A number of seconds from 0 to `max`; out of range, an error naming the parameter.
@@ -391,7 +381,7 @@ fn received(message: ReceivedMessage, system: &[String], user: &[String]) -> Val
             "ApproximateFirstReceiveTimestamp",
             millis(message.first_received_at),
         ),
-        ("SenderId", ACCOUNT.to_owned()),
+        ("SenderId", crate::names::ACCOUNT.to_owned()),
     ]);
     if let Some(trace) = message.attributes.get(TRACE_HEADER) {
         attributes.insert(TRACE_HEADER, trace.clone());

@@ -20,7 +20,7 @@ use serde_json::Value;
 const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[(
     20261130000001,
     "provider records",
-    include_str!("../migrations/20261130000001_provider_records.sql"),
+    include_str!("../../migrations/20261130000001_provider_records.sql"),
 )];
 
 /// The listings, by table.

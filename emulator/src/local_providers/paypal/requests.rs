@@ -1,6 +1,6 @@
 //! What PayPal checks in a request before it does anything: the schema (`order_request` in
 //! `checkout_orders_v2.json`, derived into `shared/clients/schemas` and walked by
-//! [`crate::fakes::schema`]: `400 INVALID_REQUEST`, every violation listed) and the business
+//! [`crate::local_providers::schema`]: `400 INVALID_REQUEST`, every violation listed) and the business
 //! rules (`422 UNPROCESSABLE_ENTITY`: currency, decimals, card brand, expiry).
 
 use std::sync::LazyLock;
@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde_json::Value;
 
 use super::errors::{Detail, Issue, malformed_json};
-use crate::fakes::schema::{Rule, Schema, Violation};
+use crate::local_providers::schema::{Rule, Schema, Violation};
 
 /// The currencies PayPal's REST API takes, with the decimals it allows (HUF, JPY and TWD take
 /// none).

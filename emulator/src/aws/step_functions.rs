@@ -21,9 +21,9 @@ use tokio::sync::watch;
 use tracing::Instrument;
 use workflow::{History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
 
-use crate::faults::{Fault, Faults};
-use crate::lambda::LambdaFunction;
-use crate::runtime_api::InvokeError;
+use crate::aws::lambda::LambdaFunction;
+use crate::aws::lambda::runtime_api::InvokeError;
+use crate::local_providers::faults::{Fault, Faults};
 
 /// The resource of Step Functions' SQS `SendMessage` integration.
 pub const SQS_SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";

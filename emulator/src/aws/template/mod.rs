@@ -56,6 +56,14 @@ pub struct Function {
 }
 
 impl Function {
+    /// The workspace's function it runs, when it is a `rust-cargolambda` function built from one.
+    pub fn function_crate(&self) -> Option<crate::functions::FunctionCrate> {
+        match &self.code {
+            Code::Cargo { binary } => crate::functions::FunctionCrate::from_binary(binary),
+            Code::Bootstrap(_) => None,
+        }
+    }
+
     /// The value of one of its variables, if it declares it.
     pub fn variable(&self, name: &str) -> Option<&Result<String, TemplateError>> {
         self.environment
@@ -667,14 +675,14 @@ impl Reader<'_> {
                     let arn = self
                         .text(&at("Properties.Queue"), &properties["Queue"])?
                         .unwrap_or_default();
-                    let queue = arn
-                        .strip_prefix(&crate::aws::sqs::queue_arn(""))
-                        .ok_or_else(|| {
-                            self.template.error(
-                                &at("Properties.Queue"),
-                                format!("{arn:?} is not the ARN of a queue of the template"),
-                            )
-                        })?;
+                    let queue =
+                        arn.strip_prefix(&crate::names::queue_arn(""))
+                            .ok_or_else(|| {
+                                self.template.error(
+                                    &at("Properties.Queue"),
+                                    format!("{arn:?} is not the ARN of a queue of the template"),
+                                )
+                            })?;
                     let batch_size = self.number(
                         &at("Properties.BatchSize"),
                         &properties["BatchSize"],
@@ -735,7 +743,7 @@ impl Reader<'_> {
                 };
                 let target = policy["deadLetterTargetArn"].as_str().unwrap_or_default();
                 let dead_letter = target
-                    .strip_prefix(&crate::aws::sqs::queue_arn(""))
+                    .strip_prefix(&crate::names::queue_arn(""))
                     .ok_or_else(|| {
                         self.template.error(
                             &at("RedrivePolicy.deadLetterTargetArn"),

@@ -1,8 +1,10 @@
 use reqwest::{Client, RequestBuilder};
 
 use super::*;
-use crate::fakes::testing::{self, inject, rate_limited, serve, slow_then_timeout, with, without};
-use crate::faults::FaultMode;
+use crate::local_providers::faults::FaultMode;
+use crate::local_providers::testing::{
+    self, inject, rate_limited, serve, slow_then_timeout, with, without,
+};
 
 const CLIENT_ID: &str = "local-client-id";
 const CLIENT_SECRET: &str = "local-client-secret";
@@ -25,7 +27,7 @@ impl Sandbox {
                 client_secret: CLIENT_SECRET.into(),
             },
             faults.clone(),
-            crate::records::testing::records().await,
+            crate::local_providers::records::testing::records().await,
         );
         let url = serve(fake.router()).await;
         let mut sandbox = Self {

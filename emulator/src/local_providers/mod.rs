@@ -15,20 +15,26 @@
 //! and leaves the decision to the client's timeout.
 //!
 //! Layout: `paypal/` (the fake, its request checks against PayPal's derived schema, its error
-//! answers), `sendgrid.rs` and `mailchimp.rs`, one fake each with the records it keeps;
-//! `schema.rs` walks a provider's derived JSON Schema; this module holds what they share: fault
-//! injection, HTTP authentication and content-type headers, email address checks, random ids.
+//! answers), `sendgrid.rs` and `mailchimp.rs`, one fake each; `records.rs`, what they keep, in the
+//! emulator's database; `faults.rs`, the fault injector; `schema.rs` walks a provider's derived
+//! JSON Schema; `settings.rs` starts the three and points the functions' clients at them; this
+//! module holds what they share: fault injection, HTTP authentication and content-type headers,
+//! email address checks, random ids.
 
+pub mod faults;
 pub mod mailchimp;
 pub mod paypal;
+pub mod records;
 mod schema;
 pub mod sendgrid;
+mod settings;
 
 pub use mailchimp::{AudienceMember, MailchimpFake};
 pub use paypal::{
     Amount, CaptureRecord, CaptureStatus, CardSummary, PayPalCredentials, PayPalFake,
 };
 pub use sendgrid::{SendGridFake, SentEmail};
+pub(crate) use settings::LocalProviders;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -39,7 +45,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
-use crate::faults::{Fault, Faults};
+use faults::{Fault, Faults};
 
 /// How long a client is told to wait after an injected 429.
 const RETRY_AFTER_SECONDS: &str = "1";
@@ -188,7 +194,7 @@ mod testing {
     use reqwest::{RequestBuilder, Response};
     use serde_json::Value;
 
-    use crate::faults::{FaultMode, FaultSpec, Faults};
+    use crate::local_providers::faults::{FaultMode, FaultSpec, Faults};
 
     /// Serves `router` on a free port of 127.0.0.1 and returns its base URL.
     pub(super) async fn serve(router: Router) -> String {
@@ -289,7 +295,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::faults::FaultMode;
+    use crate::local_providers::faults::FaultMode;
 
     /// As the emulator mounts them: under a prefix, on a server that shuts down gracefully. A
     /// `timeout` fault holds its request only until the client gives up and closes the
@@ -297,7 +303,7 @@ mod tests {
     #[tokio::test]
     async fn nested_under_a_prefix_and_never_blocking_shutdown() {
         let faults = Arc::new(Faults::default());
-        let records = crate::records::testing::records().await;
+        let records = crate::local_providers::records::testing::records().await;
         let sendgrid = SendGridFake::new("SG.key".into(), faults.clone(), records);
         let app = Router::new().nest("/_providers/sendgrid", sendgrid.router());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

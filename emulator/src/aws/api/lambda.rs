@@ -21,9 +21,9 @@ use function_model::{Invocation, local_function_arn};
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::Services;
-use crate::runtime_api::InvokeError;
-use crate::step_functions::TaskTarget;
+use crate::aws::lambda::runtime_api::InvokeError;
+use crate::aws::step_functions::TaskTarget;
+use crate::state::Services;
 
 /// A Lambda REST error: `x-amzn-errortype` and a JSON body, as the service answers it.
 fn error(status: StatusCode, error_type: &'static str, message: &str) -> Response {

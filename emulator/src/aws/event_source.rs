@@ -19,8 +19,8 @@ use function_model::{
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::faults::{Fault, Faults};
-use crate::lambda::{LambdaFunction, sqs_event};
+use crate::aws::lambda::{LambdaFunction, sqs_event};
+use crate::local_providers::faults::{Fault, Faults};
 
 /// What consumes the queue: the function in-process, or its binary under the Runtime API.
 #[derive(Clone)]
@@ -97,7 +97,7 @@ impl EventSourceMapping {
                 )
             })
             .collect();
-        let event = sqs_event(&crate::aws::sqs::queue_arn(self.queue.name()), &records);
+        let event = sqs_event(&crate::names::queue_arn(self.queue.name()), &records);
         let answer = match function.invoke(event.to_string().into(), trace_id).await {
             Ok(answer) => answer,
             Err(e) => {

@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{basic_credentials, is_email, json_kind, random_hex, with_faults};
-use crate::faults::Faults;
-use crate::records::Records;
+use crate::local_providers::faults::Faults;
+use crate::local_providers::records::Records;
 
 const MEMBER_STATUSES: [&str; 5] = [
     "subscribed",
@@ -122,7 +122,7 @@ impl MailchimpFake {
         };
         let page = self
             .records
-            .page(crate::records::Listing::Members, &request);
+            .page(crate::local_providers::records::Listing::Members, &request);
         page.await.expect("members readable").items
     }
 
@@ -453,7 +453,9 @@ mod tests {
     use reqwest::{Client, RequestBuilder};
 
     use super::*;
-    use crate::fakes::testing::{answer, rate_limited, serve, slow_then_timeout, with, without};
+    use crate::local_providers::testing::{
+        answer, rate_limited, serve, slow_then_timeout, with, without,
+    };
 
     const API_KEY: &str = "0123456789abcdef0123456789abcdef-us6";
     const LIST_ID: &str = "a1b2c3d4e5";
@@ -470,7 +472,7 @@ mod tests {
     impl Server {
         async fn start() -> Self {
             let faults = Arc::new(Faults::default());
-            let records = crate::records::testing::records().await;
+            let records = crate::local_providers::records::testing::records().await;
             let fake = MailchimpFake::new(API_KEY.into(), LIST_ID.into(), faults.clone(), records);
             let url = serve(fake.router()).await;
             Self {

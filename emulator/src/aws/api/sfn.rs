@@ -22,19 +22,11 @@ use durable::{ExecutionStatus, ExecutionSummary, PageRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ACCOUNT, AwsError, AwsResult, REGION, epoch_seconds, input};
-use crate::Services;
-use crate::step_functions::LocalStepFunctions;
+use super::{AwsError, AwsResult, epoch_seconds, input};
+use crate::aws::step_functions::LocalStepFunctions;
+use crate::names::{execution_arn, state_machine_arn};
+use crate::state::Services;
 use std::sync::Arc;
-
-/// The ARN of a local state machine.
-pub fn state_machine_arn(name: &str) -> String {
-    format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}")
-}
-
-fn execution_arn(machine: &str, name: &str) -> String {
-    format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}")
-}
 
 pub(crate) async fn call(services: &Services, operation: &str, body: Value) -> AwsResult {
     let Some(step_functions) = &services.step_functions else {
@@ -346,7 +338,7 @@ fn history_event(
         }
     };
     let error = || json!({ "error": detail["error"], "cause": detail["cause"] });
-    let sqs = detail["resource"].as_str() == Some(crate::step_functions::SQS_SEND_MESSAGE);
+    let sqs = detail["resource"].as_str() == Some(crate::aws::step_functions::SQS_SEND_MESSAGE);
     let task = |suffix: &str| {
         if sqs {
             format!("Task{suffix}")
@@ -383,7 +375,7 @@ fn history_event(
         "TaskScheduled" if sqs => (
             task("Scheduled"),
             "taskScheduledEventDetails",
-            json!({ "resourceType": "sqs", "resource": "sendMessage", "region": super::REGION,
+            json!({ "resourceType": "sqs", "resource": "sendMessage", "region": crate::names::REGION,
                     "parameters": text(&detail["input"]).as_str().unwrap_or("{}") }),
         ),
         "TaskScheduled" => (

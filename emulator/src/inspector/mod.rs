@@ -1,0 +1,112 @@
+//! The inspector's JSON API at `/_emulator/api/*`, which its page (`emulator/inspector/`), the
+//! tests and a benchmark read: the queues ([`queues`]), the workflow's executions
+//! ([`executions`]), what the local providers and the order store keep ([`records`]), the counts
+//! of everything, and the fault injector ([`faults`]). Errors are `{"error"}`; a store that
+//! cannot be read is a `503` that names the part.
+
+mod execution_view;
+mod executions;
+mod faults;
+mod queues;
+mod records;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+pub(crate) use execution_view::Workflow;
+
+use crate::state::Services;
+
+/// The inspector's routes.
+pub(crate) fn routes() -> Router<Arc<Services>> {
+    let api = Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/queues", get(queues::list))
+        .route(
+            "/queues/{name}/messages",
+            post(queues::send_message).delete(queues::purge),
+        )
+        .route(
+            "/queues/{name}/messages/{id}",
+            delete(queues::delete_message),
+        )
+        .route("/queues/{name}/redrive", post(queues::redrive))
+        .route("/executions", get(executions::list))
+        .route("/executions/{name}", get(executions::one))
+        .route("/workflow", get(executions::workflow))
+        .route("/outbox", get(records::emails))
+        .route("/outbox/{id}/html", get(records::email_html))
+        .route("/audience", get(records::members))
+        .route("/payments", get(records::captures))
+        .route("/orders", get(records::orders))
+        .route("/stats", get(stats))
+        .route(
+            "/faults",
+            get(faults::list).post(faults::inject).delete(faults::clear),
+        )
+        .route("/faults/next", post(faults::next));
+    Router::new().nest("/_emulator/api", api)
+}
+
+/// An error in the inspector's shape.
+pub(crate) fn inspector_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// What a store failure answers: the inspector says which part is down, the log says why.
+pub(super) fn unavailable(what: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!("could not read {what}: {e}");
+    inspector_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("{what} cannot be read: the database is unavailable"),
+    )
+}
+
+/// `?limit=N&cursor=C` of a paged listing.
+#[derive(Deserialize)]
+pub(super) struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub(super) fn request(self) -> durable::PageRequest {
+        durable::PageRequest {
+            limit: self.limit,
+            cursor: self.cursor,
+        }
+    }
+}
+
+/// Counts of everything, cheap enough to poll: what a benchmark or a test waits on.
+async fn stats(State(services): State<Arc<Services>>) -> Response {
+    let records = &services.records;
+    let counts = async {
+        let executions = services.executions.counts().await?;
+        let mut queues = Vec::new();
+        for queue in &services.queues {
+            queues.push(queue.stats().await.map_err(|e| anyhow::anyhow!(e))?);
+        }
+        let records = records.counts().await?;
+        anyhow::Ok(json!({
+            "executions": executions,
+            "orders": services.store.count().await?,
+            "emails": records.emails,
+            "members": records.members,
+            "payments": records.payments,
+            "queues": queues,
+        }))
+    };
+    match counts.await {
+        Ok(counts) => Json(counts).into_response(),
+        Err(e) => unavailable("the counts", &e),
+    }
+}

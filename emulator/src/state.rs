@@ -1,0 +1,133 @@
+//! What the emulator is made of once started, in the order it is built: the [`Platform`] that both
+//! clouds' hosts stand on (the database, the order store, the local providers and their records,
+//! the fault injector, the workflow's executions), the [`Wiring`] a host makes of its topology
+//! (routes, queues, what consumes them), and the [`Services`] that the server's handlers reach.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use durable::{Db, Executions, Pool, Queue};
+use function_model::HttpFunction;
+use futures_util::future::BoxFuture;
+use order_store::{OrderStore, PostgresOrderStore, SqliteOrderStore};
+use tokio::sync::watch;
+
+use crate::aws::step_functions::{LocalStepFunctions, TaskTarget};
+use crate::aws::template::{Cors, Route};
+use crate::azure::handler::CustomHandler;
+use crate::config::Config;
+use crate::inspector::Workflow;
+use crate::local_providers::faults::Faults;
+use crate::local_providers::records::Records;
+use crate::local_providers::{LocalProviders, MailchimpFake, PayPalFake, SendGridFake};
+
+/// What both clouds' hosts stand on.
+pub(crate) struct Platform {
+    /// The emulator's own URL (`http://127.0.0.1:3000`).
+    pub base: String,
+    pub db: Db,
+    pub store: Arc<dyn OrderStore>,
+    pub records: Records,
+    pub faults: Arc<Faults>,
+    pub providers: LocalProviders,
+    pub executions: Executions,
+}
+
+impl Platform {
+    /// Opens the database (and the order store and records in it) and starts the local
+    /// providers, for an emulator serving at `base`.
+    pub async fn open(config: &Config, base: String) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url).await?;
+        let store: Arc<dyn OrderStore> = match db.pool() {
+            Pool::Sqlite(pool) => {
+                Arc::new(SqliteOrderStore::from_pool(pool.clone(), db.rounds()).await?)
+            }
+            Pool::Postgres(pool) => {
+                Arc::new(PostgresOrderStore::from_pool(pool.clone(), db.rounds()).await?)
+            }
+        };
+        let records = Records::open(db.clone()).await?;
+        let faults = Arc::new(Faults::default());
+        let providers = LocalProviders::new(
+            config,
+            &format!("{base}/_providers"),
+            &domain::TicketCatalogue::builtin().conference,
+            &faults,
+            &records,
+        )?;
+        Ok(Self {
+            executions: Executions::new(db.clone(), config.execution_lease),
+            base,
+            db,
+            store,
+            records,
+            faults,
+            providers,
+        })
+    }
+
+    /// The settings the emulator gives its functions in place of the cloud's (which name cloud
+    /// resources and secrets), by group: the database, PayPal, SendGrid, Mailchimp.
+    pub fn local_settings(&self, config: &Config) -> [Vec<(&'static str, String)>; 4] {
+        [
+            vec![("DATABASE_URL", config.database_url.clone())],
+            self.providers.paypal_config.to_env(),
+            self.providers.sendgrid_config.to_env(),
+            self.providers.mailchimp_config.to_env(),
+        ]
+    }
+}
+
+/// A loop that feeds a queue to its function until told to stop: an event source mapping (AWS)
+/// or a Service Bus trigger (Azure).
+pub(crate) type Poller = Box<dyn FnOnce(watch::Receiver<bool>) -> BoxFuture<'static, ()> + Send>;
+
+/// What a host makes of its topology.
+pub(crate) struct Wiring {
+    pub routes: Vec<HttpRoute>,
+    pub cors: Cors,
+    pub queues: Vec<Arc<Queue>>,
+    /// The local Step Functions (AWS only; on Azure the handler runs the workflow itself).
+    pub step_functions: Option<Arc<LocalStepFunctions>>,
+    /// The state machine the executions run, as the inspector draws it.
+    pub workflow: Arc<Workflow>,
+    /// What Lambda's `Invoke` reaches, by function name (AWS only).
+    pub lambda_functions: HashMap<String, TaskTarget>,
+    pub pollers: Vec<Poller>,
+    /// The Azure Function App's custom handler, stopped once the pollers have drained.
+    pub handler: Option<Arc<CustomHandler>>,
+}
+
+/// Everything the server's handlers reach: the gateway, the inspector, AWS's APIs.
+pub(crate) struct Services {
+    /// The HTTP API's routes, in the template's order.
+    pub routes: Vec<HttpRoute>,
+    pub cors: Cors,
+    pub queues: Vec<Arc<Queue>>,
+    /// The local Step Functions (AWS topology only).
+    pub step_functions: Option<Arc<LocalStepFunctions>>,
+    /// The workflow's executions, whoever runs them (the local Step Functions, or the Azure
+    /// handler on the same database).
+    pub executions: Executions,
+    /// The state machine they run, as the inspector draws it.
+    pub workflow: Arc<Workflow>,
+    pub store: Arc<dyn OrderStore>,
+    pub records: Records,
+    pub paypal: Arc<PayPalFake>,
+    pub sendgrid: Arc<SendGridFake>,
+    pub mailchimp: Arc<MailchimpFake>,
+    pub faults: Arc<Faults>,
+    /// What Lambda's `Invoke` reaches, by function name (see `aws::api`).
+    pub lambda_functions: HashMap<String, TaskTarget>,
+    /// True once a clean stop has begun: the gateway takes no new registrations.
+    pub stopping: watch::Receiver<bool>,
+}
+
+/// A route of the HTTP API and the function behind it.
+pub(crate) struct HttpRoute {
+    pub route: Route,
+    pub function: Arc<dyn HttpFunction>,
+    /// The function's timeout, past which the gateway answers `504`.
+    pub timeout: Duration,
+}
