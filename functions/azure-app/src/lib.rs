@@ -29,12 +29,12 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use clients::config::Env;
-use clients::mailchimp::{MailchimpClient, MailchimpConfig};
-use clients::paypal::{PayPalClient, PayPalConfig};
+use clients::mailchimp::MailchimpConfig;
+use clients::paypal::PayPalConfig;
 use clients::publisher::{OrderPublisher, PublishError};
-use clients::sendgrid::{SendGridClient, SendGridConfig};
-use domain::{OrderPlaced, TicketCatalogue};
-use durable::{Db, Executions, SqlIdempotencyStore};
+use clients::sendgrid::SendGridConfig;
+use domain::OrderPlaced;
+use durable::{Db, Executions};
 use function_model::TaskFunction;
 use function_model::azure::{FunctionApp, add_output};
 
@@ -110,29 +110,26 @@ pub async fn app(
     let store = order_store::connect(&settings.database_url)
         .await
         .context("could not open the order store (DATABASE_URL)")?;
-    let catalogue = TicketCatalogue::builtin();
 
-    let payment = Arc::new(payment::Payment::new(
-        catalogue.clone(),
-        Arc::new(PayPalClient::new(settings.paypal)),
+    // Each function is built as every host builds it (`from_settings`), with what is Azure's
+    // own: the output binding and the app's database.
+    let payment = Arc::new(payment::Payment::from_settings(
+        payment::PaymentSettings {
+            paypal: settings.paypal,
+            timeout,
+        },
         Arc::new(OutputBindingPublisher),
-        Arc::new(SqlIdempotencyStore::new(db.clone())),
-        timeout,
+        db.clone(),
     ));
     let tasks: Vec<(&str, Arc<dyn TaskFunction>)> = vec![
         ("save-order", Arc::new(save_order::SaveOrder::new(store))),
         (
             "email",
-            Arc::new(email::Email::new(
-                email::Confirmation::new(&catalogue.conference),
-                Arc::new(SendGridClient::new(settings.sendgrid)),
-            )),
+            Arc::new(email::Email::from_settings(settings.sendgrid)),
         ),
         (
             "mailing-list",
-            Arc::new(mailing_list::MailingList::new(Arc::new(
-                MailchimpClient::new(settings.mailchimp),
-            ))),
+            Arc::new(mailing_list::MailingList::from_settings(settings.mailchimp)),
         ),
     ];
     let registration = workflow::InlineWorkflow::new(

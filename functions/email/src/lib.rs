@@ -3,12 +3,16 @@
 //!
 //! The templates are compiled into the binary, so nothing needs to be deployed beside it. The HTML
 //! template is autoescaped (an attendee may call themselves `<b>Ada</b>`); the text one is not.
+//!
+//! Every host builds the function the same way, with [`Email::from_settings`]: the Lambda binary
+//! (`main.rs`), the Azure Function App (`functions/azure-app`) and the emulator.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use clients::email::{EmailSender, OutgoingEmail, SendError};
-use domain::OrderPlaced;
+use clients::sendgrid::{SendGridClient, SendGridConfig};
+use domain::{OrderPlaced, TicketCatalogue};
 use function_model::{ErrorType, FunctionError, Invocation, TypedTask};
 use serde_json::{Value, json};
 use tera::{Context, Tera};
@@ -66,12 +70,25 @@ impl Confirmation {
     }
 }
 
+/// The email function and the dependencies it is built with.
 pub struct Email {
     confirmation: Confirmation,
     sender: Arc<dyn EmailSender>,
 }
 
 impl Email {
+    /// The function as every host runs it: the confirmation names the built-in catalogue's
+    /// conference, and is sent through SendGrid with `sendgrid` (read with
+    /// `SendGridConfig::from_env`, or the emulator's local SendGrid).
+    pub fn from_settings(sendgrid: SendGridConfig) -> Self {
+        Self::new(
+            Confirmation::new(TicketCatalogue::builtin().conference),
+            Arc::new(SendGridClient::new(sendgrid)),
+        )
+    }
+
+    /// The function with any sender, for tests with a stand-in; the hosts call
+    /// [`Email::from_settings`] (the emulator still calls this until its reorganisation lands).
     pub fn new(confirmation: Confirmation, sender: Arc<dyn EmailSender>) -> Self {
         Self {
             confirmation,

@@ -1,20 +1,34 @@
 //! The mailing-list task: adds the attendee to the organiser's audience, only with their consent.
 //! Without consent it records that it skipped them. The provider's member `PUT` is an upsert, so
 //! a retry adds no one twice.
+//!
+//! Every host builds the function the same way, with [`MailingList::from_settings`]: the Lambda
+//! binary (`main.rs`), the Azure Function App (`functions/azure-app`) and the emulator.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use clients::audience::{Audience, AudienceError, Member};
+use clients::mailchimp::{MailchimpClient, MailchimpConfig};
 use domain::OrderPlaced;
 use function_model::{ErrorType, FunctionError, Invocation, TypedTask};
 use serde_json::{Value, json};
 
+/// The mailing-list function and the audience it adds attendees to.
 pub struct MailingList {
     audience: Arc<dyn Audience>,
 }
 
 impl MailingList {
+    /// The function as every host runs it: the audience is Mailchimp's, with `mailchimp` (read
+    /// with `MailchimpConfig::from_env`, or the emulator's local Mailchimp).
+    pub fn from_settings(mailchimp: MailchimpConfig) -> Self {
+        Self::new(Arc::new(MailchimpClient::new(mailchimp)))
+    }
+
+    /// The function with any audience, for tests with a stand-in; the hosts call
+    /// [`MailingList::from_settings`] (the emulator still calls this until its reorganisation
+    /// lands).
     pub fn new(audience: Arc<dyn Audience>) -> Self {
         Self { audience }
     }

@@ -20,6 +20,9 @@ pub struct Orchestrator {
 }
 
 impl Orchestrator {
+    /// The function on `starter`, which is each host's own (Step Functions on AWS, the inline
+    /// durable workflow on Azure, the emulator's local Step Functions): it reads no settings, so
+    /// every host builds it with this.
     pub fn new(starter: Arc<dyn WorkflowStarter>) -> Self {
         Self { starter }
     }

@@ -18,9 +18,17 @@
 //! several instances sharing a store agree; a claim whose holder died is taken over once the
 //! function's timeout has passed.
 //!
-//! Layout: `lib.rs` routes and runs a registration; `responses.rs` the answers.
+//! Every host builds the function the same way, with [`Payment::from_settings`]: the Lambda
+//! binary (`main.rs`), the Azure Function App (`functions/azure-app`) and the emulator. What they
+//! differ in, the queue `OrderPlaced` is published on and the database, they pass in.
+//!
+//! Layout: `lib.rs` routes and runs a registration; `settings.rs` what the function is built
+//! from; `responses.rs` the answers.
 
 mod responses;
+mod settings;
+
+pub use settings::PaymentSettings;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,8 +37,10 @@ use async_trait::async_trait;
 use chrono::Utc;
 use clients::idempotency::{Claim, IdempotencyKey, IdempotencyStore, RecordedAnswer};
 use clients::payments::{ChargeRequest, PaymentError, PaymentGateway};
+use clients::paypal::PayPalClient;
 use clients::publisher::OrderPublisher;
 use domain::{OrderId, OrderPlaced, PaymentReceipt, Registration, TicketCatalogue, TicketRef};
+use durable::{Db, SqlIdempotencyStore};
 use function_model::{HttpFunction, HttpRequest, HttpResponse, Invocation};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use sha2::{Digest, Sha256};
@@ -58,6 +68,26 @@ pub struct Payment {
 }
 
 impl Payment {
+    /// The function as every host runs it: the built-in catalogue, PayPal with
+    /// `settings.paypal`, idempotency records in `db` (SQLite or PostgreSQL, shared by every
+    /// instance), and `publisher` for paid orders (SQS on Lambda, the Service Bus output binding
+    /// on Azure, the emulator's local queue).
+    pub fn from_settings(
+        settings: PaymentSettings,
+        publisher: Arc<dyn OrderPublisher>,
+        db: Db,
+    ) -> Self {
+        Self::new(
+            TicketCatalogue::builtin(),
+            Arc::new(PayPalClient::new(settings.paypal)),
+            publisher,
+            Arc::new(SqlIdempotencyStore::new(db)),
+            settings.timeout,
+        )
+    }
+
+    /// The function with any dependencies, for tests with stand-ins; the hosts call
+    /// [`Payment::from_settings`] (the emulator still calls this until its reorganisation lands).
     pub fn new(
         catalogue: TicketCatalogue,
         gateway: Arc<dyn PaymentGateway>,

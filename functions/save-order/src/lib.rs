@@ -14,6 +14,9 @@ pub struct SaveOrder {
 }
 
 impl SaveOrder {
+    /// The function on `store`, which is each host's own (PostgreSQL from `DATABASE_URL` on
+    /// Lambda and Azure, the emulator's SQLite): it reads no settings, so every host builds it
+    /// with this.
     pub fn new(store: Arc<dyn OrderStore>) -> Self {
         Self { store }
     }
