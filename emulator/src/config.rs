@@ -13,9 +13,6 @@ use clients::paypal::PayPalConfig;
 use clients::sendgrid::SendGridConfig;
 use durable::Executions;
 
-use crate::azure::AzureConfig;
-use crate::server::Limits;
-
 /// What can be tuned when starting the emulator. The topology itself comes from the template.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -159,5 +156,36 @@ impl Providers {
             place(self.sendgrid.as_ref().map(|c| c.base_url.as_str())),
             place(self.mailchimp.as_ref().map(|c| c.base_url.as_str())),
         )
+    }
+}
+
+/// What `--cloud azure` runs.
+#[derive(Debug, Clone)]
+pub struct AzureConfig {
+    /// The Function App's folder (`infra/azure`).
+    pub app_dir: PathBuf,
+    /// The custom handler's executable, built by cargo.
+    pub handler: PathBuf,
+}
+
+/// How much of a request the emulator waits for, and how long. A request past a bound is answered
+/// `408` (too slow) or `431` (head too large) and its connection closed.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// From a head's first byte to its end.
+    pub head_timeout: Duration,
+    /// From the end of the head to the end of the body (checked by the server's middleware).
+    pub body_timeout: Duration,
+    /// A head's size: request line and headers.
+    pub max_head_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_head_bytes: 16 * 1024,
+        }
     }
 }

@@ -33,9 +33,10 @@ mod state;
 
 use tokio::net::TcpListener;
 
-pub use config::{Cloud, Config, Functions, Providers, site_origin, workspace_template};
+pub use config::{
+    AzureConfig, Cloud, Config, Functions, Limits, Providers, site_origin, workspace_template,
+};
 pub use lifecycle::RunningEmulator;
-pub use server::Limits;
 
 /// Serves the configured cloud's topology (the SAM template's, or the Azure Function App's) on
 /// `listener`.

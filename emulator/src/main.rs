@@ -200,7 +200,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 None => emulator::azure::app::workspace_app(),
             };
             let mut built = binaries(&["handler".to_owned()])?;
-            config.cloud = emulator::Cloud::Azure(emulator::azure::AzureConfig {
+            config.cloud = emulator::Cloud::Azure(emulator::AzureConfig {
                 app_dir: app_dir.clone(),
                 handler: built.remove("handler").context("no handler binary")?,
             });

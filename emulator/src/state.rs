@@ -17,7 +17,7 @@ use crate::aws::step_functions::{LocalStepFunctions, TaskTarget};
 use crate::aws::template::{Cors, Route};
 use crate::azure::handler::CustomHandler;
 use crate::config::Config;
-use crate::inspector::Workflow;
+use crate::inspector::execution_view::Workflow;
 use crate::local_providers::faults::Faults;
 use crate::local_providers::records::Records;
 use crate::local_providers::{LocalProviders, MailchimpFake, PayPalFake, SendGridFake};

@@ -57,7 +57,7 @@ fn binaries() -> HashMap<String, PathBuf> {
 pub(crate) fn configure(config: &mut emulator::Config) {
     if azure() {
         let mut binaries = binaries();
-        config.cloud = emulator::Cloud::Azure(emulator::azure::AzureConfig {
+        config.cloud = emulator::Cloud::Azure(emulator::AzureConfig {
             app_dir: emulator::azure::app::workspace_app(),
             handler: binaries.remove("handler").expect("the handler was built"),
         });

@@ -26,7 +26,7 @@ use futures_util::FutureExt;
 
 use crate::config::{Config, Functions};
 use crate::functions::FunctionCrate;
-use crate::inspector::Workflow;
+use crate::inspector::execution_view::Workflow;
 use crate::names::queue_url;
 use crate::state::{HttpRoute, Platform, Poller, Wiring};
 use event_source::{Consumer, EventSourceMapping};

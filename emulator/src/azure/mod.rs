@@ -22,7 +22,6 @@ pub mod app;
 pub mod handler;
 pub mod triggers;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -31,8 +30,8 @@ use function_model::HttpFunction;
 use futures_util::FutureExt;
 
 use crate::aws::template::{Cors, Route};
-use crate::config::Config;
-use crate::inspector::Workflow;
+use crate::config::{AzureConfig, Config};
+use crate::inspector::execution_view::Workflow;
 use crate::state::{HttpRoute, Platform, Poller, Wiring};
 use app::{FunctionAppSpec, Trigger};
 use handler::{CustomHandler, HandlerSpec};
@@ -43,15 +42,6 @@ use triggers::{HttpTrigger, QueueOutputs, ServiceBusTrigger};
 const WORKFLOW: &str = include_str!("../../../infra/statemachine/registration.asl.json");
 /// What the inspector calls it (the orchestrator function runs it).
 const WORKFLOW_NAME: &str = "registration (orchestrator, inline)";
-
-/// What `--cloud azure` runs.
-#[derive(Debug, Clone)]
-pub struct AzureConfig {
-    /// The Function App's folder (`infra/azure`).
-    pub app_dir: PathBuf,
-    /// The custom handler's executable, built by cargo.
-    pub handler: PathBuf,
-}
 
 /// Reads the app, creates its queues, starts its handler with the emulator's settings (the
 /// database and the providers), and wires its triggers.

@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{PageQuery, execution_view, inspector_error, unavailable};
+use super::answers::{PageQuery, inspector_error, unavailable};
+use super::execution_view;
 use crate::state::Services;
 
 pub(super) async fn list(

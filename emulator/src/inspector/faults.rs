@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::inspector_error;
+use super::answers::inspector_error;
 use crate::local_providers::faults::{Fault, FaultSpec};
 use crate::state::Services;
 

@@ -4,7 +4,8 @@
 //! of everything, and the fault injector ([`faults`]). Errors are `{"error"}`; a store that
 //! cannot be read is a `503` that names the part.
 
-mod execution_view;
+pub(crate) mod answers;
+pub(crate) mod execution_view;
 mod executions;
 mod faults;
 mod queues;
@@ -15,15 +16,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use serde::Deserialize;
 use serde_json::json;
 
-pub(crate) use execution_view::Workflow;
-
 use crate::state::Services;
+use answers::unavailable;
 
 /// The inspector's routes.
 pub(crate) fn routes() -> Router<Arc<Services>> {
@@ -54,36 +52,6 @@ pub(crate) fn routes() -> Router<Arc<Services>> {
         )
         .route("/faults/next", post(faults::next));
     Router::new().nest("/_emulator/api", api)
-}
-
-/// An error in the inspector's shape.
-pub(crate) fn inspector_error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
-}
-
-/// What a store failure answers: the inspector says which part is down, the log says why.
-pub(super) fn unavailable(what: &str, e: &dyn std::fmt::Display) -> Response {
-    tracing::error!("could not read {what}: {e}");
-    inspector_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &format!("{what} cannot be read: the database is unavailable"),
-    )
-}
-
-/// `?limit=N&cursor=C` of a paged listing.
-#[derive(Deserialize)]
-pub(super) struct PageQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
-impl PageQuery {
-    pub(super) fn request(self) -> durable::PageRequest {
-        durable::PageRequest {
-            limit: self.limit,
-            cursor: self.cursor,
-        }
-    }
 }
 
 /// Counts of everything, cheap enough to poll: what a benchmark or a test waits on.

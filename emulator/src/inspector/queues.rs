@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use durable::Queue;
 use serde_json::{Value, json};
 
-use super::{inspector_error, unavailable};
+use super::answers::{inspector_error, unavailable};
 use crate::state::Services;
 
 pub(super) async fn list(State(services): State<Arc<Services>>) -> Response {

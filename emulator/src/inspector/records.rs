@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::{PageQuery, inspector_error, unavailable};
+use super::answers::{PageQuery, inspector_error, unavailable};
 use crate::local_providers::records::Listing;
 use crate::state::Services;
 

@@ -29,7 +29,7 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{basic_credentials, is_email, json_kind, random_hex, with_faults};
+use super::wire::{basic_credentials, is_email, json_kind, random_hex, with_faults};
 use crate::local_providers::faults::Faults;
 use crate::local_providers::records::Records;
 
@@ -453,7 +453,7 @@ mod tests {
     use reqwest::{Client, RequestBuilder};
 
     use super::*;
-    use crate::local_providers::testing::{
+    use crate::local_providers::wire::testing::{
         answer, rate_limited, serve, slow_then_timeout, with, without,
     };
 

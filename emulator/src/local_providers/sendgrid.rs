@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{bearer_token, has_media_type, is_email, json_kind, random_hex, with_faults};
+use super::wire::{bearer_token, has_media_type, is_email, json_kind, random_hex, with_faults};
 use crate::local_providers::faults::Faults;
 use crate::local_providers::records::Records;
 
@@ -403,7 +403,7 @@ mod tests {
     use reqwest::{Client, RequestBuilder};
 
     use super::*;
-    use crate::local_providers::testing::{
+    use crate::local_providers::wire::testing::{
         answer, rate_limited, serve, slow_then_timeout, with, without,
     };
 

@@ -10,8 +10,10 @@ use clients::paypal::PayPalConfig;
 use clients::sendgrid::SendGridConfig;
 
 use super::faults::Faults;
+use super::mailchimp::MailchimpFake;
+use super::paypal::{PayPalCredentials, PayPalFake};
 use super::records::Records;
-use super::{MailchimpFake, PayPalCredentials, PayPalFake, SendGridFake};
+use super::sendgrid::SendGridFake;
 use crate::config::{Config, Providers};
 
 /// The local providers, and the client settings that point at them (or at the real services).

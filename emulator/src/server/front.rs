@@ -11,7 +11,7 @@
 //! chunked) only to find where the next head starts, and stops checking heads on a connection
 //! whose framing it cannot follow (hyper then fails the body and the app answers `400`).
 //!
-//! Request bodies are held to a deadline by the app (see `http.rs`), which knows the route.
+//! Request bodies are held to a deadline by the app (see `middleware.rs`), which knows the route.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -31,27 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
 
-/// How much of a request the emulator waits for, and how long. A request past a bound is answered
-/// `408` (too slow) or `431` (head too large) and its connection closed.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// From a head's first byte to its end.
-    pub head_timeout: Duration,
-    /// From the end of the head to the end of the body (checked by the app, see `http.rs`).
-    pub body_timeout: Duration,
-    /// A head's size: request line and headers.
-    pub max_head_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            head_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(10),
-            max_head_bytes: 16 * 1024,
-        }
-    }
-}
+use crate::config::Limits;
 
 /// The most headers a request may have (hyper's own limit).
 const MAX_HEADERS: usize = 100;

@@ -11,9 +11,10 @@ use axum::response::Response;
 use function_model::is_json;
 use futures_util::StreamExt;
 
-use super::{Limits, SECURITY_HEADERS};
+use super::front::SECURITY_HEADERS;
+use crate::config::Limits;
 use crate::gateway::gateway_error;
-use crate::inspector::inspector_error;
+use crate::inspector::answers::inspector_error;
 
 /// The most a request body may hold before the gateway refuses it: API Gateway's 10 MB payload
 /// limit (the function's own limit is far lower and answers with its own message).

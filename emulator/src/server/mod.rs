@@ -5,7 +5,7 @@
 //!
 //! Connections pass the front door first ([`front`]: request heads checked, slow clients cut off),
 //! then the [`middleware`] that every answer shares: the security headers, JSON errors, bodies read
-//! whole within [`Limits::body_timeout`], and no writes from another site.
+//! whole within `Limits::body_timeout`, and no writes from another site.
 
 mod front;
 mod middleware;
@@ -19,9 +19,7 @@ use axum::middleware::from_fn_with_state;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use front::Limits;
-pub(crate) use front::SECURITY_HEADERS;
-
+use crate::config::Limits;
 use crate::state::Services;
 
 /// Serves every part of the emulator on `listener` until `shutdown` turns true.

@@ -14,6 +14,7 @@
 //! typed errors.
 
 mod lambda;
+mod protocol;
 mod sfn;
 mod sqs;
 
@@ -25,10 +26,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::state::Services;
+use protocol::{AMZ_JSON, AwsError};
 
 /// `POST /` with an `X-Amz-Target` (SQS, Step Functions) and Lambda's `Invoke`.
 pub(crate) fn routes() -> Router<Arc<Services>> {
@@ -36,92 +37,6 @@ pub(crate) fn routes() -> Router<Arc<Services>> {
         "/2015-03-31/functions/{function}/invocations",
         post(lambda::invoke),
     )
-}
-
-/// The JSON protocol's content type (the SDKs send 1.0 for SQS and Step Functions).
-const AMZ_JSON: &str = "application/x-amz-json-1.0";
-
-/// An error as an AWS service answers it.
-#[derive(Debug)]
-pub(crate) struct AwsError {
-    status: StatusCode,
-    /// The error shape's name (`__type`).
-    code: &'static str,
-    /// SQS's historical (query protocol) error code, sent in `x-amzn-query-error`.
-    query_code: Option<&'static str>,
-    message: String,
-}
-
-impl AwsError {
-    /// A client error named `code` (a shape of the service's model).
-    pub(crate) fn client(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code,
-            query_code: None,
-            message: message.into(),
-        }
-    }
-
-    /// An SQS client error, with its query-protocol code.
-    pub(crate) fn sqs(
-        code: &'static str,
-        query_code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            query_code: Some(query_code),
-            ..Self::client(code, message)
-        }
-    }
-
-    /// A failure of the emulator itself (its database): a 500, which the SDKs retry.
-    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
-        tracing::warn!("AWS API call failed inside the emulator: {error}");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "InternalFailure",
-            query_code: None,
-            message: "The emulator could not complete the request; see its log.".into(),
-        }
-    }
-
-    /// A request that does not fit the operation's input shape.
-    fn validation(message: impl Into<String>) -> Self {
-        Self::client("ValidationException", message)
-    }
-}
-
-impl IntoResponse for AwsError {
-    fn into_response(self) -> Response {
-        let body = json!({ "__type": self.code, "message": self.message }).to_string();
-        let mut response = (self.status, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
-        if let Some(code) = self.query_code {
-            let sender = if self.status.is_client_error() {
-                "Sender"
-            } else {
-                "Receiver"
-            };
-            if let Ok(value) = HeaderValue::from_str(&format!("{code};{sender}")) {
-                headers.insert("x-amzn-query-error", value);
-            }
-        }
-        response
-    }
-}
-
-pub(crate) type AwsResult = Result<Value, AwsError>;
-
-/// Reads an operation's input shape from the request body.
-pub(crate) fn input<T: DeserializeOwned>(body: Value) -> Result<T, AwsError> {
-    serde_json::from_value(body).map_err(|e| AwsError::validation(format!("Invalid request: {e}")))
-}
-
-/// Seconds since the epoch, as the JSON protocol writes timestamps.
-pub(crate) fn epoch_seconds(at: chrono::DateTime<chrono::Utc>) -> f64 {
-    at.timestamp_millis() as f64 / 1000.0
 }
 
 /// `POST /` with an `X-Amz-Target`: one JSON-protocol call.

@@ -22,7 +22,7 @@ use durable::{ExecutionStatus, ExecutionSummary, PageRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AwsError, AwsResult, epoch_seconds, input};
+use super::protocol::{AwsError, AwsResult, epoch_seconds, input};
 use crate::aws::step_functions::LocalStepFunctions;
 use crate::names::{execution_arn, state_machine_arn};
 use crate::state::Services;

@@ -21,7 +21,7 @@ use md5::{Digest, Md5};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{AwsError, AwsResult, input};
+use super::protocol::{AwsError, AwsResult, input};
 use crate::names::{queue_arn, queue_url};
 use crate::state::Services;
 

@@ -12,7 +12,7 @@ use function_model::{HttpFunction, HttpRequest, HttpResponse, Invocation, QueueM
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use super::LambdaFunction;
+use super::instances::LambdaFunction;
 use super::runtime_api::InvokeError;
 use crate::names::{ACCOUNT, REGION};
 

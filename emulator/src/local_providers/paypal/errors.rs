@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::local_providers::random_hex;
+use crate::local_providers::wire::random_hex;
 
 /// The issues this fake raises, with PayPal's codes, descriptions and statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

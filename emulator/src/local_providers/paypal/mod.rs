@@ -44,7 +44,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{basic_credentials, bearer_token, has_media_type, lock, random_hex, with_faults};
+use super::wire::{basic_credentials, bearer_token, has_media_type, lock, random_hex, with_faults};
 use crate::local_providers::faults::Faults;
 use crate::local_providers::records::{PayPalOperation as Operation, Records, Stored};
 use errors::{Detail, Issue, malformed_json, paypal_error, reject};

@@ -2,7 +2,7 @@ use reqwest::{Client, RequestBuilder};
 
 use super::*;
 use crate::local_providers::faults::FaultMode;
-use crate::local_providers::testing::{
+use crate::local_providers::wire::testing::{
     self, inject, rate_limited, serve, slow_then_timeout, with, without,
 };
 

@@ -1,0 +1,195 @@
+//! A process function's instances, as Lambda keeps them: started on demand, one invocation at a
+//! time each, warm between invocations, replaced when they time out or exit (see the module above
+//! for the environment each gets).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::process::{Child, Command};
+use tokio::sync::Semaphore;
+
+use super::runtime_api::{FunctionFailure, InvokeError, RuntimeApi};
+use crate::functions::spawn_function_process;
+use crate::names::REGION;
+
+/// How one function runs. Not `Debug`: its environment holds the providers' secrets.
+#[derive(Clone)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub executable: PathBuf,
+    /// The function's own variables (`template.yaml`'s `Environment`).
+    pub environment: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub memory_mb: u32,
+    /// The most instances at once.
+    pub concurrency: usize,
+    /// Where the functions' AWS SDK clients are sent (the emulator).
+    pub endpoint_url: String,
+}
+
+/// A started instance: its process and its Runtime API.
+struct Instance {
+    api: RuntimeApi,
+    child: Child,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.api.stop();
+        // `kill_on_drop` stops the process.
+    }
+}
+
+/// A function run as processes of its binary; see the module documentation.
+pub struct LambdaFunction {
+    spec: FunctionSpec,
+    arn: String,
+    idle: Mutex<Vec<Instance>>,
+    slots: Semaphore,
+    /// Each started instance's init (spawn to its first `/next`), in start order.
+    init_durations: Mutex<Vec<Duration>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl LambdaFunction {
+    pub fn new(spec: FunctionSpec) -> Arc<Self> {
+        Arc::new(Self {
+            arn: function_model::local_function_arn(&spec.name),
+            slots: Semaphore::new(spec.concurrency.max(1)),
+            idle: Mutex::new(Vec::new()),
+            init_durations: Mutex::new(Vec::new()),
+            spec,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.spec.timeout
+    }
+
+    /// The init of each instance started so far (spawn to its first `/next`), in start order.
+    pub fn init_durations(&self) -> Vec<Duration> {
+        lock(&self.init_durations).clone()
+    }
+
+    /// Invokes the function with `payload`, on a warm instance or a new one; see the module
+    /// documentation for timeouts and exits.
+    pub async fn invoke(
+        &self,
+        payload: Bytes,
+        trace_id: Option<String>,
+    ) -> Result<Bytes, InvokeError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| init_failure("Runtime.Unavailable", "the function is stopping"))?;
+        let (mut instance, cold) = match self.warm_instance() {
+            Some(instance) => (instance, false),
+            None => (self.start_instance().await?, true),
+        };
+        let outcome = tokio::select! {
+            outcome = instance.api.invoke(payload, self.spec.timeout, trace_id) => outcome,
+            status = instance.child.wait() => Err(InvokeError::Function(FunctionFailure {
+                error_type: "Runtime.ExitError".into(),
+                error_message: match status {
+                    Ok(status) => format!("Runtime exited ({status})"),
+                    Err(e) => format!("Runtime exited: {e}"),
+                },
+            })),
+        };
+        if let Some(init) = instance.api.init_duration().filter(|_| cold) {
+            // As Lambda's REPORT line gives `Init Duration` for a cold start.
+            tracing::info!(
+                function = %self.spec.name,
+                init_ms = format!("{:.2}", init.as_secs_f64() * 1000.0),
+                "new instance"
+            );
+            lock(&self.init_durations).push(init);
+        }
+        let healthy = match &outcome {
+            Ok(_) => true,
+            Err(InvokeError::Function(failure)) => failure.error_type != "Runtime.ExitError",
+            Err(InvokeError::TimedOut(_) | InvokeError::InitFailed(_)) => false,
+        };
+        if healthy {
+            lock(&self.idle).push(instance);
+        } else {
+            tracing::warn!(
+                function = %self.spec.name,
+                "instance stopped ({}); the next invocation starts a new one",
+                outcome.as_ref().err().map(ToString::to_string).unwrap_or_default()
+            );
+        }
+        outcome
+    }
+
+    /// An idle instance whose process still runs.
+    fn warm_instance(&self) -> Option<Instance> {
+        let mut idle = lock(&self.idle);
+        while let Some(mut instance) = idle.pop() {
+            if matches!(instance.child.try_wait(), Ok(None)) {
+                return Some(instance);
+            }
+        }
+        None
+    }
+
+    async fn start_instance(&self) -> Result<Instance, InvokeError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| init_failure("Runtime.Unavailable", &e.to_string()))?;
+        let runtime_api = listener
+            .local_addr()
+            .map_err(|e| init_failure("Runtime.Unavailable", &e.to_string()))?;
+        let api = RuntimeApi::serve(listener, &self.arn);
+        let spec = &self.spec;
+        let mut command = Command::new(&spec.executable);
+        command
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            )
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", REGION)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .env("_HANDLER", "bootstrap")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/opt/bin")
+            .env("LANG", "en_US.UTF-8")
+            .env("TZ", ":UTC")
+            .env(
+                "LAMBDA_TASK_ROOT",
+                spec.executable.parent().unwrap_or(Path::new("/")),
+            )
+            .env("AWS_ACCESS_KEY_ID", "emulator")
+            .env("AWS_SECRET_ACCESS_KEY", "emulator")
+            .env("AWS_ENDPOINT_URL", &spec.endpoint_url)
+            .envs(spec.environment.iter().map(|(k, v)| (k, v)));
+        let child = spawn_function_process(&mut command, &spec.name).map_err(|e| {
+            init_failure(
+                "Runtime.InvalidEntrypoint",
+                &format!("could not start {}: {e}", spec.executable.display()),
+            )
+        })?;
+        tracing::debug!(function = %spec.name, %runtime_api, "instance started");
+        Ok(Instance { api, child })
+    }
+}
+
+fn init_failure(error_type: &str, message: &str) -> InvokeError {
+    InvokeError::InitFailed(FunctionFailure {
+        error_type: error_type.to_owned(),
+        error_message: message.to_owned(),
+    })
+}
