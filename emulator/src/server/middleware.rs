@@ -11,7 +11,7 @@ use axum::response::Response;
 use function_model::is_json;
 use futures_util::StreamExt;
 
-use super::front::SECURITY_HEADERS;
+use super::headers::SECURITY_HEADERS;
 use crate::config::Limits;
 use crate::gateway::gateway_error;
 use crate::inspector::answers::inspector_error;

@@ -8,7 +8,9 @@
 //! whole within `Limits::body_timeout`, and no writes from another site.
 
 mod front;
+mod headers;
 mod middleware;
+mod scanner;
 mod site;
 
 use std::sync::Arc;

@@ -1,4 +1,6 @@
 use super::*;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 const BASE: &str = "http://127.0.0.1:3000";
 

@@ -15,18 +15,22 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use durable::Queue;
 use durable::queue::{MAX_BATCH_SIZE, ReceivedMessage};
-use durable::{Queue, QueueError};
-use md5::{Digest, Md5};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::protocol::{AwsError, AwsResult, input};
+mod attributes;
+mod errors;
+
+use crate::aws::api::protocol::{AwsError, AwsResult, input};
 use crate::names::{queue_arn, queue_url};
 use crate::state::Services;
-
-/// The system attribute kept with a message besides its timestamps and counts.
-const TRACE_HEADER: &str = "AWSTraceHeader";
+use attributes::{
+    AttributeValue, TRACE_HEADER, asked, md5_hex, md5_of_attributes, message_attributes,
+    stored_attributes,
+};
+use errors::{internal, invalid_parameter, queue_does_not_exist};
 
 pub(crate) async fn call(
     services: &Services,
@@ -52,18 +56,6 @@ pub(crate) async fn call(
             format!("The emulator does not serve SQS {other}"),
         )),
     }
-}
-
-fn queue_does_not_exist() -> AwsError {
-    AwsError::sqs(
-        "QueueDoesNotExist",
-        "AWS.SimpleQueueService.NonExistentQueue",
-        "The specified queue does not exist.",
-    )
-}
-
-fn invalid_parameter(message: impl Into<String>) -> AwsError {
-    AwsError::sqs("InvalidParameterValue", "InvalidParameterValue", message)
 }
 
 /// The queue a URL names (its last path segment).
@@ -93,95 +85,6 @@ fn seconds(value: Option<i64>, name: &str, max: i64) -> Result<Option<Duration>,
             ))),
         })
         .transpose()
-}
-
-fn internal(e: QueueError) -> AwsError {
-    match e {
-        QueueError::ReceiptHandleIsInvalid(handle) => AwsError::sqs(
-            "ReceiptHandleIsInvalid",
-            "ReceiptHandleIsInvalid",
-            format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
-        ),
-        QueueError::MessageNotInflight(_) => AwsError::sqs(
-            "MessageNotInflight",
-            "AWS.SimpleQueueService.MessageNotInflight",
-            "The message referred to isn't in flight.",
-        ),
-        other => AwsError::internal(other),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AttributeValue {
-    data_type: String,
-    string_value: Option<String>,
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Md5::digest(bytes))
-}
-
-/// SQS's digest of message attributes: over the attributes sorted by name, each as its name, its
-/// data type, a transport byte (1 for a string) and its value, the three texts each preceded by
-/// its length as 4 bytes, big-endian.
-fn md5_of_attributes(attributes: &BTreeMap<String, String>) -> String {
-    fn text(bytes: &mut Vec<u8>, value: &str) {
-        bytes.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
-        bytes.extend_from_slice(value.as_bytes());
-    }
-    let mut bytes = Vec::new();
-    for (name, value) in attributes {
-        text(&mut bytes, name);
-        text(&mut bytes, "String");
-        bytes.push(1);
-        text(&mut bytes, value);
-    }
-    md5_hex(&bytes)
-}
-
-/// A message's attributes as the queue keeps them: its message attributes (strings) and its
-/// trace header.
-fn stored_attributes(
-    message_attributes: BTreeMap<String, AttributeValue>,
-    system_attributes: BTreeMap<String, AttributeValue>,
-) -> Result<BTreeMap<String, String>, AwsError> {
-    let mut stored = BTreeMap::new();
-    for (name, attribute) in message_attributes {
-        if name == TRACE_HEADER || name.is_empty() || name.len() > 256 {
-            return Err(invalid_parameter(format!(
-                "The message attribute name {name:?} is invalid."
-            )));
-        }
-        stored.insert(name, string_value(attribute)?);
-    }
-    for (name, attribute) in system_attributes {
-        if name != TRACE_HEADER {
-            return Err(invalid_parameter(format!(
-                "The message system attribute {name:?} is not supported; only {TRACE_HEADER} is."
-            )));
-        }
-        stored.insert(name, string_value(attribute)?);
-    }
-    Ok(stored)
-}
-
-fn string_value(attribute: AttributeValue) -> Result<String, AwsError> {
-    match (attribute.data_type.as_str(), attribute.string_value) {
-        ("String", Some(value)) => Ok(value),
-        (data_type, _) => Err(invalid_parameter(format!(
-            "The emulator keeps message attributes of DataType String with a StringValue only (got {data_type:?})."
-        ))),
-    }
-}
-
-/// The message attributes among those kept (all but the trace header).
-fn message_attributes(stored: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    stored
-        .iter()
-        .filter(|(name, _)| name.as_str() != TRACE_HEADER)
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -357,18 +260,6 @@ struct ReceiveMessage {
     message_system_attribute_names: Vec<String>,
     #[serde(default)]
     message_attribute_names: Vec<String>,
-}
-
-/// Whether a message attribute is asked for: `All`, `.*`, a `prefix.*`, or its name.
-fn asked(names: &[String], name: &str) -> bool {
-    names.iter().any(|asked| {
-        asked == "All"
-            || asked == ".*"
-            || asked == name
-            || asked.strip_suffix(".*").is_some_and(|prefix| {
-                name.starts_with(prefix) && name[prefix.len()..].starts_with('.')
-            })
-    })
 }
 
 /// One received message, with the system attributes and message attributes asked for.
@@ -623,32 +514,4 @@ async fn purge_queue(queues: &[Arc<Queue>], request: PurgeQueue) -> AwsResult {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Digests SQS itself computed: a message attribute `someattr` = `someval` (String), from a
-    /// Lambda SQS event of a real queue, and a body.
-    #[test]
-    fn digests_match_those_sqs_computes() {
-        let attributes = BTreeMap::from([("someattr".to_owned(), "someval".to_owned())]);
-        assert_eq!(
-            md5_of_attributes(&attributes),
-            "1e4b169c724503f3886d943e5bbe88e5"
-        );
-        assert_eq!(
-            md5_hex(b"this is a test of the GoAws Queue messaging"),
-            "9d3f5eaac3b1b4dd509f39e71e25f954"
-        );
-    }
-
-    #[test]
-    fn attribute_names_match_all_prefixes_and_names() {
-        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert!(asked(&names(&["All"]), "x"));
-        assert!(asked(&names(&[".*"]), "x"));
-        assert!(asked(&names(&["order.*"]), "order.id"));
-        assert!(!asked(&names(&["order.*"]), "orderid"));
-        assert!(asked(&names(&["DeadLetterReason"]), "DeadLetterReason"));
-        assert!(!asked(&names(&[]), "DeadLetterReason"));
-    }
-}
+mod tests;
