@@ -8,13 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use clients::publisher::{OrderPublisher, PublishError, TRACE_ATTRIBUTE};
-use domain::{OrderPlaced, TicketCatalogue};
-use durable::{Queue, SqlIdempotencyStore};
+use domain::OrderPlaced;
+use durable::Queue;
 use function_model::{HttpFunction, QueueFunction, TaskFunction};
-
-use clients::mailchimp::MailchimpClient;
-use clients::paypal::PayPalClient;
-use clients::sendgrid::SendGridClient;
 
 use super::step_functions::LocalStarter;
 use crate::functions::FunctionCrate;
@@ -25,13 +21,12 @@ pub(super) fn task(function: FunctionCrate, platform: &Platform) -> Option<Arc<d
     let providers = &platform.providers;
     Some(match function {
         FunctionCrate::SaveOrder => Arc::new(save_order::SaveOrder::new(platform.store.clone())),
-        FunctionCrate::Email => Arc::new(email::Email::new(
-            email::Confirmation::new(&TicketCatalogue::builtin().conference),
-            Arc::new(SendGridClient::new(providers.sendgrid_config.clone())),
+        FunctionCrate::Email => Arc::new(email::Email::from_settings(
+            providers.sendgrid_config.clone(),
         )),
-        FunctionCrate::MailingList => Arc::new(mailing_list::MailingList::new(Arc::new(
-            MailchimpClient::new(providers.mailchimp_config.clone()),
-        ))),
+        FunctionCrate::MailingList => Arc::new(mailing_list::MailingList::from_settings(
+            providers.mailchimp_config.clone(),
+        )),
         FunctionCrate::Payment | FunctionCrate::Orchestrator => return None,
     })
 }
@@ -42,12 +37,13 @@ pub(super) fn payment(
     timeout: Duration,
     platform: &Platform,
 ) -> Arc<dyn HttpFunction> {
-    Arc::new(payment::Payment::new(
-        TicketCatalogue::builtin(),
-        Arc::new(PayPalClient::new(platform.providers.paypal_config.clone())),
+    Arc::new(payment::Payment::from_settings(
+        payment::PaymentSettings {
+            paypal: platform.providers.paypal_config.clone(),
+            timeout,
+        },
         Arc::new(QueuePublisher(queue)),
-        Arc::new(SqlIdempotencyStore::new(platform.db.clone())),
-        timeout,
+        platform.db.clone(),
     ))
 }
 
