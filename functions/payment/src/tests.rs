@@ -10,7 +10,9 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::*;
-use clients::idempotency::IdempotencyError;
+use clients::idempotency::{Claim, IdempotencyError, IdempotencyKey, RecordedAnswer};
+use clients::payments::{ChargeRequest, PaymentError};
+use domain::{OrderId, OrderPlaced};
 
 /// A key's fingerprint and, once final, its answer.
 type Record = ([u8; 32], Option<RecordedAnswer>);
