@@ -1,7 +1,7 @@
 //! The workspace's functions as the emulator knows them: a typed list ([`FunctionCrate`], each by
 //! its package and binary, as `template.yaml`'s `rust-cargolambda` functions name them), their
 //! binaries built with cargo ([`build_binaries`]) or found in a folder ([`binaries_in`]), and a
-//! function process started as a cloud host starts one ([`spawn_function_process`]). Both hosts use
+//! function process started as a cloud host starts one (`spawn_function_process`). Both hosts use
 //! this: the AWS host's Lambda instances and the Azure host's custom handler.
 
 use std::collections::HashMap;

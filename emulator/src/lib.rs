@@ -11,12 +11,12 @@
 //! loses nothing (see the `durable` crate). The functions use the real PayPal, SendGrid and
 //! Mailchimp clients, pointed at local servers that speak those providers' wire formats
 //! ([`local_providers`]), or at the real services when their settings are given. An inspector
-//! ([`inspector`]) shows what happened and injects faults.
+//! (`inspector`) shows what happened and injects faults.
 //!
-//! Layout, in the order [`start`] runs: [`config`] (what can be tuned), [`state`] (the platform
+//! Layout, in the order [`start`] runs: [`config`] (what can be tuned), `state` (the platform
 //! both hosts stand on, a host's wiring, what the handlers reach), [`aws`] or [`azure`] (a host
-//! wires its topology), [`lifecycle`] (serve, poll, drain, shut down), [`server`] (the one port:
-//! the front door, the middleware, the static site) with [`gateway`] and [`inspector`] behind it;
+//! wires its topology), `lifecycle` (serve, poll, drain, shut down), `server` (the one port:
+//! the front door, the middleware, the static site) with `gateway` and `inspector` behind it;
 //! [`functions`] (the workspace's function binaries) and [`names`] (ARNs and URLs) serve them all.
 
 pub mod aws;

@@ -62,7 +62,7 @@ fn after_quote(text: &str) -> Option<&str> {
     text.trim_start_matches('\\').strip_prefix('"')
 }
 
-/// Fails if `text`, read from `place`, holds card data (see [`card_data_in`]).
+/// Fails if `text`, read from `place`, holds card data (see `card_data_in`).
 fn assert_no_card_data_in(place: std::fmt::Arguments<'_>, text: &str) {
     if let Some(found) = card_data_in(text) {
         panic!("{found} in {place}");
@@ -71,7 +71,7 @@ fn assert_no_card_data_in(place: std::fmt::Arguments<'_>, text: &str) {
 
 impl TestApp {
     /// Fails if card data (the number in any of its forms, or the security code next to a card
-    /// field: see [`card_data_in`]) is in any inspector listing (queues with their messages,
+    /// field: see `card_data_in`) is in any inspector listing (queues with their messages,
     /// executions, emails, audience, payments, orders), the database (its files on SQLite,
     /// every table on PostgreSQL), any log line of this process, or any response so far.
     pub async fn assert_no_card_data(&self) {

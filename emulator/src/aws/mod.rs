@@ -1,11 +1,11 @@
 //! `--cloud aws` (the default): the emulator as the AWS account that `template.yaml` deploys to.
 //!
-//! [`wire`] reads the template's topology ([`template`]) and wires it: the queues with their
+//! `wire` reads the template's topology ([`template`]) and wires it: the queues with their
 //! redrive policies, the local Step Functions running the state machine ([`step_functions`]), the
 //! gateway's routes, and the event source mappings that poll the queues into their functions
 //! ([`event_source`]). The functions run as their binaries under the Lambda Runtime API
 //! ([`lambda`], process mode), or as their libraries in this process, each built with the same
-//! constructor as its Lambda binary ([`in_process`]). AWS's own APIs ([`api`]: SQS, Step
+//! constructor as its Lambda binary (`in_process`). AWS's own APIs ([`api`]: SQS, Step
 //! Functions, Lambda `Invoke`) serve the SDKs on the emulator's port.
 
 pub mod api;

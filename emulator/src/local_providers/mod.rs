@@ -10,7 +10,7 @@
 //!
 //! Each fake is an `axum::Router` that uses the provider's own paths (`/v2/checkout/orders`, ...),
 //! so it can be nested under any prefix. Before handling a request, each consults the fault
-//! injector ([`Faults`]) under its provider's name: `fail` answers the injected status with the
+//! injector (`Faults`) under its provider's name: `fail` answers the injected status with the
 //! provider's error body (and `Retry-After` for 429), `slow` answers late, `timeout` never answers
 //! and leaves the decision to the client's timeout.
 //!

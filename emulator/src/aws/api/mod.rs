@@ -1,6 +1,6 @@
 //! AWS's own APIs on the emulator's port, so that the official SDKs (and the function binaries,
-//! through `AWS_ENDPOINT_URL`) reach the local cloud as they reach AWS: SQS ([`sqs`]) and Step
-//! Functions ([`sfn`]) over the JSON protocol, `POST /` with `X-Amz-Target:
+//! through `AWS_ENDPOINT_URL`) reach the local cloud as they reach AWS: SQS (`sqs`) and Step
+//! Functions (`sfn`) over the JSON protocol, `POST /` with `X-Amz-Target:
 //! AmazonSQS.SendMessage` (or `AWSStepFunctions.StartExecution`, …) and a body of
 //! `application/x-amz-json-1.0`; and Lambda's `Invoke` over its REST protocol (`lambda`).
 //!

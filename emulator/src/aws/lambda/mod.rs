@@ -2,7 +2,7 @@
 //! locally is what deploys.
 //!
 //! A [`LambdaFunction`] starts instances of its executable on demand, each a process with a Lambda
-//! Runtime API of its own ([`RuntimeApi`]) and the environment Lambda gives
+//! Runtime API of its own (`RuntimeApi`) and the environment Lambda gives
 //! (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
 //! `AWS_REGION`, `_HANDLER`, `LAMBDA_TASK_ROOT`, `PATH`, `TZ`, test credentials,
 //! `AWS_ENDPOINT_URL` pointing at the emulator) plus the function's variables, and nothing of the
@@ -17,7 +17,7 @@
 //! - instances stay warm between invocations; their output is the emulator's log, line by line,
 //!   under the function's name.
 //!
-//! [`instances`] keeps them; [`events`] presents a process function as the function model's traits, with the payloads AWS
+//! `instances` keeps them; `events` presents a process function as the function model's traits, with the payloads AWS
 //! sends; [`runtime_api`] is the API each instance's runtime client polls.
 
 mod events;

@@ -3,7 +3,7 @@
 //! their environment, timeouts and memory; the HTTP API's routes and CORS; the queues and their
 //! redrive policies; the SQS event sources; the state machine with its definition file and
 //! substitutions. Parameters take their defaults or `--parameter-overrides Name=Value`, as with
-//! `sam`; intrinsic functions resolve to local names, URLs and ARNs (see [`intrinsics`]).
+//! `sam`; intrinsic functions resolve to local names, URLs and ARNs (see `intrinsics`).
 //!
 //! Local names: a resource with an explicit name (`FunctionName`, `QueueName`, `Name`) keeps
 //! it; a `rust-cargolambda` function is named by its binary; anything else by its logical id
