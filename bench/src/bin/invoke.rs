@@ -172,8 +172,9 @@ async fn main() -> anyhow::Result<()> {
         args.cold, args.warm
     );
     println!("|---|---|---|---|---|");
-    for function in emulator::functions::FunctionCrate::ALL {
-        let name = function.binary();
+    for name in
+        emulator::functions::FunctionCrate::ALL.map(emulator::functions::FunctionCrate::binary)
+    {
         let executable = &binaries[name];
         let size = std::fs::metadata(executable)?.len();
         let deflated = deflated_size(executable)?;
