@@ -1,6 +1,8 @@
 //! The Functions host's side of an invocation: the HTTP trigger behind the gateway's routes, the
 //! Service Bus trigger polling its queue, and the output bindings applied after a successful
-//! invocation, with the payloads the host sends (`../shared/specs/NOTES.md` §1.3, 1.4).
+//! invocation, with the payloads the host sends (Microsoft Learn, "Azure Functions custom
+//! handlers", its request and response payloads:
+//! <https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers>).
 //!
 //! Service Bus semantics over the durable queue: a message is received under a peek-lock
 //! (invisible for the queue's lock duration, the lock renewed while the invocation runs, as the

@@ -1,7 +1,7 @@
 //! The Lambda Runtime API (`2018-06-01`), as Lambda serves it to one function's runtime: a
 //! function binary built with `lambda_runtime` and started with `AWS_LAMBDA_RUNTIME_API` pointing
 //! here asks for its next invocation, and answers it, exactly as on AWS
-//! (`../shared/specs/aws-lambda-runtime-api/runtime-api.yaml`).
+//! (`specs/aws-lambda-runtime-api/runtime-api.yaml`, vendored from AWS).
 //!
 //! - `GET /2018-06-01/runtime/invocation/next` waits for an invocation and gives its payload with
 //!   `Lambda-Runtime-Aws-Request-Id`, `Lambda-Runtime-Deadline-Ms` (epoch milliseconds),
