@@ -1,6 +1,7 @@
 //! `infra/azure` holds together with the handler and with itself:
 //! - `host.json`, every `function.json` and `local.settings.json.example` validate against the
-//!   official schemas (SchemaStore's, copied in `infra/azure/schemas`);
+//!   official schemas (SchemaStore's, vendored with their licence in `specs/schemastore`; see
+//!   `specs/README.md`), and the copy of them in `infra/azure/schemas` is the vendored one;
 //! - the functions are the ones the handler serves, with the binding names it reads and writes,
 //!   and `host.json` starts the handler's executable;
 //! - every application setting the handler reads is in `local.settings.json.example`, and every
@@ -18,6 +19,11 @@ use serde_json::Value;
 
 fn infra() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/azure")
+}
+
+/// SchemaStore's schemas, vendored in the repository.
+fn schemastore() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../specs/schemastore")
 }
 
 fn read(path: &Path) -> String {
@@ -56,7 +62,7 @@ fn binding<'a>(function: &'a Value, kind: &str) -> Vec<&'a Value> {
 /// branch matches every binding, and every binding then fails the schema's `oneOf` (tried:
 /// even `tickets`'s plain HTTP trigger). Editors read it with `const`, as its authors meant.
 fn assert_valid(schema_file: &str, document: &Path) {
-    let schema = json(&infra().join("schemas").join(schema_file));
+    let schema = json(&schemastore().join(schema_file));
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft7)
         .build(&schema)
@@ -71,40 +77,31 @@ fn assert_valid(schema_file: &str, document: &Path) {
 
 #[test]
 fn every_file_validates_against_the_official_schemas() {
-    assert_valid("host.schema.json", &infra().join("host.json"));
+    assert_valid("host.json", &infra().join("host.json"));
     assert_valid(
-        "local.settings.schema.json",
+        "local.settings.json",
         &infra().join("local.settings.json.example"),
     );
     let functions = functions();
     assert!(!functions.is_empty());
     for name in functions.keys() {
-        assert_valid(
-            "function.schema.json",
-            &infra().join(name).join("function.json"),
-        );
+        assert_valid("function.json", &infra().join(name).join("function.json"));
     }
 }
 
+/// `infra/azure/schemas` keeps the same schemas beside the files they describe: they are the
+/// vendored ones, byte for byte (a missing file fails, it is not skipped).
 #[test]
-fn the_schemas_are_the_workplaces_when_it_is_there() {
-    let workplace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs/schemastore");
-    if !workplace.is_dir() {
-        eprintln!(
-            "SKIPPED: {} is not beside the repository",
-            workplace.display()
-        );
-        return;
-    }
-    for (ours, theirs) in [
+fn the_infra_copies_of_the_schemas_are_the_vendored_ones() {
+    for (copy, vendored) in [
         ("host.schema.json", "host.json"),
         ("function.schema.json", "function.json"),
         ("local.settings.schema.json", "local.settings.json"),
     ] {
         assert_eq!(
-            read(&infra().join("schemas").join(ours)),
-            read(&workplace.join(theirs)),
-            "{ours} differs from the workplace's {theirs}"
+            read(&infra().join("schemas").join(copy)),
+            read(&schemastore().join(vendored)),
+            "infra/azure/schemas/{copy} differs from specs/schemastore/{vendored}"
         );
     }
 }

@@ -3,7 +3,11 @@
 //! Azure runs Rust only as a custom handler: one HTTP server per Function App, on the port in
 //! `FUNCTIONS_CUSTOMHANDLER_PORT`, to which the Functions host sends every invocation of every
 //! function as `POST /{FunctionName}` with `{"Data": ..., "Metadata": ...}`, and from which it
-//! takes `{"Outputs": ..., "Logs": [...], "ReturnValue": ...}` (`../shared/specs/NOTES.md` §1).
+//! takes `{"Outputs": ..., "Logs": [...], "ReturnValue": ...}`. The shapes are Microsoft Learn's,
+//! "Azure Functions custom handlers"
+//! (<https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers>): the sections
+//! "Request payload" and "Response payload", and the HTTP trigger's `Data` in "Examples" >
+//! "Function with bindings".
 //! A [`FunctionApp`] routes each function name to its handler, the same library code the Lambda
 //! binaries run:
 //!
@@ -13,7 +17,8 @@
 //! - a queue function gets the `serviceBusTrigger` binding [`QUEUE_MESSAGE`] and the message's
 //!   metadata (`MessageId`, `DeliveryCount`, `ApplicationProperties`) as a [`QueueMessage`]. The
 //!   host JSON-encodes scalars (a body `{...}` may arrive as `"\"{...}\""`, `DeliveryCount` as
-//!   `"3"`): both forms are read. A failure answers `500`: the invocation fails, the host abandons
+//!   `"3"`, as reported in <https://github.com/Azure/azure-functions-host/issues/6574>): both
+//!   forms are read. A failure answers `500`: the invocation fails, the host abandons
 //!   the message, Service Bus delivers it again and dead-letters it after the queue's
 //!   `maxDeliveryCount`. A custom handler cannot dead-letter a message itself, so a message that
 //!   can never succeed takes that road too, quickly (it fails at once every time).

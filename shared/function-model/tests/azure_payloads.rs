@@ -1,5 +1,9 @@
 //! The Azure adapter on the custom-handler payloads the Functions host sends (`tests/azure/`,
-//! written from the shapes in `../shared/specs/NOTES.md` §1.3): an HTTP trigger becomes the
+//! written from the shapes in Microsoft Learn's "Azure Functions custom handlers",
+//! <https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers>, sections
+//! "Request payload", "Response payload" and the HTTP trigger in "Examples" > "Function with
+//! bindings"; the JSON-encoded Service Bus scalars are those reported in
+//! <https://github.com/Azure/azure-functions-host/issues/6574>): an HTTP trigger becomes the
 //! function's request and its answer the `http` output; a Service Bus trigger becomes a queue
 //! message whether the host JSON-encoded its scalars or not; output bindings go out only with a
 //! successful invocation; a failure is a non-2xx answer with the reason in `Logs`; and all of it
