@@ -4,8 +4,6 @@
 //! out is stopped and replaced, one that exits fails its invocation with `Runtime.ExitError`, and
 //! the function's environment is what Lambda gives.
 
-mod support;
-
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
@@ -34,7 +32,7 @@ done
 
 fn function(dir: &Path, timeout: Duration, concurrency: usize) -> std::sync::Arc<LambdaFunction> {
     let executable = dir.join("bootstrap");
-    support::write_executable(&executable, BOOTSTRAP);
+    crate::support::write_executable(&executable, BOOTSTRAP);
     LambdaFunction::new(FunctionSpec {
         name: "echo".into(),
         executable,

@@ -2,8 +2,6 @@
 //! uses the changed queue settings, routes and parameters; started on a broken one, it refuses
 //! with an error that names the resource and the property.
 
-mod support;
-
 use std::path::Path;
 
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -42,7 +40,7 @@ async fn start(
 
 /// The registrations queue's visibility timeout and redrive policy, through the SQS API.
 async fn queue_settings(emulator: &RunningEmulator) -> (String, String) {
-    let sqs = support::client!(aws_sdk_sqs, emulator.url());
+    let sqs = crate::support::client!(aws_sdk_sqs, emulator.url());
     let url = sqs
         .get_queue_url()
         .queue_name("RegistrationsQueue")
@@ -225,7 +223,7 @@ Resources:
     .expect("written");
     let code = folder.path().join("refuser");
     std::fs::create_dir_all(&code).expect("created");
-    support::write_executable(&code.join("bootstrap"), REFUSER);
+    crate::support::write_executable(&code.join("bootstrap"), REFUSER);
     let (emulator, _db) = start(folder.path(), |config| {
         config.functions = emulator::Functions::Process(Default::default());
     })

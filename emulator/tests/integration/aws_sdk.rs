@@ -6,8 +6,6 @@
 //! production clients of `aws-clients` (the payment's SQS publisher, the orchestrator's Step
 //! Functions starter) against the local cloud, end to end.
 
-mod support;
-
 use std::time::Duration;
 
 use aws_clients::AwsSettings;
@@ -65,15 +63,15 @@ async fn start(configure: impl FnOnce(&mut Config)) -> Cloud {
 
 impl Cloud {
     fn sqs(&self) -> aws_sdk_sqs::Client {
-        support::client!(aws_sdk_sqs, self.emulator.url())
+        crate::support::client!(aws_sdk_sqs, self.emulator.url())
     }
 
     fn lambda(&self) -> aws_sdk_lambda::Client {
-        support::client!(aws_sdk_lambda, self.emulator.url())
+        crate::support::client!(aws_sdk_lambda, self.emulator.url())
     }
 
     fn sfn(&self) -> aws_sdk_sfn::Client {
-        support::client!(aws_sdk_sfn, self.emulator.url())
+        crate::support::client!(aws_sdk_sfn, self.emulator.url())
     }
 
     async fn queue_url(&self, name: &str) -> String {
@@ -109,7 +107,7 @@ impl Cloud {
 
 fn example_order() -> OrderPlaced {
     OrderPlaced::from_json(include_str!(
-        "../../shared/domain/data/order-placed.example.json"
+        "../../../shared/domain/data/order-placed.example.json"
     ))
     .expect("the documented example is an OrderPlaced")
 }
@@ -633,7 +631,7 @@ async fn step_functions_starts_an_execution_once_per_name() {
 async fn lambda_invoke_answers_payloads_and_function_errors_as_lambda_does() {
     let cloud = start(|_| {}).await;
     let lambda = cloud.lambda();
-    let order = include_str!("../../shared/domain/data/order-placed.example.json");
+    let order = include_str!("../../../shared/domain/data/order-placed.example.json");
 
     let saved = lambda
         .invoke()

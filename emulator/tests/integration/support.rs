@@ -1,8 +1,6 @@
 //! What several of the emulator's test files share: the AWS SDK's clients that reach an
 //! emulator, and writing a custom runtime's `bootstrap`.
 
-#![allow(dead_code, unused_macros, unused_imports)] // Each test file uses part of it.
-
 use std::path::Path;
 
 /// An official SDK client (`aws_sdk_sqs`, `aws_sdk_sfn`, `aws_sdk_lambda`) for the emulator at

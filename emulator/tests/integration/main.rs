@@ -1,0 +1,14 @@
+//! The emulator's integration tests, one test binary (one link of the emulator and the SDKs):
+//! the template's topology ([`template`]), the official AWS SDK clients against the emulator's
+//! endpoints ([`aws_sdk`]), the Lambda Runtime API driven as a runtime drives it
+//! ([`runtime_api`]), process mode's instances with a custom runtime ([`lambda_instances`]), the
+//! threads' priorities ([`priorities`]), and the real binary killed and restarted mid-registration
+//! ([`restart`]).
+
+mod aws_sdk;
+mod lambda_instances;
+mod priorities;
+mod restart;
+mod runtime_api;
+mod support;
+mod template;
