@@ -1,32 +1,15 @@
-//! Error types, kept apart so that parsing and running report failures the same way everywhere:
-//! [`DefinitionError`] says precisely where and why a definition was rejected (with its source
-//! chain), [`ExecutionFailure`] is the `Error`/`Cause` pair Step Functions reports for a failed
-//! state, branch or execution, and [`names`] lists the reserved `States.*` error names.
+//! Why a definition was rejected: [`DefinitionError`] says precisely where and why (with its
+//! source chain, down to the [`PathError`] or [`TemplateError`] of the field at fault).
+//!
+//! It sits above the parsers whose errors it carries (`path.rs`, `template.rs`), so it imports
+//! them and nothing imports it but the parsers of states (`choice.rs`, `handling.rs`,
+//! `definition.rs`). The run-time failure and the reserved error names, which the evaluators
+//! below it need, are in `failure.rs`.
 
-use serde::Serialize;
 use thiserror::Error;
 
 use crate::path::PathError;
 use crate::template::TemplateError;
-
-/// Reserved error names of the Amazon States Language that the interpreter raises or matches.
-pub mod names {
-    /// Wildcard of `ErrorEquals`: matches every error except [`RUNTIME`].
-    pub const ALL: &str = "States.ALL";
-    /// Wildcard of `ErrorEquals`: matches every error except [`TIMEOUT`] and [`RUNTIME`].
-    pub const TASK_FAILED: &str = "States.TaskFailed";
-    /// A Task ran longer than its `TimeoutSeconds`, or the execution longer than its own.
-    pub const TIMEOUT: &str = "States.Timeout";
-    /// The interpreter could not process the data (e.g. an `InputPath` naming a missing field).
-    /// Never retried, never caught, not even by [`ALL`].
-    pub const RUNTIME: &str = "States.Runtime";
-    /// A Choice state matched no rule and has no `Default`.
-    pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
-    /// A `ResultPath` could not be applied to the state's input.
-    pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
-    /// An intrinsic function of a payload template failed.
-    pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
-}
 
 /// Why [`crate::StateMachine::from_json`] rejected a definition. `at` is a JSON-pointer-like
 /// location in the definition, e.g. `/States/Register/Branches/0/States/SaveOrder`.
@@ -90,26 +73,4 @@ pub enum DefinitionError {
     BadCatch { at: String, reason: String },
     #[error("{at}: invalid Choice rule: {reason}")]
     BadChoiceRule { at: String, reason: String },
-}
-
-/// The error name and cause with which a state, a Parallel branch or an execution failed.
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
-#[error("{error}: {cause}")]
-pub struct ExecutionFailure {
-    pub error: String,
-    pub cause: String,
-}
-
-impl ExecutionFailure {
-    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Self {
-            error: error.into(),
-            cause: cause.into(),
-        }
-    }
-
-    /// A `States.Runtime` failure: bad data at run time, never retried nor caught.
-    pub(crate) fn runtime(cause: impl Into<String>) -> Self {
-        Self::new(names::RUNTIME, cause)
-    }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::error::{DefinitionError, names};
+use crate::error::DefinitionError;
+use crate::failure::names;
 use crate::path::ResultPath;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use crate::context::{self, ContextObject};
 use crate::definition::{
     FailText, Io, Machine, Parallel, State, StateMachine, Task, Transition, WaitFor,
 };
-use crate::error::{ExecutionFailure, names};
+use crate::failure::{ExecutionFailure, names};
 use crate::handling::ErrorHandling;
 use crate::history::{EventKind, History};
 use crate::invoker::{TaskInvoker, TaskRequest};

@@ -10,7 +10,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::context::ContextObject;
-use crate::error::{ExecutionFailure, names};
+use crate::failure::{ExecutionFailure, names};
 use crate::path::{Path, PathError};
 
 /// Why an intrinsic function call was rejected at definition time.

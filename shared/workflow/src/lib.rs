@@ -22,12 +22,19 @@
 //! - `choice.rs`: Choice rules; `handling.rs`: Retry and Catch;
 //! - `context.rs`: the `$$` context object;
 //! - `interpreter.rs`: running a machine; `invoker.rs`: the task boundary;
-//!   `history.rs`: execution events; `error.rs`: error types and reserved error names.
+//!   `history.rs`: execution events;
+//! - `failure.rs`: how a run fails, and the reserved error names; `error.rs`: why a definition
+//!   was rejected.
+//!
+//! Modules depend one way, from the bottom up: `context`, `failure` (nothing); `path`;
+//! `intrinsic`; `template`; `error`; `choice`, `handling`; `definition`; `history`, `invoker`;
+//! `interpreter`. A module imports only modules before it in that list.
 
 mod choice;
 mod context;
 mod definition;
 mod error;
+mod failure;
 mod handling;
 mod history;
 mod interpreter;
@@ -37,7 +44,8 @@ mod path;
 mod template;
 
 pub use definition::StateMachine;
-pub use error::{DefinitionError, ExecutionFailure, names};
+pub use error::DefinitionError;
+pub use failure::{ExecutionFailure, names};
 pub use history::{EventKind, History, HistoryEvent};
 pub use intrinsic::IntrinsicError;
 pub use invoker::{TaskFailure, TaskInvoker, TaskRequest};

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::context::ContextObject;
-use crate::error::ExecutionFailure;
+use crate::failure::ExecutionFailure;
 use crate::intrinsic::{self, Call, IntrinsicError};
 use crate::path::{Path, PathError};
 
@@ -126,7 +126,7 @@ fn evaluate_node(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::error::names;
+    use crate::failure::names;
     use chrono::{TimeZone, Utc};
     use serde_json::json;
 
