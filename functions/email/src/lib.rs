@@ -88,7 +88,7 @@ impl Email {
     }
 
     /// The function with any sender, for tests with a stand-in; the hosts call
-    /// [`Email::from_settings`] (the emulator still calls this until its reorganisation lands).
+    /// [`Email::from_settings`].
     pub fn new(confirmation: Confirmation, sender: Arc<dyn EmailSender>) -> Self {
         Self {
             confirmation,

@@ -27,8 +27,7 @@ impl MailingList {
     }
 
     /// The function with any audience, for tests with a stand-in; the hosts call
-    /// [`MailingList::from_settings`] (the emulator still calls this until its reorganisation
-    /// lands).
+    /// [`MailingList::from_settings`].
     pub fn new(audience: Arc<dyn Audience>) -> Self {
         Self { audience }
     }

@@ -80,7 +80,7 @@ impl Payment {
     }
 
     /// The function with any dependencies, for tests with stand-ins; the hosts call
-    /// [`Payment::from_settings`] (the emulator still calls this until its reorganisation lands).
+    /// [`Payment::from_settings`].
     pub fn new(
         catalogue: TicketCatalogue,
         gateway: Arc<dyn PaymentGateway>,
