@@ -89,7 +89,7 @@ impl Email {
 
     /// The function with any sender, for tests with a stand-in; the hosts call
     /// [`Email::from_settings`].
-    pub fn new(confirmation: Confirmation, sender: Arc<dyn EmailSender>) -> Self {
+    pub(crate) fn new(confirmation: Confirmation, sender: Arc<dyn EmailSender>) -> Self {
         Self {
             confirmation,
             sender,

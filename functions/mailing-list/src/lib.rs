@@ -28,7 +28,7 @@ impl MailingList {
 
     /// The function with any audience, for tests with a stand-in; the hosts call
     /// [`MailingList::from_settings`].
-    pub fn new(audience: Arc<dyn Audience>) -> Self {
+    pub(crate) fn new(audience: Arc<dyn Audience>) -> Self {
         Self { audience }
     }
 }

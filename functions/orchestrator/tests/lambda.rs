@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use emulator::Config;
-use emulator::names::state_machine_arn;
 use emulator::aws::lambda::{FunctionSpec, LambdaFunction, sqs_event};
+use emulator::names::state_machine_arn;
 
 /// Names from `template.yaml` (logical ids).
 const STATE_MACHINE: &str = "RegistrationStateMachine";

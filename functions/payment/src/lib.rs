@@ -81,7 +81,7 @@ impl Payment {
 
     /// The function with any dependencies, for tests with stand-ins; the hosts call
     /// [`Payment::from_settings`].
-    pub fn new(
+    pub(crate) fn new(
         catalogue: TicketCatalogue,
         gateway: Arc<dyn PaymentGateway>,
         publisher: Arc<dyn OrderPublisher>,
