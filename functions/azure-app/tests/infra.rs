@@ -1,7 +1,7 @@
 //! `infra/azure` holds together with the handler and with itself:
 //! - `host.json`, every `function.json` and `local.settings.json.example` validate against the
 //!   official schemas (SchemaStore's, vendored with their licence in `specs/schemastore`; see
-//!   `specs/README.md`), and the copy of them in `infra/azure/schemas` is the vendored one;
+//!   `specs/README.md`);
 //! - the functions are the ones the handler serves, with the binding names it reads and writes,
 //!   and `host.json` starts the handler's executable;
 //! - every application setting the handler reads is in `local.settings.json.example`, and every
@@ -86,23 +86,6 @@ fn every_file_validates_against_the_official_schemas() {
     assert!(!functions.is_empty());
     for name in functions.keys() {
         assert_valid("function.json", &infra().join(name).join("function.json"));
-    }
-}
-
-/// `infra/azure/schemas` keeps the same schemas beside the files they describe: they are the
-/// vendored ones, byte for byte (a missing file fails, it is not skipped).
-#[test]
-fn the_infra_copies_of_the_schemas_are_the_vendored_ones() {
-    for (copy, vendored) in [
-        ("host.schema.json", "host.json"),
-        ("function.schema.json", "function.json"),
-        ("local.settings.schema.json", "local.settings.json"),
-    ] {
-        assert_eq!(
-            read(&infra().join("schemas").join(copy)),
-            read(&schemastore().join(vendored)),
-            "infra/azure/schemas/{copy} differs from specs/schemastore/{vendored}"
-        );
     }
 }
 
