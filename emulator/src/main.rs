@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// mimalloc instead of the system allocator: the emulator allocates and frees many small JSON
 /// values per registration, and glibc's malloc took about a sixth of its CPU time under load
-/// (`perf`, see the README's benchmark section).
+/// (`perf`, see docs/performance-log.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -76,8 +76,8 @@ struct Args {
     /// How much lower than the emulator's own priority its async runtime's threads run (a `nice`
     /// increment, 0 to 19; Linux only). The SQLite connections' threads, opened before, keep the
     /// emulator's priority: every write waits for the one writer, and on a busy machine it was
-    /// otherwise made to wait for a core behind the threads that feed it (see the README's
-    /// benchmark section). 0 runs every thread alike.
+    /// otherwise made to wait for a core behind the threads that feed it (see docs/durability.md and
+    /// docs/performance-log.md). 0 runs every thread alike.
     #[arg(long, value_name = "INCREMENT", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
     runtime_nice: i32,
 }

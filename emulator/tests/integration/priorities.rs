@@ -1,7 +1,7 @@
 //! The emulator binary runs its async runtime's threads at a lower priority than its SQLite
 //! connections' threads (`--runtime-nice`, Linux only): every write waits for the one SQLite
 //! writer, and on a 2-core machine under load it otherwise waited for a core behind the runtime's
-//! workers (the README's benchmark section has the figures). Read from `/proc`, as `top -H` shows
+//! workers (docs/performance-log.md has the figures). Read from `/proc`, as `top -H` shows
 //! it.
 #![cfg(target_os = "linux")]
 

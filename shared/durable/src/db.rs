@@ -18,7 +18,7 @@
 //! background ([`Checkpointer`]), not by the connection that writes. A checkpoint is where SQLite
 //! calls `fsync` (twice) under `synchronous=NORMAL`; done by the writing connection, as SQLite does
 //! by default every 1,000 pages, every statement queued behind it waited for the disk: on a slow
-//! disk, a fifth of the emulator's throughput (see the README's benchmark section).
+//! disk, a fifth of the emulator's throughput (see docs/performance-log.md).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -172,7 +172,7 @@ impl Db {
             // page under the lock-byte page's number, and the commit truncates the cache above
             // the database's size), and with 8 MiB that scan took ~4 % of the emulator's CPU
             // under load. With 8 MiB: 0.78-0.82 ms of CPU per registration and 61-62 MiB after
-            // 10,000 registrations; with 2 MiB: 0.76-0.78 ms and 55-58 MiB (README, benchmark).
+            // 10,000 registrations; with 2 MiB: 0.76-0.78 ms and 55-58 MiB (docs/performance-log.md).
             .pragma("cache_size", "-2048")
             // The writer checkpoints only when the WAL has grown this far (see `Checkpointer`).
             .pragma(
@@ -259,7 +259,7 @@ async fn one_sqlite_connection(options: SqliteConnectOptions) -> Result<SqlitePo
 /// the file. The file keeps its size (at most about 270 MB, under sustained load) until the
 /// clean stop truncates it: cutting it back on that restart, as SQLite's `journal_size_limit`
 /// does, held the writer, and every statement queued behind it, for about 180 ms more each time
-/// (`ftruncate` of 192 MiB; see the README's benchmark section). Without a checkpointer (a
+/// (`ftruncate` of 192 MiB; see docs/performance-log.md). Without a checkpointer (a
 /// process that died), the WAL is replayed at the next open; nothing is lost.
 #[cfg(feature = "sqlite")]
 #[derive(Debug)]
@@ -277,7 +277,7 @@ impl Checkpointer {
     /// (`ext4_block_write_begin`, sampled from `/proc/<tid>/stack`). Every 250 ms, a quarter of a
     /// second of WAL went out each time and held every POST for 25 to 60 ms (they ended, 16 at a
     /// time, as each checkpoint did); every 50 ms the writes are small enough that POST p99 went
-    /// from 37 to 47 ms down to 21 to 30 ms (see the README's benchmark section).
+    /// from 37 to 47 ms down to 21 to 30 ms (see docs/performance-log.md).
     const EVERY: Duration = Duration::from_millis(50);
     /// How many pages the WAL holds before the writer checkpoints it itself (256 MiB of 4 KiB
     /// pages, SQLite's default page size).
