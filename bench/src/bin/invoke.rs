@@ -120,6 +120,7 @@ fn function(
     LambdaFunction::new(FunctionSpec {
         name: name.to_owned(),
         executable: executable.to_owned(),
+        handler: "bootstrap".into(),
         environment,
         timeout: Duration::from_secs(10),
         memory_mb: 128,

@@ -60,6 +60,7 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
                 let spec = FunctionSpec {
                     name: function.name.clone(),
                     executable: executable(function, binaries)?,
+                    handler: function.handler.clone(),
                     environment: process_environment(function, &local_settings)?,
                     timeout: function.timeout,
                     memory_mb: function.memory_mb,

@@ -12,8 +12,8 @@ use emulator::aws::lambda::runtime_api::InvokeError;
 use emulator::aws::lambda::{FunctionSpec, LambdaFunction};
 use serde_json::{Value, json};
 
-/// Answers each invocation with its process id and its environment's `GREETING` and
-/// `AWS_LAMBDA_FUNCTION_NAME`; `{"sleep": N}` waits N seconds first; `{"exit": true}` exits.
+/// Answers each invocation with its process id and its environment's `GREETING`,
+/// `AWS_LAMBDA_FUNCTION_NAME`, `_HANDLER` and `AWS_LAMBDA_LOG_GROUP_NAME`; `{"sleep": N}` waits N seconds first; `{"exit": true}` exits.
 const BOOTSTRAP: &str = r#"#!/bin/bash
 set -euo pipefail
 api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
@@ -26,7 +26,7 @@ while true; do
     *sleep*) sleep "$(echo "$payload" | tr -dc '0-9')" ;;
   esac
   curl -sS -X POST "$api/invocation/$id/response" \
-    -d "{\"pid\": $$, \"greeting\": \"${GREETING:-}\", \"name\": \"${AWS_LAMBDA_FUNCTION_NAME}\", \"home\": \"${HOME:-}\"}" >/dev/null
+    -d "{\"pid\": $$, \"greeting\": \"${GREETING:-}\", \"name\": \"${AWS_LAMBDA_FUNCTION_NAME}\", \"handler\": \"${_HANDLER}\", \"group\": \"${AWS_LAMBDA_LOG_GROUP_NAME}\", \"home\": \"${HOME:-}\"}" >/dev/null
 done
 "#;
 
@@ -36,6 +36,7 @@ fn function(dir: &Path, timeout: Duration, concurrency: usize) -> std::sync::Arc
     LambdaFunction::new(FunctionSpec {
         name: "echo".into(),
         executable,
+        handler: "echo.handle".into(),
         environment: vec![("GREETING".into(), "hello".into())],
         timeout,
         memory_mb: 128,
@@ -59,6 +60,14 @@ async fn instances_are_reused_added_when_busy_and_replaced_when_they_fail() {
     let first = invoke(&echo, json!({})).await.expect("answered");
     assert_eq!(first["greeting"], "hello", "the function's variables");
     assert_eq!(first["name"], "echo", "Lambda's variables");
+    assert_eq!(
+        first["handler"], "echo.handle",
+        "the function's Handler, as Lambda passes it"
+    );
+    assert_eq!(
+        first["group"], "/aws/lambda/echo",
+        "its log group, as Lambda names it"
+    );
     assert_eq!(first["home"], "", "none of the emulator's own environment");
     let again = invoke(&echo, json!({})).await.expect("answered");
     assert_eq!(again["pid"], first["pid"], "a warm instance is reused");
@@ -120,6 +129,7 @@ async fn a_missing_executable_fails_as_an_invalid_entrypoint() {
     let missing = LambdaFunction::new(FunctionSpec {
         name: "missing".into(),
         executable: "/nonexistent/bootstrap".into(),
+        handler: "bootstrap".into(),
         environment: Vec::new(),
         timeout: Duration::from_secs(1),
         memory_mb: 128,

@@ -48,6 +48,7 @@ async fn the_binary_starts_workflows_on_step_functions_and_dead_letters_the_hope
     let orchestrator = LambdaFunction::new(FunctionSpec {
         name: "orchestrator".into(),
         executable: env!("CARGO_BIN_EXE_orchestrator").into(),
+        handler: "bootstrap".into(),
         environment: vec![
             ("STATE_MACHINE_ARN".into(), state_machine_arn(STATE_MACHINE)),
             (

@@ -95,6 +95,7 @@ async fn the_binary_charges_once_and_publishes_through_sqs() {
     let payment = LambdaFunction::new(FunctionSpec {
         name: "payment".into(),
         executable: env!("CARGO_BIN_EXE_payment").into(),
+        handler: "bootstrap".into(),
         environment,
         timeout: Duration::from_secs(30),
         memory_mb: 128,

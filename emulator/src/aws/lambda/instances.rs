@@ -19,6 +19,9 @@ use crate::names::REGION;
 pub struct FunctionSpec {
     pub name: String,
     pub executable: PathBuf,
+    /// The function's `Handler`, given to its runtime as `_HANDLER` (`bootstrap` for ours; a
+    /// runtime client such as AWS's `awslambdaric` reads `module.function` from it).
+    pub handler: String,
     /// The function's own variables (`template.yaml`'s `Environment`).
     pub environment: Vec<(String, String)>,
     pub timeout: Duration,
@@ -155,26 +158,7 @@ impl LambdaFunction {
         let mut command = Command::new(&spec.executable);
         command
             .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
-            .env(
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                spec.memory_mb.to_string(),
-            )
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_REGION", REGION)
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env("_HANDLER", "bootstrap")
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/opt/bin")
-            .env("LANG", "en_US.UTF-8")
-            .env("TZ", ":UTC")
-            .env(
-                "LAMBDA_TASK_ROOT",
-                spec.executable.parent().unwrap_or(Path::new("/")),
-            )
-            .env("AWS_ACCESS_KEY_ID", "emulator")
-            .env("AWS_SECRET_ACCESS_KEY", "emulator")
-            .env("AWS_ENDPOINT_URL", &spec.endpoint_url)
+            .envs(lambda_environment(spec, &runtime_api.to_string()))
             .envs(spec.environment.iter().map(|(k, v)| (k, v)));
         let child = spawn_function_process(&mut command, &spec.name).map_err(|e| {
             init_failure(
@@ -185,6 +169,53 @@ impl LambdaFunction {
         tracing::debug!(function = %spec.name, %runtime_api, "instance started");
         Ok(Instance { api, child })
     }
+}
+
+/// The variables Lambda defines for a function's runtime, as documented ("Defined runtime
+/// environment variables", <https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html>),
+/// with local values where Lambda's would name the cloud. Not set: `AWS_EXECUTION_ENV` (Lambda
+/// sets none for the OS-only `provided` runtimes either), `_X_AMZN_TRACE_ID` (a runtime client
+/// reads the trace from each invocation's `Lambda-Runtime-Trace-Id` header, which the Runtime API
+/// sends), `LAMBDA_RUNTIME_DIR` and `LD_LIBRARY_PATH` (Lambda's `/var/runtime` and `/var/lang`
+/// folders do not exist here), and the X-Ray daemon's address (no daemon runs).
+fn lambda_environment(spec: &FunctionSpec, runtime_api: &str) -> Vec<(&'static str, String)> {
+    let task_root = spec.executable.parent().unwrap_or(Path::new("/"));
+    // Lambda names each instance's log stream `YYYY/MM/DD/[$LATEST]` and 32 hex digits.
+    let log_stream = format!(
+        "{}/[$LATEST]{}",
+        chrono::Utc::now().format("%Y/%m/%d"),
+        uuid::Uuid::new_v4().simple()
+    );
+    vec![
+        ("_HANDLER", spec.handler.clone()),
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            spec.memory_mb.to_string(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", spec.name),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_DEFAULT_REGION", REGION.to_owned()),
+        // The execution role's credentials: any, since the emulator checks no signature.
+        ("AWS_ACCESS_KEY", "emulator".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "emulator".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "emulator".to_owned()),
+        ("AWS_SESSION_TOKEN", "emulator".to_owned()),
+        ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".to_owned()),
+        ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin:/opt/bin".to_owned()),
+        ("LANG", "en_US.UTF-8".to_owned()),
+        ("TZ", ":UTC".to_owned()),
+        // Not Lambda's: where the functions' AWS SDK clients find SQS and Step Functions.
+        ("AWS_ENDPOINT_URL", spec.endpoint_url.clone()),
+    ]
 }
 
 fn init_failure(error_type: &str, message: &str) -> InvokeError {

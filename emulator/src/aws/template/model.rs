@@ -33,6 +33,9 @@ pub struct Function {
     pub code: Code,
     pub timeout: Duration,
     pub memory_mb: u32,
+    /// Its `Handler` (`bootstrap` when the template gives none), which Lambda passes to the
+    /// runtime as `_HANDLER`.
+    pub handler: String,
     pub environment: Vec<Variable>,
 }
 

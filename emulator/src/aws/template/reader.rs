@@ -213,6 +213,11 @@ impl Reader<'_> {
             DEFAULT_MEMORY_MB,
             (128, 10_240),
         )?;
+        // Lambda hands a function its configured `Handler` as `_HANDLER`; a custom runtime's is
+        // free text, and SAM's `rust-cargolambda` functions say `bootstrap`.
+        let handler = self
+            .text(&at("Handler"), &properties["Handler"])?
+            .unwrap_or_else(|| "bootstrap".to_owned());
         let mut environment = Vec::new();
         if let Some(variables) = properties["Environment"]["Variables"].as_object() {
             for (variable, value) in variables {
@@ -232,6 +237,7 @@ impl Reader<'_> {
             code,
             timeout: Duration::from_secs(timeout),
             memory_mb: memory as u32,
+            handler,
             environment,
         })
     }
