@@ -13,6 +13,10 @@
 //!   first invocation;
 //! - warm invocations on one instance: p50 and p99 over many, one after the other.
 //!
+//! A last row measures a function that AWS's own runtime client runs, not Rust's: Python's
+//! `awslambdaric` behind a `bootstrap`, with `Handler: handler.handle` (the emulator's test
+//! fixture `emulator/tests/integration/python-function`), when `python3` can import it.
+//!
 //! Each function gets a payload that runs its handler without calling a provider: the ticket
 //! list for payment, an empty SQS batch for the orchestrator, and an input the task functions
 //! refuse (`InvalidInput`) for the three tasks. Settings point at nothing reachable, since no
@@ -115,12 +119,13 @@ fn setup(name: &str, dir: &Path) -> (Vec<(String, String)>, Value) {
 fn function(
     name: &str,
     executable: &Path,
+    handler: &str,
     environment: Vec<(String, String)>,
 ) -> std::sync::Arc<LambdaFunction> {
     LambdaFunction::new(FunctionSpec {
         name: name.to_owned(),
         executable: executable.to_owned(),
-        handler: "bootstrap".into(),
+        handler: handler.to_owned(),
         environment,
         timeout: Duration::from_secs(10),
         memory_mb: 128,
@@ -154,6 +159,74 @@ fn deflated_size(path: &Path) -> anyhow::Result<u64> {
     Ok(encoder.finish()?.len() as u64)
 }
 
+/// A Python function under `awslambdaric` in `dir/python`, as a custom runtime's `CodeUri` folder
+/// holds it, or `None` without a `python3` that can import it. Its `bootstrap` names that Python
+/// by its full path: Lambda's `PATH` reaches only the system's folders.
+fn python_function(dir: &Path) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import awslambdaric, sys; print(sys.executable)"])
+        .output();
+    let python = match found {
+        Ok(output) if output.status.success() => {
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        }
+        _ => return Ok(None),
+    };
+    let code = dir.join("python");
+    std::fs::create_dir_all(&code)?;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../emulator/tests/integration/python-function/handler.py");
+    std::fs::copy(&fixture, code.join("handler.py"))
+        .with_context(|| format!("could not copy {}", fixture.display()))?;
+    let bootstrap = code.join("bootstrap");
+    std::fs::write(
+        &bootstrap,
+        format!(
+            "#!/bin/sh\ncd \"$LAMBDA_TASK_ROOT\" && exec {python} -m awslambdaric \"$_HANDLER\"\n"
+        ),
+    )?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755))?;
+    Ok(Some(bootstrap))
+}
+
+/// Init, cold and warm figures of one function, as the table's last three cells.
+async fn measure(
+    args: &Args,
+    name: &str,
+    executable: &Path,
+    handler: &str,
+    environment: Vec<(String, String)>,
+    payload: &Value,
+) -> anyhow::Result<String> {
+    let mut cold = Vec::with_capacity(args.cold);
+    let mut inits = Vec::with_capacity(args.cold);
+    for _ in 0..args.cold {
+        let fresh = function(name, executable, handler, environment.clone());
+        cold.push(timed(&fresh, payload).await?);
+        inits.extend(fresh.init_durations());
+    }
+    cold.sort();
+    inits.sort();
+    anyhow::ensure!(!inits.is_empty(), "{name}: no instance reported its init");
+    let warm_function = function(name, executable, handler, environment);
+    timed(&warm_function, payload).await?;
+    let mut warm = Vec::with_capacity(args.warm);
+    for _ in 0..args.warm {
+        warm.push(timed(&warm_function, payload).await?);
+    }
+    warm.sort();
+    Ok(format!(
+        "{} / {} | {} / {} | {} / {}",
+        ms(percentile(&inits, 0.5)),
+        ms(inits[inits.len() - 1]),
+        ms(percentile(&cold, 0.5)),
+        ms(cold[cold.len() - 1]),
+        ms(percentile(&warm, 0.5)),
+        ms(percentile(&warm, 0.99)),
+    ))
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -178,36 +251,30 @@ async fn main() -> anyhow::Result<()> {
     {
         let executable = &binaries[name];
         let size = std::fs::metadata(executable)?.len();
-        let deflated = deflated_size(executable)?;
-        let (environment, payload) = setup(name, &dir);
-        let mut cold = Vec::with_capacity(args.cold);
-        let mut inits = Vec::with_capacity(args.cold);
-        for _ in 0..args.cold {
-            let fresh = function(name, executable, environment.clone());
-            cold.push(timed(&fresh, &payload).await?);
-            inits.extend(fresh.init_durations());
-        }
-        cold.sort();
-        inits.sort();
-        anyhow::ensure!(!inits.is_empty(), "{name}: no instance reported its init");
-        let warm_function = function(name, executable, environment);
-        timed(&warm_function, &payload).await?;
-        let mut warm = Vec::with_capacity(args.warm);
-        for _ in 0..args.warm {
-            warm.push(timed(&warm_function, &payload).await?);
-        }
-        warm.sort();
-        println!(
-            "| {name} | {:.1} MB / {:.1} MB | {} / {} | {} / {} | {} / {} |",
+        let sizes = format!(
+            "{:.1} MB / {:.1} MB",
             size as f64 / 1_000_000.0,
-            deflated as f64 / 1_000_000.0,
-            ms(percentile(&inits, 0.5)),
-            ms(inits[inits.len() - 1]),
-            ms(percentile(&cold, 0.5)),
-            ms(cold[cold.len() - 1]),
-            ms(percentile(&warm, 0.5)),
-            ms(percentile(&warm, 0.99)),
+            deflated_size(executable)? as f64 / 1_000_000.0
         );
+        let (environment, payload) = setup(name, &dir);
+        let row = measure(&args, name, executable, "bootstrap", environment, &payload).await?;
+        println!("| {name} | {sizes} | {row} |");
+    }
+    match python_function(&dir)? {
+        Some(bootstrap) => {
+            let payload = json!({"hello": "world"});
+            let row = measure(
+                &args,
+                "python",
+                &bootstrap,
+                "handler.handle",
+                Vec::new(),
+                &payload,
+            )
+            .await?;
+            println!("| python (awslambdaric) | – | {row} |");
+        }
+        None => eprintln!("no python row: python3 cannot import awslambdaric"),
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -111,6 +111,7 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
     );
     let step_functions = LocalStepFunctions::new(
         &machine.name,
+        &machine.definition,
         workflow.machine.clone(),
         tasks,
         platform.executions.clone(),

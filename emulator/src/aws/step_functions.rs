@@ -159,12 +159,17 @@ pub struct LocalStepFunctions {
     live: Mutex<HashMap<String, History>>,
     /// How many executions this process runs now.
     running: watch::Sender<usize>,
+    /// Its Amazon States Language, as deployed (the template's substitutions done).
+    definition: String,
+    /// When this emulator created it: `DescribeStateMachine`'s `creationDate`.
+    created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl LocalStepFunctions {
     /// Checks that every Task resource of the machine can run here.
     pub fn new(
         name: &str,
+        definition: &str,
         machine: StateMachine,
         tasks: LocalTasks,
         executions: Executions,
@@ -182,11 +187,23 @@ impl LocalStepFunctions {
             executions,
             live: Mutex::new(HashMap::new()),
             running: watch::channel(0).0,
+            definition: definition.to_owned(),
+            created_at: chrono::Utc::now(),
         }))
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Its Amazon States Language, as deployed.
+    pub fn definition(&self) -> &str {
+        &self.definition
+    }
+
+    /// When this emulator created the state machine.
+    pub fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.created_at
     }
 
     /// The state machine its executions run.

@@ -7,8 +7,11 @@
 
 mod aws_sdk;
 mod lambda_instances;
+mod lambda_limits;
 mod priorities;
+mod python_runtime;
 mod restart;
 mod runtime_api;
+mod sfn_api;
 mod support;
 mod template;

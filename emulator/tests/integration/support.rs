@@ -33,3 +33,20 @@ pub fn write_executable(path: &Path, script: &str) {
             .expect("the script is executable");
     }
 }
+
+/// An emulator of the workspace's template, its functions in-process, on a SQLite file of its
+/// own (kept as long as the returned folder).
+pub async fn start_emulator() -> (emulator::RunningEmulator, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = emulator::Config::new(format!(
+        "sqlite://{}",
+        dir.path().join("emulator.db").display()
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let emulator = emulator::start(config, listener)
+        .await
+        .expect("the emulator starts");
+    (emulator, dir)
+}

@@ -7,6 +7,10 @@
 //! - The function is named by its name or its ARN. The workflow's task functions can be invoked in
 //!   both modes; payment and the orchestrator in process mode (in-process they are not
 //!   JSON-in/JSON-out functions).
+//! - Lambda's payload quotas hold before any function runs: a payload that is not JSON is
+//!   `InvalidRequestContentException` (400); over 6 MB (6,291,456 bytes) synchronously, or 1 MB
+//!   (1,048,576 bytes, since 2025) for an `Event`, `RequestEntityTooLargeException` (413)
+//!   (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>).
 //! - The request must be signed (any SigV4 credentials): without an `Authorization` header it is
 //!   refused as AWS refuses it, which also keeps a web page from invoking functions (a browser
 //!   sends that header only after a CORS preflight, which the emulator does not grant).
@@ -24,6 +28,50 @@ use tracing::Instrument;
 use crate::aws::lambda::runtime_api::InvokeError;
 use crate::aws::step_functions::TaskTarget;
 use crate::state::Services;
+
+/// The most a synchronous invocation's payload may hold.
+const REQUEST_RESPONSE_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
+/// The most an asynchronous (`Event`) invocation's payload may hold.
+const EVENT_PAYLOAD_LIMIT: usize = 1024 * 1024;
+
+/// Lambda's checks of a payload before it reaches the function: its size for the invocation
+/// type, and JSON (an empty payload passes, as the CLI sends none).
+fn refused_payload(invocation_type: &str, payload: &[u8]) -> Option<Response> {
+    let too_large = |message: String| {
+        Some(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException",
+            &message,
+        ))
+    };
+    match invocation_type {
+        "Event" if payload.len() > EVENT_PAYLOAD_LIMIT => {
+            return too_large(format!(
+                "{} byte payload is too large for the Event invocation type (limit {EVENT_PAYLOAD_LIMIT} bytes)",
+                payload.len()
+            ));
+        }
+        _ if payload.len() > REQUEST_RESPONSE_PAYLOAD_LIMIT => {
+            return too_large(format!(
+                "Request must be smaller than {REQUEST_RESPONSE_PAYLOAD_LIMIT} bytes for the InvokeFunction operation"
+            ));
+        }
+        _ => {}
+    }
+    if payload.is_empty() {
+        return None;
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+        .err()
+        .map(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                &format!("Could not parse request body into json: {e}"),
+            )
+        })
+}
 
 /// A Lambda REST error: `x-amzn-errortype` and a JSON body, as the service answers it.
 fn error(status: StatusCode, error_type: &'static str, message: &str) -> Response {
@@ -139,6 +187,9 @@ pub(crate) async fn invoke(
         .get("x-amz-invocation-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("RequestResponse");
+    if let Some(refusal) = refused_payload(invocation_type, &payload) {
+        return refusal;
+    }
     match invocation_type {
         "RequestResponse" => answer(run(name, &target, payload).await),
         "Event" => {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,12 +32,17 @@ use serde_json::{Value, json};
 use crate::state::Services;
 use protocol::{AMZ_JSON, AwsError};
 
-/// `POST /` with an `X-Amz-Target` (SQS, Step Functions) and Lambda's `Invoke`.
+/// `POST /` with an `X-Amz-Target` (SQS, Step Functions) and Lambda's `Invoke`. Their bodies
+/// are not held to axum's default 2 MB: the services' own quotas answer as the services do (a
+/// synchronous `Invoke` takes 6 MB), within the server's bound on every body.
 pub(crate) fn routes() -> Router<Arc<Services>> {
-    Router::new().route("/", post(json_protocol)).route(
-        "/2015-03-31/functions/{function}/invocations",
-        post(lambda::invoke),
-    )
+    Router::new()
+        .route("/", post(json_protocol))
+        .route(
+            "/2015-03-31/functions/{function}/invocations",
+            post(lambda::invoke),
+        )
+        .layer(DefaultBodyLimit::disable())
 }
 
 /// `POST /` with an `X-Amz-Target`: one JSON-protocol call.

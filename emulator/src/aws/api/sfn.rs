@@ -1,6 +1,11 @@
 //! AWS Step Functions over the JSON protocol, on the emulator's durable executions of the
-//! registration state machine: `StartExecution`, `DescribeExecution`, `ListExecutions`,
-//! `GetExecutionHistory`.
+//! registration state machine: `ListStateMachines` and `DescribeStateMachine` (the one machine,
+//! its definition as deployed, substitutions done), `StartExecution`, `DescribeExecution`,
+//! `ListExecutions`, `GetExecutionHistory`.
+//!
+//! `StartExecution` holds the execution's input to Step Functions' quota, 256 KiB (262,144 bytes of
+//! UTF-8), with the `ValidationException` the service answers for a constraint
+//! (<https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html>).
 //!
 //! `StartExecution` behaves as Step Functions does for a name already used: the same input while
 //! the execution runs answers its ARN again (an idempotent retry); anything else is
@@ -36,6 +41,8 @@ pub(crate) async fn call(services: &Services, operation: &str, body: Value) -> A
         ));
     };
     match operation {
+        "ListStateMachines" => list_state_machines(step_functions, input(body)?),
+        "DescribeStateMachine" => describe_state_machine(step_functions, input(body)?),
         "StartExecution" => start_execution(step_functions, input(body)?).await,
         "DescribeExecution" => describe_execution(step_functions, input(body)?).await,
         "ListExecutions" => list_executions(step_functions, input(body)?).await,
@@ -93,6 +100,79 @@ fn valid_name(name: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))
 }
 
+/// The most an execution's input may hold: 256 KiB of UTF-8.
+const INPUT_LIMIT: usize = 262_144;
+
+/// The role Step Functions assumes for the state machine: SAM creates one per machine.
+fn role_arn(machine: &str) -> String {
+    format!("arn:aws:iam::{}:role/{machine}Role", crate::names::ACCOUNT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListStateMachines {
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+/// The one state machine: a page of one, whatever the page size.
+fn list_state_machines(
+    step_functions: &LocalStepFunctions,
+    request: ListStateMachines,
+) -> AwsResult {
+    if let Some(max) = request.max_results
+        && !(0..=1000).contains(&max)
+    {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value {}",
+            if max < 0 {
+                "greater than or equal to 0"
+            } else {
+                "less than or equal to 1000"
+            }
+        )));
+    }
+    if let Some(token) = request.next_token {
+        // The one page has no next: any token is one this service never gave.
+        return Err(AwsError::client(
+            "InvalidToken",
+            format!("Invalid Token: '{token}'"),
+        ));
+    }
+    let machine = step_functions.name();
+    Ok(json!({ "stateMachines": [{
+        "stateMachineArn": state_machine_arn(machine),
+        "name": machine,
+        "type": "STANDARD",
+        "creationDate": epoch_seconds(step_functions.created_at()),
+    }] }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeStateMachine {
+    state_machine_arn: String,
+}
+
+fn describe_state_machine(
+    step_functions: &LocalStepFunctions,
+    request: DescribeStateMachine,
+) -> AwsResult {
+    let machine = step_functions.name();
+    check_state_machine(machine, &request.state_machine_arn)?;
+    Ok(json!({
+        "stateMachineArn": state_machine_arn(machine),
+        "name": machine,
+        "status": "ACTIVE",
+        "definition": step_functions.definition(),
+        "roleArn": role_arn(machine),
+        "type": "STANDARD",
+        "creationDate": epoch_seconds(step_functions.created_at()),
+        "loggingConfiguration": { "level": "OFF", "includeExecutionData": false },
+        "tracingConfiguration": { "enabled": false },
+    }))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StartExecution {
@@ -114,6 +194,15 @@ async fn start_execution(
             "InvalidName",
             format!("Invalid Name: '{name}'"),
         ));
+    }
+    if request
+        .input
+        .as_ref()
+        .is_some_and(|input| input.len() > INPUT_LIMIT)
+    {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to {INPUT_LIMIT}"
+        )));
     }
     let input: Value =
         serde_json::from_str(request.input.as_deref().unwrap_or("{}")).map_err(|e| {
