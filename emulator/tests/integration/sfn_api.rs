@@ -90,3 +90,35 @@ async fn an_execution_input_over_256_kib_is_refused() {
         .expect("at the quota, the execution starts");
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn malformed_arns_inputs_and_tokens_get_step_functions_errors() {
+    let (emulator, _dir) = crate::support::start_emulator().await;
+    let sfn = crate::support::client!(aws_sdk_sfn, emulator.url());
+    let not_json = sfn
+        .start_execution()
+        .state_machine_arn(state_machine_arn(STATE_MACHINE))
+        .input("not json")
+        .send()
+        .await
+        .expect_err("the input is not JSON");
+    assert_eq!(
+        not_json.into_service_error().code(),
+        Some("InvalidExecutionInput")
+    );
+    let bad_arn = sfn
+        .describe_state_machine()
+        .state_machine_arn("not-an-arn")
+        .send()
+        .await
+        .expect_err("not an ARN");
+    assert_eq!(bad_arn.into_service_error().code(), Some("InvalidArn"));
+    let bad_token = sfn
+        .list_state_machines()
+        .next_token("never-given")
+        .send()
+        .await
+        .expect_err("a token this service never gave");
+    assert_eq!(bad_token.into_service_error().code(), Some("InvalidToken"));
+    emulator.shutdown().await;
+}
