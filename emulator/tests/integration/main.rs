@@ -13,5 +13,6 @@ mod python_runtime;
 mod restart;
 mod runtime_api;
 mod sfn_api;
+mod sqs_limits;
 mod support;
 mod template;

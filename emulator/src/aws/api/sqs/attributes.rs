@@ -16,8 +16,11 @@ pub(super) const TRACE_HEADER: &str = "AWSTraceHeader";
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct AttributeValue {
-    pub(super) data_type: String,
+    /// Required by SQS; absent, `limits` refuses it as SQS does.
+    pub(super) data_type: Option<String>,
     pub(super) string_value: Option<String>,
+    /// Base64, as the JSON protocol carries blobs.
+    pub(super) binary_value: Option<String>,
 }
 
 pub(super) fn md5_hex(bytes: &[u8]) -> String {
@@ -43,16 +46,18 @@ pub(super) fn md5_of_attributes(attributes: &BTreeMap<String, String>) -> String
 }
 
 /// A message's attributes as the queue keeps them: its message attributes (strings) and its
-/// trace header.
+/// trace header. The message attributes have passed SQS's checks (`limits`) first; what is
+/// refused here is what the emulator does not keep (a `Number` or `Binary` attribute, or one named
+/// as the trace header, which shares their map).
 pub(super) fn stored_attributes(
     message_attributes: BTreeMap<String, AttributeValue>,
     system_attributes: BTreeMap<String, AttributeValue>,
 ) -> Result<BTreeMap<String, String>, AwsError> {
     let mut stored = BTreeMap::new();
     for (name, attribute) in message_attributes {
-        if name == TRACE_HEADER || name.is_empty() || name.len() > 256 {
+        if name == TRACE_HEADER {
             return Err(invalid_parameter(format!(
-                "The message attribute name {name:?} is invalid."
+                "The emulator keeps {TRACE_HEADER} as a message system attribute only, not as a message attribute."
             )));
         }
         stored.insert(name, string_value(attribute)?);
@@ -69,10 +74,11 @@ pub(super) fn stored_attributes(
 }
 
 pub(super) fn string_value(attribute: AttributeValue) -> Result<String, AwsError> {
-    match (attribute.data_type.as_str(), attribute.string_value) {
-        ("String", Some(value)) => Ok(value),
+    match (attribute.data_type.as_deref(), attribute.string_value) {
+        (Some("String"), Some(value)) => Ok(value),
         (data_type, _) => Err(invalid_parameter(format!(
-            "The emulator keeps message attributes of DataType String with a StringValue only (got {data_type:?})."
+            "The emulator keeps message attributes of DataType String with a StringValue only (got {:?}).",
+            data_type.unwrap_or_default()
         ))),
     }
 }

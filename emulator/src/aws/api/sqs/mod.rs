@@ -8,20 +8,22 @@
 //! is `http://{emulator}/000000000000/{name}`; any URL whose last segment names a queue is
 //! accepted, as the URL is only a name under the JSON protocol.
 //!
-//! Not reproduced: message attributes other than `String` (a `Number` or `Binary` one is refused,
-//! not converted), FIFO parameters, and the limits on sizes.
+//! SQS's limits on what a call sends (sizes, characters, attributes, batches, ranges) are checked
+//! as SQS checks them (`limits`). Not reproduced: message attributes other than `String` (a
+//! valid `Number` or `Binary` one is refused, not kept), FIFO parameters, and a queue's own
+//! `MaximumMessageSize` (the topology's queues take SQS's default, 1 MiB).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use durable::Queue;
-use durable::queue::{MAX_BATCH_SIZE, ReceivedMessage};
+use durable::queue::ReceivedMessage;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 mod attributes;
 mod errors;
+mod limits;
 
 use crate::aws::api::protocol::{AwsError, AwsResult, input};
 use crate::names::{queue_arn, queue_url};
@@ -30,7 +32,8 @@ use attributes::{
     AttributeValue, TRACE_HEADER, asked, md5_hex, md5_of_attributes, message_attributes,
     stored_attributes,
 };
-use errors::{internal, invalid_parameter, queue_does_not_exist};
+use errors::{internal, queue_does_not_exist};
+use limits::{MAX_MESSAGE_SIZE, check_batch, check_batch_size, check_message, message_size};
 
 pub(crate) async fn call(
     services: &Services,
@@ -75,18 +78,6 @@ fn url(host: &str, name: &str) -> String {
     queue_url(&format!("http://{host}"), name)
 }
 
-/// A number of seconds from 0 to `max`; out of range, an error naming the parameter.
-fn seconds(value: Option<i64>, name: &str, max: i64) -> Result<Option<Duration>, AwsError> {
-    value
-        .map(|n| match u64::try_from(n) {
-            Ok(secs) if n <= max => Ok(Duration::from_secs(secs)),
-            _ => Err(invalid_parameter(format!(
-                "Value {n} for parameter {name} is invalid. Reason: Must be between 0 and {max}."
-            ))),
-        })
-        .transpose()
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SendMessage {
@@ -111,23 +102,19 @@ struct SendEntry {
     message_system_attributes: BTreeMap<String, AttributeValue>,
 }
 
-/// Sends one message and answers with its id and digests.
+/// Checks one message against SQS's limits, then sends it and answers with its id and digests.
 async fn send(
     queue: &Queue,
     body: String,
     delay_seconds: Option<i64>,
-    attributes: BTreeMap<String, String>,
+    user_attributes: BTreeMap<String, AttributeValue>,
+    system_attributes: BTreeMap<String, AttributeValue>,
 ) -> Result<Map<String, Value>, AwsError> {
-    if body.is_empty() {
-        return Err(AwsError::sqs(
-            "InvalidMessageContents",
-            "InvalidMessageContents",
-            "The message body must be at least one character.",
-        ));
-    }
-    let delay = seconds(delay_seconds, "DelaySeconds", 900)?;
+    check_message(&body, &user_attributes)?;
+    let delay = limits::delay_seconds(delay_seconds)?;
+    let attributes = stored_attributes(user_attributes, system_attributes)?;
     let md5_of_body = md5_hex(body.as_bytes());
-    let user_attributes = message_attributes(&attributes);
+    let digested = message_attributes(&attributes);
     let message_id = queue
         .send(body, attributes, delay)
         .await
@@ -135,10 +122,10 @@ async fn send(
     let mut answer = Map::new();
     answer.insert("MessageId".into(), json!(message_id));
     answer.insert("MD5OfMessageBody".into(), json!(md5_of_body));
-    if !user_attributes.is_empty() {
+    if !digested.is_empty() {
         answer.insert(
             "MD5OfMessageAttributes".into(),
-            json!(md5_of_attributes(&user_attributes)),
+            json!(md5_of_attributes(&digested)),
         );
     }
     Ok(answer)
@@ -146,64 +133,15 @@ async fn send(
 
 async fn send_message(queues: &[Arc<Queue>], request: SendMessage) -> AwsResult {
     let queue = queue(queues, &request.queue_url)?;
-    let attributes = stored_attributes(
-        request.message_attributes,
-        request.message_system_attributes,
-    )?;
     let answer = send(
         queue,
         request.message_body,
         request.delay_seconds,
-        attributes,
+        request.message_attributes,
+        request.message_system_attributes,
     )
     .await?;
     Ok(Value::Object(answer))
-}
-
-/// Checks a batch's entry ids: 1 to 10 entries, each id 1 to 80 letters, digits, `-` or `_`,
-/// all distinct.
-fn check_batch<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Result<(), AwsError> {
-    match ids.len() {
-        0 => {
-            return Err(AwsError::sqs(
-                "EmptyBatchRequest",
-                "AWS.SimpleQueueService.EmptyBatchRequest",
-                "There should be at least one entry in the request.",
-            ));
-        }
-        n if n > MAX_BATCH_SIZE => {
-            return Err(AwsError::sqs(
-                "TooManyEntriesInBatchRequest",
-                "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
-                format!("Maximum number of entries per request are 10. You have sent {n}."),
-            ));
-        }
-        _ => {}
-    }
-    let mut seen = HashSet::new();
-    for id in ids {
-        let valid = (1..=80).contains(&id.len())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid {
-            return Err(AwsError::sqs(
-                "InvalidBatchEntryId",
-                "AWS.SimpleQueueService.InvalidBatchEntryId",
-                format!(
-                    "A batch entry id can only contain alphanumeric characters, hyphens and underscores, up to 80 (got {id:?})."
-                ),
-            ));
-        }
-        if !seen.insert(id) {
-            return Err(AwsError::sqs(
-                "BatchEntryIdsNotDistinct",
-                "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
-                format!("Id {id} repeated."),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// A batch entry that failed, as `Failed` lists it.
@@ -219,15 +157,23 @@ fn failed_entry(id: &str, error: &AwsError) -> Value {
 async fn send_message_batch(queues: &[Arc<Queue>], request: Batch<SendEntry>) -> AwsResult {
     let queue = queue(queues, &request.queue_url)?;
     check_batch(request.entries.iter().map(|entry| entry.id.as_str()))?;
+    check_batch_size(
+        request
+            .entries
+            .iter()
+            .map(|entry| message_size(&entry.message_body, &entry.message_attributes))
+            .sum(),
+    )?;
     let (mut successful, mut failed) = (Vec::new(), Vec::new());
     for entry in request.entries {
-        let sent =
-            match stored_attributes(entry.message_attributes, entry.message_system_attributes) {
-                Ok(attributes) => {
-                    send(queue, entry.message_body, entry.delay_seconds, attributes).await
-                }
-                Err(e) => Err(e),
-            };
+        let sent = send(
+            queue,
+            entry.message_body,
+            entry.delay_seconds,
+            entry.message_attributes,
+            entry.message_system_attributes,
+        )
+        .await;
         match sent {
             Ok(mut answer) => {
                 answer.insert("Id".into(), json!(entry.id));
@@ -304,15 +250,9 @@ fn received(message: ReceivedMessage, system: &[String], user: &[String]) -> Val
 
 async fn receive_message(queues: &[Arc<Queue>], request: ReceiveMessage) -> AwsResult {
     let queue = queue(queues, &request.queue_url)?;
-    let max = request.max_number_of_messages.unwrap_or(1);
-    if !(1..=10).contains(&max) {
-        return Err(invalid_parameter(format!(
-            "Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
-        )));
-    }
-    let visibility = seconds(request.visibility_timeout, "VisibilityTimeout", 43_200)?;
-    let wait = seconds(request.wait_time_seconds, "WaitTimeSeconds", 20)?.unwrap_or_default();
-    let max = usize::try_from(max).unwrap_or(1);
+    let max = limits::max_number_of_messages(request.max_number_of_messages)?;
+    let visibility = limits::visibility_timeout(request.visibility_timeout)?;
+    let wait = limits::wait_time_seconds(request.wait_time_seconds)?.unwrap_or_default();
     let messages = if wait.is_zero() {
         queue.receive(max, visibility).await
     } else {
@@ -381,12 +321,7 @@ async fn change_message_visibility(
     request: ChangeMessageVisibility,
 ) -> AwsResult {
     let queue = queue(queues, &request.queue_url)?;
-    let timeout = seconds(
-        Some(request.visibility_timeout),
-        "VisibilityTimeout",
-        43_200,
-    )?
-    .unwrap_or_default();
+    let timeout = limits::visibility_timeout(Some(request.visibility_timeout))?.unwrap_or_default();
     queue
         .change_visibility(&request.receipt_handle, timeout)
         .await
@@ -479,7 +414,7 @@ async fn get_queue_attributes(queues: &[Arc<Queue>], request: GetQueueAttributes
         set("RedrivePolicy", policy.to_string());
     }
     set("ReceiveMessageWaitTimeSeconds", "0".into());
-    set("MaximumMessageSize", "262144".into());
+    set("MaximumMessageSize", MAX_MESSAGE_SIZE.to_string());
     set("MessageRetentionPeriod", "345600".into());
     Ok(json!({ "Attributes": attributes }))
 }

@@ -25,3 +25,49 @@ fn attribute_names_match_all_prefixes_and_names() {
     assert!(asked(&names(&["DeadLetterReason"]), "DeadLetterReason"));
     assert!(!asked(&names(&[]), "DeadLetterReason"));
 }
+
+/// A `Number` attribute's value: a decimal of up to 38 significant digits, between 10^-128 and
+/// 10^+126 in magnitude.
+#[test]
+fn numbers_are_decimals_of_38_digits_between_1e_minus_128_and_1e126() {
+    for number in [
+        "0",
+        "-0.0",
+        "42",
+        "+7",
+        "-3.25",
+        ".5",
+        "5.",
+        "1e3",
+        "2.5E-7",
+        "00012.3400",
+        "12345678901234567890123456789012345678",
+        "1e126",
+        "9.99e126",
+        "1e-128",
+        "0.0001e-124",
+    ] {
+        assert!(limits::is_number(number), "{number}");
+    }
+    for not_a_number in [
+        "",
+        ".",
+        "-",
+        "abc",
+        "1,5",
+        "1e",
+        "e5",
+        "0x10",
+        "1.2.3",
+        " 1",
+        "1 ",
+        "NaN",
+        "Infinity",
+        "123456789012345678901234567890123456789",
+        "1e127",
+        "1e-129",
+        "10e126",
+    ] {
+        assert!(!limits::is_number(not_a_number), "{not_a_number}");
+    }
+}
