@@ -12,6 +12,7 @@ mod priorities;
 mod python_runtime;
 mod restart;
 mod runtime_api;
+mod served_operations;
 mod sfn_api;
 mod sqs_limits;
 mod support;
