@@ -209,3 +209,32 @@ async fn overlapping_invocations_go_to_two_runtimes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_over_6_mb_fails_the_invocation_as_lambda_does() {
+    let (api, base) = start().await;
+    let client = reqwest::Client::new();
+    for (size, accepted) in [(6_291_556, true), (6_291_557, false)] {
+        let invoked = invoke_in_background(&api, json!({}), Duration::from_secs(10), None);
+        let (id, _, _) = next(&client, &base).await;
+        let answered = client
+            .post(format!("{base}/invocation/{id}/response"))
+            .body(vec![b'x'; size])
+            .send()
+            .await
+            .expect("answered");
+        let outcome = invoked.await.expect("joined");
+        if accepted {
+            assert_eq!(answered.status(), 202, "{size} bytes is within the quota");
+            assert_eq!(outcome.expect("a response").len(), size);
+        } else {
+            assert_eq!(answered.status(), 413);
+            match outcome {
+                Err(InvokeError::Function(failure)) => {
+                    assert_eq!(failure.error_type, "Function.ResponseSizeTooLarge");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

@@ -7,7 +7,9 @@
 //!   `Lambda-Runtime-Aws-Request-Id`, `Lambda-Runtime-Deadline-Ms` (epoch milliseconds),
 //!   `Lambda-Runtime-Invoked-Function-Arn` and `Lambda-Runtime-Trace-Id`;
 //! - `POST .../invocation/{id}/response` and `.../invocation/{id}/error` (`{"errorType",
-//!   "errorMessage"}`) answer it; an unknown or already answered id is a 400;
+//!   "errorMessage"}`) answer it; an unknown or already answered id is a 400; a response over
+//!   Lambda's 6 MB quota is a 413 to the runtime, and the invocation fails with
+//!   `Function.ResponseSizeTooLarge`, as on Lambda;
 //! - `POST /2018-06-01/runtime/init/error` reports a runtime that could not start.
 //!
 //! [`RuntimeApi::invoke`] is the caller's side (what the Lambda service does for `Invoke`): it
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,6 +30,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
+
+/// The most a function's response may hold, as Lambda counts it (6 MB and 100 bytes).
+const RESPONSE_LIMIT: usize = 6_291_556;
 
 /// A function's failure, as the runtime reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +107,8 @@ impl RuntimeApi {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            // Room for a response over the quota to be read, and refused as Lambda refuses it.
+            .layer(DefaultBodyLimit::max(2 * RESPONSE_LIMIT))
             .with_state(api.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
@@ -239,7 +246,28 @@ fn settle(api: &RuntimeApi, id: &str, outcome: Result<Bytes, InvokeError>) -> Re
 }
 
 async fn response(State(api): State<RuntimeApi>, Path(id): Path<String>, body: Bytes) -> Response {
-    settle(&api, &id, Ok(body))
+    if body.len() <= RESPONSE_LIMIT {
+        return settle(&api, &id, Ok(body));
+    }
+    let message = format!(
+        "Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes)."
+    );
+    let settled = settle(
+        &api,
+        &id,
+        Err(InvokeError::Function(FunctionFailure {
+            error_type: "Function.ResponseSizeTooLarge".to_owned(),
+            error_message: message.clone(),
+        })),
+    );
+    if settled.status() != StatusCode::ACCEPTED {
+        return settled;
+    }
+    api_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        &message,
+    )
 }
 
 #[derive(Deserialize)]
