@@ -14,18 +14,34 @@ const READY_POLL: Duration = Duration::from_millis(5);
 /// How long the emulator may take to stop after SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs `cargo build --release -p emulator` in `workspace` and returns the binary it built.
+/// The function packages the emulator builds in process mode (`emulator::functions`), built here
+/// first with the same arguments so that its own build at start is a no-op.
+const FUNCTION_PACKAGES: [&str; 6] = [
+    "payment",
+    "orchestrator",
+    "save-order",
+    "email",
+    "mailing-list",
+    "azure-app",
+];
+
+/// Runs `cargo build --release` of the emulator (and the functions' binaries) in `workspace` and
+/// returns the emulator it built.
 pub fn build(workspace: &Path) -> anyhow::Result<PathBuf> {
     // `cargo run` tells the program which cargo ran it.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
-        .args(["build", "--release", "-p", "emulator"])
+    let mut command = Command::new(&cargo);
+    command.args(["build", "--release", "--bins", "-p", "emulator"]);
+    for package in FUNCTION_PACKAGES {
+        command.args(["-p", package]);
+    }
+    let status = command
         .current_dir(workspace)
         .status()
         .with_context(|| format!("could not run {} build", cargo.to_string_lossy()))?;
     ensure!(
         status.success(),
-        "cargo build --release -p emulator failed ({status})"
+        "cargo build --release of the emulator and the functions failed ({status})"
     );
     // A relative CARGO_TARGET_DIR is relative to where cargo ran: the workspace.
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -53,12 +69,16 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts `binary --port <free port> --functions in-process` with `DATABASE_URL=database_url`,
-    /// logging to `emulator.log` in `dir`. The functions run in the emulator's process, so that
-    /// the emulator's CPU time is the whole system's (in process mode each function's processes
-    /// would be left out). Provider settings (`PAYPAL_*`, `SENDGRID_*`, `MAILCHIMP_*`) are
-    /// not passed on: the bench measures the local providers, never the real services.
-    pub fn spawn(binary: &Path, database_url: &str, dir: &Path) -> anyhow::Result<Self> {
+    /// Starts `binary --port <free port> --functions <functions>` (`process` or `in-process`)
+    /// with `DATABASE_URL=database_url`, logging to `emulator.log` in `dir`. Provider settings
+    /// (`PAYPAL_*`, `SENDGRID_*`, `MAILCHIMP_*`) are not passed on: the bench measures the local
+    /// providers, never the real services.
+    pub fn spawn(
+        binary: &Path,
+        functions: &str,
+        database_url: &str,
+        dir: &Path,
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log = dir.join("emulator.log");
         let stdout =
@@ -68,7 +88,7 @@ impl Emulator {
             .context("could not share the log file between stdout and stderr")?;
         let mut command = Command::new(binary);
         command
-            .args(["--port", &port.to_string(), "--functions", "in-process"])
+            .args(["--port", &port.to_string(), "--functions", functions])
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -93,7 +113,7 @@ impl Emulator {
             url: format!("http://127.0.0.1:{port}"),
             log,
             command: format!(
-                "DATABASE_URL={} RUST_LOG=warn {} --port {port} --functions in-process",
+                "DATABASE_URL={} RUST_LOG=warn {} --port {port} --functions {functions}",
                 shell_quote(&without_password(database_url)),
                 shell_quote(&binary.to_string_lossy())
             ),

@@ -241,7 +241,7 @@ impl Sample {
         let sample = Self {
             at: Instant::now(),
             completed: counts.completed_since(before),
-            cpu_ticks: procfs::cpu_ticks(pid)?,
+            cpu_ticks: procfs::tree_cpu_ticks(pid)?,
         };
         Ok((stats, sample))
     }
@@ -305,7 +305,7 @@ pub async fn baseline(
     let sample = Sample {
         at: Instant::now(),
         completed: 0,
-        cpu_ticks: procfs::cpu_ticks(pid)?,
+        cpu_ticks: procfs::tree_cpu_ticks(pid)?,
     };
     Ok((before, sample))
 }

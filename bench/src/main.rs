@@ -12,8 +12,12 @@
 //! - the end-to-end rate: registrations whose order is stored, email captured and newsletter
 //!   member added, as `GET /_emulator/api/stats` counts them every 100 ms, overall and for the
 //!   first and the last 1000 (a rate that drops over the run points at growing state);
-//! - the emulator's CPU time per registration (`/proc/<pid>/stat`), its memory after the run,
-//!   and how long it takes to stop cleanly on SIGTERM.
+//! - the CPU time per registration of the whole process tree (the emulator, and in process mode
+//!   its function instances: `/proc/<pid>/stat` of each), the memory after the run (the
+//!   emulator's, and its instances' together), and how long it takes to stop cleanly on SIGTERM.
+//!
+//! `--functions process` runs the functions as their binaries, as `cargo run -p emulator` does;
+//! `--functions in-process` (the default) runs their libraries in the emulator's process.
 //!
 //! It prints one markdown table, and exits non-zero when a registration accepted with 201 never
 //! completes (within `--timeout-secs` of the last POST) or the emulator dies. Linux only (`/proc`).
@@ -21,6 +25,7 @@
 //! ```text
 //! cargo run --release -p bench
 //! cargo run --release -p bench -- --registrations 10000 --concurrency 16
+//! cargo run --release -p bench -- --functions process
 //! cargo run --release -p bench -- --database-url postgres://localhost/registrations
 //! cargo run --release -p bench -- --emulator target/release/emulator
 //! ```
@@ -64,6 +69,10 @@ struct Args {
     /// The emulator's DATABASE_URL (default: a fresh SQLite file in a temporary directory).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// How the emulator runs the functions: `process` (their binaries, the emulator's default) or
+    /// `in-process` (their libraries, in its process).
+    #[arg(long, default_value = "in-process", value_parser = ["process", "in-process"])]
+    functions: String,
     /// How long to wait, after the last POST, for every accepted registration to complete.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     timeout_secs: u64,
@@ -93,7 +102,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         .build()
         .context("could not build the HTTP client")?;
 
-    let mut emulator = Emulator::spawn(&binary, &database_url, &dir)?;
+    let mut emulator = Emulator::spawn(&binary, &args.functions, &database_url, &dir)?;
     let run = match measure(&args, &client, &mut emulator).await {
         Ok(run) => run,
         Err(e) => {
@@ -143,6 +152,11 @@ struct Run {
     posted: Posted,
     progress: Progress,
     after: Memory,
+    /// The function instances (the emulator's descendants) after the run: how many, and their
+    /// resident memory together.
+    instances: (usize, u64),
+    /// The CPU time of the tree's processes since they started, by command name, after the run.
+    cpu_by_command: Vec<(String, u64)>,
 }
 
 impl Run {
@@ -230,7 +244,15 @@ async fn measure(
         anyhow::bail!("the emulator died during the run ({status})");
     }
     let after = procfs::memory(emulator.pid)?;
+    let descendants = procfs::descendants(emulator.pid);
+    let instances_kib = descendants
+        .iter()
+        .filter_map(|&pid| procfs::memory(pid).ok())
+        .map(|memory| memory.rss_kib)
+        .sum();
     Ok(Run {
+        cpu_by_command: procfs::tree_cpu_by_command(emulator.pid),
+        instances: (descendants.len(), instances_kib),
         ready,
         idle,
         idle_after_tickets,
@@ -328,7 +350,8 @@ impl Report<'_> {
             (
                 "emulator",
                 format!(
-                    "{emulator}, {}, {} clients, {} registrations",
+                    "{emulator}, functions {}, {}, {} clients, {} registrations",
+                    args.functions,
                     database_kind(self.database_url),
                     args.concurrency,
                     args.registrations
@@ -348,10 +371,27 @@ impl Report<'_> {
                 format!("{} / {}", latency(50), latency(99)),
             ),
             ("end to end", end_to_end),
-            ("emulator CPU per registration", cpu),
+            ("CPU per registration (the process tree)", cpu),
             (
                 "memory after the run (RSS / peak)",
                 format!("{} / {}", mib(run.after.rss_kib), mib(run.after.peak_kib)),
+            ),
+            ("CPU by process since its start (share of the tree)", {
+                let total: u64 = run.cpu_by_command.iter().map(|(_, t)| t).sum();
+                run.cpu_by_command
+                    .iter()
+                    .map(|(name, ticks)| {
+                        format!(
+                            "{name} {:.0} %",
+                            *ticks as f64 * 100.0 / total.max(1) as f64
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            (
+                "function instances after the run (RSS in all)",
+                format!("{} ({})", run.instances.0, mib(run.instances.1)),
             ),
             (
                 "errors / lost",
