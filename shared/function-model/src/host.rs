@@ -129,7 +129,9 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: an instance handles one invocation at a time (Lambda sends the next only after
+    // the answer), so worker threads would only add wake-ups and context switches to each one.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
