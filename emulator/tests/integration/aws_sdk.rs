@@ -35,18 +35,7 @@ struct Cloud {
 }
 
 async fn start(configure: impl FnOnce(&mut Config)) -> Cloud {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut config = Config::new(format!(
-        "sqlite://{}",
-        dir.path().join("emulator.db").display()
-    ));
-    configure(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let emulator = emulator::start(config, listener)
-        .await
-        .expect("the emulator starts");
+    let (emulator, dir) = crate::support::start_emulator(configure).await;
     let lambda_environment: Vec<(&'static str, String)> = vec![
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", "test".into()),

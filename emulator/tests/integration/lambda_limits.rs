@@ -36,7 +36,7 @@ fn refusal<T: std::fmt::Debug>(
 
 #[tokio::test]
 async fn a_payload_that_is_not_json_is_refused_before_the_function_runs() {
-    let (emulator, _dir) = crate::support::start_emulator().await;
+    let (emulator, _dir) = crate::support::start_emulator(|_| {}).await;
     let lambda = crate::support::client!(aws_sdk_lambda, emulator.url());
     let outcome = lambda
         .invoke()
@@ -59,7 +59,7 @@ async fn a_payload_that_is_not_json_is_refused_before_the_function_runs() {
 
 #[tokio::test]
 async fn a_synchronous_payload_over_6_mb_is_too_large() {
-    let (emulator, _dir) = crate::support::start_emulator().await;
+    let (emulator, _dir) = crate::support::start_emulator(|_| {}).await;
     let lambda = crate::support::client!(aws_sdk_lambda, emulator.url());
     let outcome = lambda
         .invoke()
@@ -87,7 +87,7 @@ async fn a_synchronous_payload_over_6_mb_is_too_large() {
 
 #[tokio::test]
 async fn an_event_payload_over_1_mb_is_too_large() {
-    let (emulator, _dir) = crate::support::start_emulator().await;
+    let (emulator, _dir) = crate::support::start_emulator(|_| {}).await;
     let lambda = crate::support::client!(aws_sdk_lambda, emulator.url());
     let event = |size| {
         lambda

@@ -64,16 +64,11 @@ async fn a_python_function_under_awslambdaric_answers_with_its_context_and_typed
             "#!/bin/sh\ncd \"$LAMBDA_TASK_ROOT\" && exec {python} -m awslambdaric \"$_HANDLER\"\n"
         ),
     );
-    let mut config = emulator::Config::new(format!(
-        "sqlite://{}",
-        folder.path().join("emulator.db").display()
-    ));
-    config.template = folder.path().join("template.yaml");
-    config.functions = emulator::Functions::Process(Default::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let emulator = emulator::start(config, listener).await.expect("starts");
+    let (emulator, _dir) = crate::support::start_emulator(|config| {
+        config.template = folder.path().join("template.yaml");
+        config.functions = emulator::Functions::Process(Default::default());
+    })
+    .await;
     let lambda = crate::support::client!(aws_sdk_lambda, emulator.url());
     let invoke = |payload: Value| {
         lambda

@@ -10,7 +10,7 @@ const STATE_MACHINE: &str = "RegistrationStateMachine";
 
 #[tokio::test]
 async fn the_state_machine_is_listed_and_described_as_deployed() {
-    let (emulator, _dir) = crate::support::start_emulator().await;
+    let (emulator, _dir) = crate::support::start_emulator(|_| {}).await;
     let sfn = crate::support::client!(aws_sdk_sfn, emulator.url());
     let listed = sfn
         .list_state_machines()
@@ -61,7 +61,7 @@ async fn the_state_machine_is_listed_and_described_as_deployed() {
 
 #[tokio::test]
 async fn an_execution_input_over_256_kib_is_refused() {
-    let (emulator, _dir) = crate::support::start_emulator().await;
+    let (emulator, _dir) = crate::support::start_emulator(|_| {}).await;
     let sfn = crate::support::client!(aws_sdk_sfn, emulator.url());
     let input = |size: usize| format!(r#"{{"pad":"{}"}}"#, "x".repeat(size - 10));
     let refused = sfn
@@ -93,7 +93,7 @@ async fn an_execution_input_over_256_kib_is_refused() {
 
 #[tokio::test]
 async fn malformed_arns_inputs_and_tokens_get_step_functions_errors() {
-    let (emulator, _dir) = crate::support::start_emulator().await;
+    let (emulator, _dir) = crate::support::start_emulator(|_| {}).await;
     let sfn = crate::support::client!(aws_sdk_sfn, emulator.url());
     let not_json = sfn
         .start_execution()

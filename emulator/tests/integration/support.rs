@@ -35,13 +35,16 @@ pub fn write_executable(path: &Path, script: &str) {
 }
 
 /// An emulator of the workspace's template, its functions in-process, on a SQLite file of its
-/// own (kept as long as the returned folder).
-pub async fn start_emulator() -> (emulator::RunningEmulator, tempfile::TempDir) {
+/// own (kept as long as the returned folder), with `configure` applied to its settings last.
+pub async fn start_emulator(
+    configure: impl FnOnce(&mut emulator::Config),
+) -> (emulator::RunningEmulator, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let config = emulator::Config::new(format!(
+    let mut config = emulator::Config::new(format!(
         "sqlite://{}",
         dir.path().join("emulator.db").display()
     ));
+    configure(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");
