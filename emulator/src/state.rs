@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use durable::{Db, Executions, Pool, Queue};
+use durable::{Db, Executions, Queue};
 use function_model::HttpFunction;
 use futures_util::future::BoxFuture;
-use order_store::{OrderStore, PostgresOrderStore, SqliteOrderStore};
+use order_store::OrderStore;
 use tokio::sync::watch;
 
 use crate::aws::step_functions::{LocalStepFunctions, TaskTarget};
@@ -38,15 +38,8 @@ impl Platform {
     /// Opens the database (and the order store and records in it) and starts the local
     /// providers, for an emulator serving at `base`.
     pub async fn open(config: &Config, base: String) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url).await?;
-        let store: Arc<dyn OrderStore> = match db.pool() {
-            Pool::Sqlite(pool) => {
-                Arc::new(SqliteOrderStore::from_pool(pool.clone(), db.rounds()).await?)
-            }
-            Pool::Postgres(pool) => {
-                Arc::new(PostgresOrderStore::from_pool(pool.clone(), db.rounds()).await?)
-            }
-        };
+        let db = Db::connect_owner(&config.database_url).await?;
+        let store = order_store::on_pool(db.pool(), db.rounds()).await?;
         let records = Records::open(db.clone()).await?;
         let faults = Arc::new(Faults::default());
         let providers = LocalProviders::new(

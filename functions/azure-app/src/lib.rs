@@ -107,7 +107,7 @@ pub async fn app(
     let db = Db::connect(&settings.database_url)
         .await
         .context("could not open the database (DATABASE_URL)")?;
-    let store = order_store::connect(&settings.database_url)
+    let store = order_store::on_pool(db.pool(), db.rounds())
         .await
         .context("could not open the order store (DATABASE_URL)")?;
 

@@ -8,17 +8,16 @@
 //! accepts too), portable types (`TEXT`, `BIGINT`) and `ON CONFLICT`/`RETURNING`, and [`on_pool!`]
 //! runs the same query code on whichever pool is open.
 //!
-//! SQLite gets one connection for the statements. SQLite lets one writer in at a time, and a
-//! second connection that wants to write waits in SQLite's busy handler, which sleeps in steps of
-//! milliseconds; queueing statements on one connection is both faster and fairer. The journal is
-//! WAL with `synchronous=NORMAL`: a commit is durable against a crash of the process (what the
-//! emulator needs), not against a power cut of the machine.
-//!
-//! The WAL is copied into the database file (checkpointed) mostly by a second connection in the
-//! background ([`Checkpointer`]), not by the connection that writes. A checkpoint is where SQLite
-//! calls `fsync` (twice) under `synchronous=NORMAL`; done by the writing connection, as SQLite does
-//! by default every 1,000 pages, every statement queued behind it waited for the disk: on a slow
-//! disk, a fifth of the emulator's throughput (see docs/performance-log.md).
+//! SQLite is opened as every SQLite file of this project is (`group_commit::sqlite`: one
+//! connection, WAL with `synchronous=NORMAL`, no ping). Several processes may write one file: in
+//! process mode the function instances open the emulator's. The process that owns the file, the
+//! emulator ([`Db::connect_owner`]), also copies the WAL into the database file in the background
+//! ([`Checkpointer`]), so that no writer waits for the disk at a commit; the others
+//! ([`Db::connect`]) leave that to it. A checkpoint is where SQLite calls `fsync` (twice) under
+//! `synchronous=NORMAL`; done by the writing connection, as SQLite does by default every 1,000
+//! pages, every statement queued behind it waited for the disk: on a slow disk, a fifth of the
+//! emulator's throughput. Done by every instance as well, every 50 ms, the function processes
+//! spent a tenth of their CPU on it (see docs/performance-log.md).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,12 +26,12 @@ use std::time::Duration;
 pub use group_commit::Pool;
 use group_commit::Rounds;
 
+#[cfg(feature = "sqlite")]
+use group_commit::sqlite;
 #[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 #[cfg(feature = "sqlite")]
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 /// This crate's migrations (`migrations/`).
 const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[(
@@ -122,16 +121,34 @@ pub struct Db {
 
 impl Db {
     /// Opens `database_url` (`sqlite:…`, created if missing; `postgres://…`, which must exist) and
-    /// applies this crate's migrations.
+    /// applies this crate's migrations, as one of the processes that use it: a SQLite file's WAL
+    /// is checkpointed by its owner ([`Self::connect_owner`]), or by this connection once it has
+    /// grown to `group_commit::sqlite::WAL_LIMIT_PAGES`.
     pub async fn connect(database_url: &str) -> Result<Self, DbError> {
+        Self::open(database_url, false).await
+    }
+
+    /// Opens `database_url` as [`Self::connect`] does, as the process that owns it (the
+    /// emulator): a SQLite file's WAL is also checkpointed in the background, and copied into the
+    /// database file at [`Self::close`].
+    pub async fn connect_owner(database_url: &str) -> Result<Self, DbError> {
+        Self::open(database_url, true).await
+    }
+
+    async fn open(database_url: &str, owner: bool) -> Result<Self, DbError> {
         #[cfg(feature = "sqlite")]
         let mut checkpointer = None;
         let pool = if database_url.starts_with("sqlite:") {
             #[cfg(feature = "sqlite")]
             {
-                let (pool, background) = Self::sqlite(database_url).await?;
-                checkpointer = Some(Arc::new(background));
-                pool
+                let options = sqlite::options(database_url).map_err(DbError::Connect)?;
+                if owner {
+                    checkpointer = Some(Arc::new(Checkpointer::start(options.clone()).await?));
+                }
+                let pool = sqlite::one_connection(options)
+                    .await
+                    .map_err(DbError::Connect)?;
+                Pool::Sqlite(pool)
             }
             #[cfg(not(feature = "sqlite"))]
             return Err(DbError::UnsupportedUrl);
@@ -155,32 +172,6 @@ impl Db {
         on_pool!(db, pool => migrator.run(pool).await)
             .map_err(|e| DbError::Migrate("durable", e))?;
         Ok(db)
-    }
-
-    #[cfg(feature = "sqlite")]
-    async fn sqlite(database_url: &str) -> Result<(Pool, Checkpointer), DbError> {
-        let options = SqliteConnectOptions::from_str(database_url)
-            .map_err(DbError::Connect)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(ACQUIRE_TIMEOUT);
-        let checkpointer = Checkpointer::start(options.clone()).await?;
-        let options = options
-            // 2 MiB of page cache (SQLite's default is 2,000 KiB), not more: at the commit after
-            // a page split SQLite scans the cache's whole hash table (`balance_nonroot` parks a
-            // page under the lock-byte page's number, and the commit truncates the cache above
-            // the database's size), and with 8 MiB that scan took ~4 % of the emulator's CPU
-            // under load. With 8 MiB: 0.78-0.82 ms of CPU per registration and 61-62 MiB after
-            // 10,000 registrations; with 2 MiB: 0.76-0.78 ms and 55-58 MiB (docs/performance-log.md).
-            .pragma("cache_size", "-2048")
-            // The writer checkpoints only when the WAL has grown this far (see `Checkpointer`).
-            .pragma(
-                "wal_autocheckpoint",
-                Checkpointer::WAL_LIMIT_PAGES.to_string(),
-            );
-        let pool = one_sqlite_connection(options).await?;
-        Ok((Pool::Sqlite(pool), checkpointer))
     }
 
     #[cfg(feature = "postgres")]
@@ -215,8 +206,8 @@ impl Db {
         self.clock.now_ms()
     }
 
-    /// Closes the pool, waiting for the statements in flight, then checkpoints what is left in
-    /// SQLite's WAL.
+    /// Closes the pool, waiting for the statements in flight, then, for the owner of a SQLite
+    /// file, checkpoints what is left in its WAL.
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await);
         #[cfg(feature = "sqlite")]
@@ -226,26 +217,6 @@ impl Db {
     }
 }
 
-/// A pool of one SQLite connection (see the module documentation), without sqlx's ping before
-/// each statement: the connection is a thread of this process, not a socket that can go stale,
-/// and the ping is one more hop to that thread and back for every statement (sqlx's default,
-/// made for network databases). For the same reason it is never closed and opened again (sqlx
-/// closes a connection idle for 10 minutes, and any after 30): its page cache stays warm, and its
-/// thread keeps the priority of the thread that opened it (the emulator runs its async runtime's
-/// threads at a lower one; see its `--runtime-nice`).
-#[cfg(feature = "sqlite")]
-async fn one_sqlite_connection(options: SqliteConnectOptions) -> Result<SqlitePool, DbError> {
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .test_before_acquire(false)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
-        .map_err(DbError::Connect)
-}
-
 /// Checkpoints SQLite's WAL from a connection of its own, every [`Self::EVERY`], so that the
 /// connection that writes seldom waits for the disk (see the module documentation).
 ///
@@ -253,7 +224,7 @@ async fn one_sqlite_connection(options: SqliteConnectOptions) -> Result<SqlitePo
 /// appending (SQLite's `PASSIVE` mode). The WAL file starts again from its beginning only when a
 /// write begins with all of it copied, which under steady load a checkpoint from another
 /// connection never achieves (the writer has always appended more in the meantime). So the
-/// writer keeps SQLite's own checkpoint too, after [`Self::WAL_LIMIT_PAGES`] instead of 1,000
+/// writer keeps SQLite's own checkpoint too, after `group_commit::sqlite::WAL_LIMIT_PAGES` instead of 1,000
 /// pages: by then the checkpointer has copied nearly all of the WAL, the writer copies the rest
 /// and waits for the two `fsync`s, and its next write starts the WAL again from the beginning of
 /// the file. The file keeps its size (at most about 270 MB, under sustained load) until the
@@ -279,12 +250,10 @@ impl Checkpointer {
     /// time, as each checkpoint did); every 50 ms the writes are small enough that POST p99 went
     /// from 37 to 47 ms down to 21 to 30 ms (see docs/performance-log.md).
     const EVERY: Duration = Duration::from_millis(50);
-    /// How many pages the WAL holds before the writer checkpoints it itself (256 MiB of 4 KiB
-    /// pages, SQLite's default page size).
-    const WAL_LIMIT_PAGES: u64 = 65_536;
-
     async fn start(options: SqliteConnectOptions) -> Result<Self, DbError> {
-        let pool = one_sqlite_connection(options).await?;
+        let pool = sqlite::one_connection(options)
+            .await
+            .map_err(DbError::Connect)?;
         let (stop, mut stopping) = tokio::sync::watch::channel(false);
         let checkpoints = pool.clone();
         let task = tokio::spawn(async move {

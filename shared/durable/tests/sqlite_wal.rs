@@ -1,6 +1,7 @@
-//! SQLite's WAL under the `Db` handle: checkpointed by a connection in the background, so that
-//! the writing connection seldom does it itself (and waits for the disk), and checkpointed in full
-//! at close.
+//! SQLite's WAL under the `Db` handle: checkpointed by the file's owner (the emulator) on a
+//! connection in the background, so that the writing connection seldom does it itself (and waits
+//! for the disk), and checkpointed in full at close; the other processes that write the file (the
+//! function instances) leave that to the owner.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,7 +21,7 @@ async fn the_wal_is_checkpointed_in_the_background_and_emptied_at_close() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("t.db");
     let wal = dir.path().join("t.db-wal");
-    let db = Db::connect(&format!("sqlite://{}", file.display()))
+    let db = Db::connect_owner(&format!("sqlite://{}", file.display()))
         .await
         .expect("connects and migrates");
     // Let the migrations reach the database file first.
@@ -41,32 +42,8 @@ async fn the_wal_is_checkpointed_in_the_background_and_emptied_at_close() {
         "the WAL file is not cut back when it starts again"
     );
 
-    let queue = Queue::new(db.clone(), QueueConfig::new("wal"));
-    let body = "x".repeat(2_000);
-    for _ in 0..100 {
-        queue
-            .send(body.clone(), BTreeMap::new(), None)
-            .await
-            .expect("sent");
-    }
-    let wal_pages = size(&wal) / 4096;
-    assert!(
-        (50..1_000).contains(&wal_pages),
-        "the messages are in the WAL, in fewer pages than SQLite's own checkpoint waits for: \
-         {wal_pages}"
-    );
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while size(&file) < before + 200_000 {
-        assert!(
-            Instant::now() < deadline,
-            "the database file did not grow within 10 s ({before} → {} bytes, WAL {} bytes): \
-             nothing checkpoints the WAL in the background",
-            size(&file),
-            size(&wal)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    send_100_messages(&db, &wal).await;
+    grows_within_10_s(&file, before + 200_000).await;
 
     db.close().await;
     assert_eq!(size(&wal), 0, "the WAL is emptied at close");
@@ -80,6 +57,64 @@ async fn the_wal_is_checkpointed_in_the_background_and_emptied_at_close() {
         .expect("stats");
     assert_eq!(stats.visible, 100, "every message is in the database file");
     reopened.close().await;
+}
+
+/// A function instance's connection (`Db::connect`) runs no checkpoints of its own: 100 messages
+/// stay in the WAL until the owner opens the file and copies them in the background.
+#[tokio::test]
+async fn a_process_that_does_not_own_the_file_leaves_the_wal_to_its_owner() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("t.db");
+    let wal = dir.path().join("t.db-wal");
+    let url = format!("sqlite://{}", file.display());
+    let instance = Db::connect(&url).await.expect("connects and migrates");
+    let before = size(&file);
+    send_100_messages(&instance, &wal).await;
+    // Ten of the owner's checkpoint periods.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        size(&file),
+        before,
+        "the instance copied its WAL into the database file"
+    );
+
+    let owner = Db::connect_owner(&url).await.expect("the owner opens it");
+    grows_within_10_s(&file, before + 200_000).await;
+    instance.close().await;
+    owner.close().await;
+    assert_eq!(size(&wal), 0, "the owner empties the WAL at close");
+}
+
+/// Sends 100 messages of 2 kB through `db`, and checks that they are in the WAL `wal`.
+async fn send_100_messages(db: &Db, wal: &Path) {
+    let queue = Queue::new(db.clone(), QueueConfig::new("wal"));
+    let body = "x".repeat(2_000);
+    for _ in 0..100 {
+        queue
+            .send(body.clone(), BTreeMap::new(), None)
+            .await
+            .expect("sent");
+    }
+    let wal_pages = size(wal) / 4096;
+    assert!(
+        (50..1_000).contains(&wal_pages),
+        "the messages are in the WAL, in fewer pages than SQLite's own checkpoint waits for: \
+         {wal_pages}"
+    );
+}
+
+/// Waits for the database file `file` to reach `bytes`: for the background checkpoints.
+async fn grows_within_10_s(file: &Path, bytes: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while size(file) < bytes {
+        assert!(
+            Instant::now() < deadline,
+            "the database file did not grow to {bytes} bytes within 10 s ({} bytes): nothing \
+             checkpoints the WAL in the background",
+            size(file),
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The one SQLite connection is never closed and opened again (sqlx's defaults close one idle for

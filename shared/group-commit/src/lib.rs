@@ -20,6 +20,9 @@
 //! (`durable`) and the order store (`order-store`, which a deployed function links without the
 //! rest of `durable`); hence a crate of its own.
 
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

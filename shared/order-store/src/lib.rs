@@ -135,6 +135,25 @@ pub async fn connect(database_url: &str) -> Result<Arc<dyn OrderStore>, StoreErr
     Err(unsupported_url(database_url))
 }
 
+/// The store on a database opened elsewhere (the emulator's, or the Azure app's own), its saves
+/// in that database's group commit `rounds`, with the migrations applied: one connection and one
+/// group commit for every table of the process.
+pub async fn on_pool(
+    pool: &group_commit::Pool,
+    rounds: &group_commit::Rounds,
+) -> Result<Arc<dyn OrderStore>, StoreError> {
+    Ok(match pool {
+        #[cfg(feature = "sqlite")]
+        group_commit::Pool::Sqlite(pool) => {
+            Arc::new(SqliteOrderStore::from_pool(pool.clone(), rounds).await?)
+        }
+        #[cfg(feature = "postgres")]
+        group_commit::Pool::Postgres(pool) => {
+            Arc::new(PostgresOrderStore::from_pool(pool.clone(), rounds).await?)
+        }
+    })
+}
+
 /// The error for a URL of another scheme; it names only the scheme, never credentials.
 fn unsupported_url(url: &str) -> StoreError {
     let scheme = url

@@ -1,13 +1,10 @@
 //! The SQLite order store: one file, WAL journal, migrations from `migrations/sqlite`.
 
-use std::str::FromStr;
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::OrderPlaced;
 use group_commit::{BatchedWrite, Pool, Rounds};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 
 use crate::row::{OrderRow, stored_orders};
 use crate::{OrderStore, Saved, StoreError, StoredOrder, listing_start};
@@ -34,16 +31,10 @@ pub struct SqliteOrderStore {
 }
 
 impl SqliteOrderStore {
-    /// Opens (creating if needed) the database file and applies the migrations.
+    /// Opens (creating if needed) the database file as every SQLite file of this project is
+    /// opened (`group_commit::sqlite`) and applies the migrations.
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(database_url)
-            .map_err(StoreError::Connect)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let pool = group_commit::sqlite::open(database_url)
             .await
             .map_err(StoreError::Connect)?;
         let rounds = Rounds::start(Pool::Sqlite(pool.clone()));
