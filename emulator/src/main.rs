@@ -179,10 +179,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let binaries = |names: &[String]| -> anyhow::Result<_> {
         match &args.function_binaries {
             Some(dir) => emulator::functions::binaries_in(dir, names),
-            None => {
-                println!("Building the functions' binaries with cargo…");
-                tokio::task::block_in_place(emulator::functions::build_binaries)
-            }
+            None => tokio::task::block_in_place(emulator::functions::build_binaries),
         }
     };
     let mode = match (args.cloud, args.functions) {

@@ -1,14 +1,17 @@
 //! The workspace's functions as the emulator knows them: a typed list ([`FunctionCrate`], each by
 //! its package and binary, as `template.yaml`'s `rust-cargolambda` functions name them), their
-//! binaries built with cargo ([`build_binaries`]) or found in a folder ([`binaries_in`]), and a
+//! binaries built with cargo ([`build_binaries`], which skips cargo when nothing changed) or found
+//! in a folder ([`binaries_in`]), and a
 //! function process started as a cloud host starts one (`spawn_function_process`). Both hosts use
 //! this: the AWS host's Lambda instances and the Azure host's custom handler.
+
+mod cargo_build;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde_json::Value;
+pub use cargo_build::build_binaries;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
@@ -53,69 +56,6 @@ impl FunctionCrate {
 
 /// The Azure Function App's package and its one binary, the custom handler.
 pub const AZURE_HANDLER: (&str, &str) = ("azure-app", "handler");
-
-/// Builds the functions' binaries with cargo, as `cargo run -p emulator` was built (the same
-/// packages' features, so the build shares its artifacts; `--release` for a release emulator),
-/// and returns their paths by binary name: the five Lambda functions', and the Azure Function
-/// App's custom handler.
-pub fn build_binaries() -> anyhow::Result<HashMap<String, PathBuf>> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut command = std::process::Command::new(cargo);
-    command
-        .arg("build")
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .args(["--message-format", "json-render-diagnostics", "--bins"])
-        .args(["-p", "emulator"]);
-    for package in FunctionCrate::ALL
-        .map(FunctionCrate::binary)
-        .iter()
-        .chain([&AZURE_HANDLER.0])
-    {
-        command.args(["-p", package]);
-    }
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    let output = command
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| anyhow::anyhow!("could not run cargo to build the functions: {e}"))?;
-    anyhow::ensure!(
-        output.status.success(),
-        "cargo could not build the functions ({})",
-        output.status
-    );
-    let wanted: Vec<&str> = FunctionCrate::ALL
-        .map(FunctionCrate::binary)
-        .into_iter()
-        .chain([AZURE_HANDLER.1])
-        .collect();
-    let mut binaries = HashMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if message["reason"] != "compiler-artifact" {
-            continue;
-        }
-        if let (Some(name), Some(executable)) = (
-            message["target"]["name"].as_str(),
-            message["executable"].as_str(),
-        ) && wanted.contains(&name)
-        {
-            binaries.insert(name.to_owned(), PathBuf::from(executable));
-        }
-    }
-    for binary in wanted {
-        anyhow::ensure!(
-            binaries.contains_key(binary),
-            "cargo built no binary named {binary}"
-        );
-    }
-    Ok(binaries)
-}
 
 /// The binaries `names` in `dir`, laid out as `cargo lambda build` leaves them
 /// (`{dir}/{name}/bootstrap`) or side by side (`{dir}/{name}`).
