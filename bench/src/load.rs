@@ -1,6 +1,7 @@
 //! The load: registrations posted by concurrent clients, and the emulator's progress through them
 //! as `GET /_emulator/api/stats` reports it.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::procfs;
+use crate::procfs::{self, Started};
 
 /// How often the progress is asked while registrations are posted.
 const POLL_EVERY: Duration = Duration::from_millis(250);
@@ -221,29 +222,32 @@ pub struct Sample {
     pub at: Instant,
     /// Registrations complete end to end since the load started.
     pub completed: u64,
-    /// The emulator's CPU time so far, in clock ticks.
+    /// The CPU time of the emulator's process tree so far, in clock ticks.
     pub cpu_ticks: u64,
 }
 
 impl Sample {
-    /// The emulator's progress now, counted from `before` (the counts when the load started).
+    /// The emulator's progress now, counted from `before` (the counts when the load started),
+    /// and its children now.
     pub async fn take(
         client: &reqwest::Client,
         base_url: &str,
         pid: u32,
         before: &Counts,
-    ) -> anyhow::Result<(Value, Self)> {
+    ) -> anyhow::Result<(Value, Self, Vec<Started>)> {
         let (stats, counts) = match stats(client, base_url).await {
             Ok(answer) => answer,
             Err(e) if !procfs::running(pid) => return Err(e.context("the emulator died")),
             Err(e) => return Err(e),
         };
+        let at = Instant::now();
+        let tree = procfs::tree(pid)?;
         let sample = Self {
-            at: Instant::now(),
+            at,
             completed: counts.completed_since(before),
-            cpu_ticks: procfs::tree_cpu_ticks(pid)?,
+            cpu_ticks: tree.cpu_ticks,
         };
-        Ok((stats, sample))
+        Ok((stats, sample, tree.children))
     }
 }
 
@@ -252,7 +256,13 @@ impl Sample {
 /// registration is complete or `timeout` has passed since the last answer.
 pub struct Progress {
     pub start: Sample,
+    /// Seconds since the boot at `start` (`/proc/uptime`), the clock of a child's start time.
+    pub start_uptime: f64,
     pub polls: Vec<Sample>,
+    /// Every child of the emulator seen at the start or at a poll: in process mode, its function
+    /// instances. The children are looked for at each poll only, so a child that started and
+    /// exited between two polls (an instance that failed at once, say) is missed.
+    pub children: BTreeSet<Started>,
     /// The last answer of `GET /_emulator/api/stats`, for a reader when registrations are lost.
     pub last_stats: Value,
 }
@@ -261,11 +271,17 @@ pub async fn watch_progress(
     client: &reqwest::Client,
     base_url: &str,
     pid: u32,
-    start: (Counts, Sample),
+    start: Baseline,
     mut finished: watch::Receiver<Option<Finished>>,
     timeout: Duration,
 ) -> anyhow::Result<Progress> {
-    let (before, start) = start;
+    let Baseline {
+        counts: before,
+        sample: start,
+        uptime: start_uptime,
+        children,
+    } = start;
+    let mut children: BTreeSet<Started> = children.into_iter().collect();
     let mut polls = Vec::new();
     let mut ticks = tokio::time::interval_at((start.at + POLL_EVERY).into(), POLL_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -279,33 +295,54 @@ pub async fn watch_progress(
                 _ = finished.changed() => {}
             }
         }
-        let (last_stats, sample) = Sample::take(client, base_url, pid, &before).await?;
+        let (last_stats, sample, now) = Sample::take(client, base_url, pid, &before).await?;
         polls.push(sample);
+        children.extend(now);
         let done = *finished.borrow();
         if let Some(done) = done
             && (sample.completed >= done.accepted || sample.at >= done.at + timeout)
         {
             return Ok(Progress {
                 start,
+                start_uptime,
                 polls,
+                children,
                 last_stats,
             });
         }
     }
 }
 
-/// The counts the load starts from (a reused PostgreSQL database may hold orders already), and
-/// the first sample. Also checks, before any load, that the stats endpoint answers.
+/// Where the load starts from.
+pub struct Baseline {
+    /// The counts before the load (a reused database may hold orders already).
+    counts: Counts,
+    /// The first sample.
+    sample: Sample,
+    /// Seconds since the boot at the first sample.
+    uptime: f64,
+    /// The emulator's children then.
+    children: Vec<Started>,
+}
+
+/// Where the load starts from. Also checks, before any load, that the stats endpoint answers.
 pub async fn baseline(
     client: &reqwest::Client,
     base_url: &str,
     pid: u32,
-) -> anyhow::Result<(Counts, Sample)> {
-    let (_, before) = stats(client, base_url).await?;
-    let sample = Sample {
-        at: Instant::now(),
-        completed: 0,
-        cpu_ticks: procfs::tree_cpu_ticks(pid)?,
-    };
-    Ok((before, sample))
+) -> anyhow::Result<Baseline> {
+    let (_, counts) = stats(client, base_url).await?;
+    let at = Instant::now();
+    let uptime = procfs::uptime_seconds()?;
+    let tree = procfs::tree(pid)?;
+    Ok(Baseline {
+        counts,
+        sample: Sample {
+            at,
+            completed: 0,
+            cpu_ticks: tree.cpu_ticks,
+        },
+        uptime,
+        children: tree.children,
+    })
 }

@@ -1,26 +1,41 @@
-//! `cargo run --release -p bench`: how fast, how heavy and how reliable the emulator is under load.
+//! `cargo run --release -p bench`: how fast, how heavy and how reliable the emulator is under load,
+//! in each of its function modes.
 //!
 //! The emulator runs the whole registration system on one machine, and its speed decides how long
 //! every end-to-end test, demo and local session takes. This bench puts numbers on it, so that a
 //! change to the emulator or to the functions can be judged by measurement rather than by feel:
-//! it builds the emulator in release mode (`cargo build --release -p emulator`), starts it on a
-//! free port with a fresh SQLite database in a temporary directory, and measures
+//! it builds the emulator in release mode (`cargo build --release -p emulator`, once), and for
+//! each function mode in turn, `in-process` (the functions' libraries in the emulator's process)
+//! then `process` (their binaries, an instance a process, as `cargo run -p emulator` runs them),
+//! starts it on a free port with a fresh SQLite database in a temporary directory of its own,
+//! measures, and stops it before the next mode starts:
 //!
 //! - the time from start to ready (its health check answers) and its idle memory;
 //! - the latency of `POST /api/registrations` while N registrations (10000) are posted by C
 //!   concurrent clients (16), each with its own `Idempotency-Key` and email;
 //! - the end-to-end rate: registrations whose order is stored, email captured and newsletter
-//!   member added, as `GET /_emulator/api/stats` counts them every 100 ms, overall and for the
-//!   first and the last 1000 (a rate that drops over the run points at growing state);
+//!   member added, as `GET /_emulator/api/stats` counts them (every 250 ms while posting, every
+//!   5 ms after the last answer), overall and for the first and the last 1000 (a rate that drops
+//!   over the run points at growing state);
 //! - the CPU time per registration of the whole process tree (the emulator, and in process mode
 //!   its function instances: `/proc/<pid>/stat` of each), the memory after the run (the
-//!   emulator's, and its instances' together), and how long it takes to stop cleanly on SIGTERM.
+//!   emulator's, and its instances' together), and how long it takes to stop cleanly on SIGTERM;
+//! - in process mode, where the instances' cold starts fall: the emulator's child processes
+//!   started during the first 1000 completions, during the last 1000 (the two overlap in a run of
+//!   fewer than 2000) and in all, each placed by its start time in `/proc`. The children are
+//!   looked for at each stats poll, so an instance that starts and exits between two polls is
+//!   missed.
 //!
-//! `--functions process` runs the functions as their binaries, as `cargo run -p emulator` does;
-//! `--functions in-process` (the default) runs their libraries in the emulator's process.
+//! `--functions process` or `--functions in-process` measures one mode only (repeated, the modes
+//! named, in that order); the default is both.
 //!
-//! It prints one markdown table, and exits non-zero when a registration accepted with 201 never
-//! completes (within `--timeout-secs` of the last POST) or the emulator dies. Linux only (`/proc`).
+//! It prints one markdown table, a column per mode, and exits non-zero when a run fails (the
+//! emulator does not start or dies), a registration accepted with 201 never completes (within
+//! `--timeout-secs` of the last POST) or the emulator does not stop cleanly. Linux only (`/proc`).
+//!
+//! With `--database-url`, the modes share that database, one after the other (the bench creates
+//! no database): each run's counts start from the rows it finds, so its figures are its own, but
+//! a later run starts with the earlier runs' rows, and its column says so.
 //!
 //! ```text
 //! cargo run --release -p bench
@@ -32,7 +47,7 @@
 //!
 //! The emulator is started with `RUST_LOG=warn`, without the caller's `PAYPAL_*`, `SENDGRID_*` or
 //! `MAILCHIMP_*` settings (the bench measures the local providers, never the real services), and
-//! writes its output to `emulator.log` in the temporary directory, whose path is printed.
+//! writes its output to `emulator.log` in its run's temporary directory, whose path is printed.
 
 mod emulator;
 mod load;
@@ -51,13 +66,19 @@ use crate::emulator::{Emulator, shell_quote};
 use crate::load::{Posted, Progress, Sample};
 use crate::procfs::Memory;
 
-/// The size of the first and last stretches of completions whose rate and CPU cost are shown.
+/// The size of the first and last stretches of completions whose rate, CPU cost and instance
+/// starts are shown.
 const STRETCH: u64 = 1000;
 
+/// The emulator's function modes (its `--functions`), in the order they run by default.
+const MODES: [&str; 2] = ["in-process", "process"];
+
 #[derive(Debug, Parser)]
-#[command(about = "Measure the emulator under load and print one markdown table.")]
+#[command(
+    about = "Measure the emulator under load in each function mode and print one markdown table."
+)]
 struct Args {
-    /// Registrations to post.
+    /// Registrations to post in each mode.
     #[arg(long, default_value_t = 10_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     registrations: usize,
     /// Clients posting them at the same time.
@@ -66,16 +87,36 @@ struct Args {
     /// Run this emulator binary instead of building one with `cargo build --release -p emulator`.
     #[arg(long, value_name = "PATH")]
     emulator: Option<PathBuf>,
-    /// The emulator's DATABASE_URL (default: a fresh SQLite file in a temporary directory).
+    /// The emulator's DATABASE_URL, shared by the modes' runs one after the other (default: a
+    /// fresh SQLite file in each run's temporary directory).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
-    /// How the emulator runs the functions: `process` (their binaries, the emulator's default) or
-    /// `in-process` (their libraries, in its process).
-    #[arg(long, default_value = "in-process", value_parser = ["process", "in-process"])]
-    functions: String,
+    /// A mode to measure: `in-process` (the functions' libraries, in the emulator's process) or
+    /// `process` (their binaries, the emulator's default). Repeat it for both, in the order
+    /// given; without it, both run, in-process first.
+    #[arg(long = "functions", value_name = "MODE", value_parser = MODES)]
+    functions: Vec<String>,
     /// How long to wait, after the last POST, for every accepted registration to complete.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     timeout_secs: u64,
+}
+
+impl Args {
+    /// The modes to measure, in turn, each once.
+    fn modes(&self) -> Vec<&'static str> {
+        let mut modes: Vec<&'static str> = Vec::new();
+        for named in &self.functions {
+            if let Some(mode) = MODES.iter().find(|mode| **mode == named.as_str())
+                && !modes.contains(mode)
+            {
+                modes.push(mode);
+            }
+        }
+        if modes.is_empty() {
+            modes.extend(MODES);
+        }
+        modes
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -89,12 +130,6 @@ async fn main() -> anyhow::Result<ExitCode> {
                 .context("the bench crate is not inside the workspace")?,
         )?,
     };
-    let dir = std::env::temp_dir().join(format!("emulator-bench-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()));
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
@@ -102,46 +137,137 @@ async fn main() -> anyhow::Result<ExitCode> {
         .build()
         .context("could not build the HTTP client")?;
 
-    let mut emulator = Emulator::spawn(&binary, &args.functions, &database_url, &dir)?;
-    let run = match measure(&args, &client, &mut emulator).await {
-        Ok(run) => run,
-        Err(e) => {
-            emulator.print_log_tail();
-            return Err(e);
-        }
-    };
-    let stop = emulator.stop().await;
+    let mut runs: Vec<ModeRun> = Vec::new();
+    for functions in args.modes() {
+        eprintln!(
+            "bench: functions {functions}: {} registrations from {} clients…",
+            args.registrations, args.concurrency
+        );
+        // A given database is shared: the runs before this one left their rows in it.
+        let earlier = match &args.database_url {
+            Some(_) => runs.iter().map(|run| run.functions).collect(),
+            None => Vec::new(),
+        };
+        runs.push(run_mode(&args, &binary, &client, functions, earlier).await);
+    }
 
-    let ticks_per_second = procfs::clock_ticks_per_second();
     let report = Report {
         args: &args,
-        database_url: &database_url,
-        ticks_per_second,
-        run: &run,
-        stop: &stop,
+        ticks_per_second: procfs::clock_ticks_per_second(),
+        runs: &runs,
     };
     println!("{}", report.table());
     println!("Command: `{}`", bench_command());
-    println!("Emulator: `{}`", emulator.command);
-    println!("Emulator log: {}", emulator.log.display());
+    for run in &runs {
+        if let Some((command, log)) = &run.emulator {
+            println!("Emulator, {}: `{command}`", run.functions);
+            println!("Emulator log, {}: {}", run.functions, log.display());
+        }
+    }
 
-    let lost = run.lost();
-    if lost > 0 {
-        eprintln!(
-            "{lost} registrations accepted with 201 never completed; the last stats: {}",
-            run.progress.last_stats
-        );
+    let mut failed = false;
+    for run in &runs {
+        let functions = run.functions;
+        let measured = match &run.outcome {
+            Ok(measured) => measured,
+            Err(e) => {
+                eprintln!("functions {functions}: the run failed: {e:#}");
+                failed = true;
+                continue;
+            }
+        };
+        let lost = measured.run.lost();
+        if lost > 0 {
+            eprintln!(
+                "functions {functions}: {lost} registrations accepted with 201 never completed; \
+                 the last stats: {}",
+                measured.run.progress.last_stats
+            );
+        }
+        if let Err(e) = &measured.stop {
+            eprintln!("functions {functions}: the emulator did not stop cleanly: {e:#}");
+        }
+        if lost > 0 || measured.stop.is_err() {
+            failed = true;
+        } else if args.database_url.is_none() {
+            remove_database(&run.dir);
+        }
     }
-    if let Err(e) = &stop {
-        eprintln!("the emulator did not stop cleanly: {e:#}");
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One mode's run: where it ran, and what was measured or why it failed.
+struct ModeRun {
+    /// The emulator's `--functions`.
+    functions: &'static str,
+    database_url: String,
+    /// The modes whose runs left their rows in the (given, shared) database before this one.
+    earlier: Vec<&'static str>,
+    /// Its temporary directory: the emulator's log, and the SQLite database unless one was given.
+    dir: PathBuf,
+    /// The emulator's command line and log, once it was started.
+    emulator: Option<(String, PathBuf)>,
+    outcome: anyhow::Result<Measured>,
+}
+
+/// A run that went to its end: the measures, and how the emulator stopped.
+struct Measured {
+    run: Run,
+    stop: anyhow::Result<Duration>,
+}
+
+/// Starts the emulator in `functions` mode on its own temporary directory (and SQLite file, unless
+/// a database was given), measures it and stops it; on failure prints the end of its log.
+async fn run_mode(
+    args: &Args,
+    binary: &Path,
+    client: &reqwest::Client,
+    functions: &'static str,
+    earlier: Vec<&'static str>,
+) -> ModeRun {
+    let dir = std::env::temp_dir().join(format!(
+        "emulator-bench-{functions}-{}",
+        uuid::Uuid::new_v4()
+    ));
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()));
+    let started = std::fs::create_dir_all(&dir)
+        .with_context(|| format!("could not create {}", dir.display()))
+        .and_then(|()| Emulator::spawn(binary, functions, &database_url, &dir));
+    let (emulator, outcome) = match started {
+        Err(e) => (None, Err(e)),
+        Ok(mut emulator) => {
+            let outcome = match measure(args, client, &mut emulator).await {
+                Ok(run) => Ok(Measured {
+                    run,
+                    stop: emulator.stop().await,
+                }),
+                Err(e) => {
+                    emulator.print_log_tail();
+                    Err(e)
+                }
+            };
+            // Dropped here: killed if it still runs, before the next mode starts.
+            (
+                Some((emulator.command.clone(), emulator.log.clone())),
+                outcome,
+            )
+        }
+    };
+    ModeRun {
+        functions,
+        database_url,
+        earlier,
+        dir,
+        emulator,
+        outcome,
     }
-    if lost > 0 || stop.is_err() {
-        return Ok(ExitCode::FAILURE);
-    }
-    if args.database_url.is_none() {
-        remove_database(&dir);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Everything measured between the start of the emulator and its stop.
@@ -285,17 +411,82 @@ impl Stretch {
     }
 }
 
+/// How many rows the table has.
+const ROWS: usize = 12;
+
+/// The table's first column: what each row measures.
+fn measures() -> [String; ROWS] {
+    [
+        "emulator".into(),
+        "start to ready".into(),
+        "idle memory (RSS)".into(),
+        "POST /api/registrations p50 / p99".into(),
+        "end to end".into(),
+        "CPU per registration (the process tree)".into(),
+        "memory after the run (RSS / peak)".into(),
+        "CPU by process since its start (share of the tree)".into(),
+        "function instances after the run (RSS in all)".into(),
+        format!("instance starts (first {STRETCH} / last {STRETCH} / in all)"),
+        "errors / lost".into(),
+        "clean stop".into(),
+    ]
+}
+
 struct Report<'a> {
     args: &'a Args,
-    database_url: &'a str,
     ticks_per_second: Option<u64>,
-    run: &'a Run,
-    stop: &'a anyhow::Result<Duration>,
+    runs: &'a [ModeRun],
 }
 
 impl Report<'_> {
+    /// `| measure | <mode> | … |`, a column per run.
     fn table(&self) -> String {
-        let (args, run) = (self.args, self.run);
+        let columns: Vec<[String; ROWS]> = self.runs.iter().map(|run| self.column(run)).collect();
+        let mut table = String::from("| measure |");
+        for run in self.runs {
+            table += &format!(" {} |", run.functions);
+        }
+        table += "\n|---|";
+        table += &"---|".repeat(self.runs.len());
+        table += "\n";
+        for (row, measure) in measures().into_iter().enumerate() {
+            table += &format!("| {measure} |");
+            for column in &columns {
+                table += &format!(" {} |", cell(&column[row]));
+            }
+            table += "\n";
+        }
+        table
+    }
+
+    /// One run's cells, in the order of [`measures`].
+    fn column(&self, mode_run: &ModeRun) -> [String; ROWS] {
+        let args = self.args;
+        let emulator = match &args.emulator {
+            Some(binary) => format!("`{}`", binary.display()),
+            None => "release".into(),
+        };
+        let mut database = database_kind(&mode_run.database_url);
+        if !mode_run.earlier.is_empty() {
+            database += &format!(
+                " holding the rows of the {} run before",
+                mode_run.earlier.join(" and ")
+            );
+        }
+        let description = format!(
+            "{emulator}, {database}, {} clients, {} registrations",
+            args.concurrency, args.registrations
+        );
+        let Measured { run, stop } = match &mode_run.outcome {
+            Ok(measured) => measured,
+            Err(e) => {
+                let mut cells: [String; ROWS] = std::array::from_fn(|_| "–".to_owned());
+                cells[0] = description;
+                cells[ROWS - 2] = format!("run failed: {e:#}");
+                return cells;
+            }
+        };
+
         let ms_per_tick = 1000.0 / self.ticks_per_second.unwrap_or(100) as f64;
         let accepted = run.posted.accepted;
         let start = run.reached(0);
@@ -342,41 +533,19 @@ impl Report<'_> {
                 format!("{:.1} ms", d.as_secs_f64() * 1000.0)
             })
         };
-        let emulator = match &args.emulator {
-            Some(binary) => format!("`{}`", binary.display()),
-            None => "release".into(),
-        };
-        let rows = [
-            (
-                "emulator",
-                format!(
-                    "{emulator}, functions {}, {}, {} clients, {} registrations",
-                    args.functions,
-                    database_kind(self.database_url),
-                    args.concurrency,
-                    args.registrations
-                ),
+        [
+            description,
+            format!("{} ms", run.ready.as_millis()),
+            format!(
+                "{} ({} after GET /api/tickets)",
+                mib(run.idle.rss_kib),
+                mib(run.idle_after_tickets.rss_kib)
             ),
-            ("start to ready", format!("{} ms", run.ready.as_millis())),
-            (
-                "idle memory (RSS)",
-                format!(
-                    "{} ({} after GET /api/tickets)",
-                    mib(run.idle.rss_kib),
-                    mib(run.idle_after_tickets.rss_kib)
-                ),
-            ),
-            (
-                "POST /api/registrations p50 / p99",
-                format!("{} / {}", latency(50), latency(99)),
-            ),
-            ("end to end", end_to_end),
-            ("CPU per registration (the process tree)", cpu),
-            (
-                "memory after the run (RSS / peak)",
-                format!("{} / {}", mib(run.after.rss_kib), mib(run.after.peak_kib)),
-            ),
-            ("CPU by process since its start (share of the tree)", {
+            format!("{} / {}", latency(50), latency(99)),
+            end_to_end,
+            cpu,
+            format!("{} / {}", mib(run.after.rss_kib), mib(run.after.peak_kib)),
+            {
                 let total: u64 = run.cpu_by_command.iter().map(|(_, t)| t).sum();
                 run.cpu_by_command
                     .iter()
@@ -388,29 +557,62 @@ impl Report<'_> {
                     })
                     .collect::<Vec<_>>()
                     .join(", ")
-            }),
-            (
-                "function instances after the run (RSS in all)",
-                format!("{} ({})", run.instances.0, mib(run.instances.1)),
-            ),
-            (
-                "errors / lost",
-                format!("{} / {}", run.posted.errors, run.lost()),
-            ),
-            (
-                "clean stop",
-                match self.stop {
-                    Ok(took) => format!("{} ms", took.as_millis()),
-                    Err(e) => format!("failed: {e:#}"),
-                },
-            ),
-        ];
-        let mut table = String::from("| measure | value |\n|---|---|\n");
-        for (measure, value) in rows {
-            table += &format!("| {measure} | {} |\n", value.replace('|', "\\|"));
-        }
-        table
+            },
+            format!("{} ({})", run.instances.0, mib(run.instances.1)),
+            if mode_run.functions == "process" {
+                self.instance_starts(run)
+            } else {
+                "–".into()
+            },
+            format!("{} / {}", run.posted.errors, run.lost()),
+            match stop {
+                Ok(took) => format!("{} ms", took.as_millis()),
+                Err(e) => format!("failed: {e:#}"),
+            },
+        ]
     }
+
+    /// The emulator's children that started during the first [`STRETCH`] completions, during the
+    /// last (when the run has that many) and during the whole load, as `first / last / in all`:
+    /// each placed by its start time in `/proc`, to the clock tick, against the moments the
+    /// polls' counts were reached. A child that started and exited between two polls is missed.
+    fn instance_starts(&self, run: &Run) -> String {
+        let ticks_per_second = self.ticks_per_second.unwrap_or(100) as f64;
+        let progress = &run.progress;
+        // Seconds since the start of the load.
+        let started: Vec<f64> = progress
+            .children
+            .iter()
+            .map(|child| child.start_ticks as f64 / ticks_per_second - progress.start_uptime)
+            .collect();
+        let accepted = run.posted.accepted;
+        let count = |from: Option<Moment>, to: Option<Moment>| match (from, to) {
+            (Some(from), Some(to)) if accepted >= STRETCH => started
+                .iter()
+                // Start times and the boot clock are both in hundredths of a second or so: a
+                // child that started in the tick of a stretch's edge counts in it.
+                .filter(|&&at| at >= from.seconds - 0.01 && at <= to.seconds + 0.01)
+                .count()
+                .to_string(),
+            _ => "n/a".into(),
+        };
+        let start = Some(Moment {
+            seconds: f64::NEG_INFINITY,
+            cpu_ticks: 0.0,
+        });
+        let first = count(start, run.reached(STRETCH));
+        let end = run.reached(accepted).map(|_| Moment {
+            seconds: f64::INFINITY,
+            cpu_ticks: 0.0,
+        });
+        let last = count(run.reached(accepted.saturating_sub(STRETCH)), end);
+        format!("{first} / {last} / {}", started.len())
+    }
+}
+
+/// `value` as one markdown table cell.
+fn cell(value: &str) -> String {
+    value.replace('|', "\\|").replace('\n', " ")
 }
 
 /// The nearest-rank percentile of sorted `values`.

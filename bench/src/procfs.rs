@@ -1,4 +1,5 @@
-//! What Linux's `/proc` says about the emulator process: its memory and the CPU time it used.
+//! What Linux's `/proc` says about the emulator process and the processes it started: their
+//! memory, the CPU time they used and when they started.
 
 use std::process::Command;
 
@@ -30,23 +31,76 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     })
 }
 
-/// CPU time (user + system, in clock ticks) of `pid` and every process below it: the live
-/// descendants' own and their reaped children's, and the root's own and its reaped children's.
-/// In process mode that is the emulator and its function instances; in-process, the emulator.
-pub fn tree_cpu_ticks(pid: u32) -> anyhow::Result<u64> {
-    let ticks = |fields: &[String]| -> u64 {
-        // Fields 14 to 17: utime, stime, cutime, cstime (index n - 3).
-        (14..=17)
-            .filter_map(|n| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok()))
-            .sum()
-    };
-    let mut total = ticks(&stat_fields(pid)?);
-    for descendant in descendants(pid) {
-        if let Ok(fields) = stat_fields(descendant) {
-            total += ticks(&fields);
+/// The process tree below one process at one moment, from one walk of `/proc`.
+pub struct Tree {
+    /// CPU time (user + system, in clock ticks) of the root and every process below it: the live
+    /// descendants' own and their reaped children's, and the root's own and its reaped
+    /// children's. In process mode that is the emulator and its function instances; in-process,
+    /// the emulator.
+    pub cpu_ticks: u64,
+    /// The root's live children (in process mode, the emulator's function instances).
+    pub children: Vec<Started>,
+}
+
+/// A process and when it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Started {
+    /// When it started, in clock ticks since the boot (`/proc/<pid>/stat`'s `starttime`); with
+    /// the id, it names the process even if the id is used again.
+    pub start_ticks: u64,
+    pub pid: u32,
+}
+
+/// What `/proc/<pid>/stat` says of one process.
+struct Process {
+    pid: u32,
+    parent: u32,
+    /// utime + stime + cutime + cstime.
+    cpu_ticks: u64,
+    start_ticks: u64,
+}
+
+/// The tree below `pid` now; an error when `pid` itself cannot be read (it has exited and been
+/// reaped).
+pub fn tree(pid: u32) -> anyhow::Result<Tree> {
+    let processes = processes();
+    let cpu_ticks = match processes.iter().find(|p| p.pid == pid) {
+        Some(root) => root.cpu_ticks,
+        // Gone between the walk and now, or never there: say why.
+        None => {
+            process(pid, stat_fields(pid)?)
+                .with_context(|| format!("/proc/{pid}/stat has too few fields"))?
+                .cpu_ticks
         }
-    }
-    Ok(total)
+    };
+    let below = below(&processes, pid);
+    Ok(Tree {
+        cpu_ticks: cpu_ticks
+            + processes
+                .iter()
+                .filter(|p| below.contains(&p.pid))
+                .map(|p| p.cpu_ticks)
+                .sum::<u64>(),
+        children: processes
+            .iter()
+            .filter(|p| p.parent == pid)
+            .map(|p| Started {
+                start_ticks: p.start_ticks,
+                pid: p.pid,
+            })
+            .collect(),
+    })
+}
+
+/// Seconds since the boot, from `/proc/uptime` (in hundredths): the clock of
+/// [`Started::start_ticks`].
+pub fn uptime_seconds() -> anyhow::Result<f64> {
+    let uptime = std::fs::read_to_string("/proc/uptime").context("could not read /proc/uptime")?;
+    uptime
+        .split_whitespace()
+        .next()
+        .and_then(|seconds| seconds.parse().ok())
+        .with_context(|| format!("/proc/uptime does not start with seconds: {uptime:?}"))
 }
 
 /// CPU time (user + system, in clock ticks) of `pid` and each live process below it, summed by
@@ -74,37 +128,51 @@ pub fn tree_cpu_by_command(pid: u32) -> Vec<(String, u64)> {
 
 /// The processes below `pid` (children, their children, …), from `/proc/*/stat`'s parent ids.
 pub fn descendants(pid: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        // Field 4, the parent id, is at index 1.
-        if let Some(parent) = stat_fields(child)
-            .ok()
-            .and_then(|fields| fields.get(1).and_then(|v| v.parse().ok()))
-        {
-            parents.push((child, parent));
-        }
-    }
+    below(&processes(), pid)
+}
+
+/// The processes of `processes` below `pid`.
+fn below(processes: &[Process], pid: u32) -> Vec<u32> {
     let mut found = vec![pid];
     let mut index = 0;
     while index < found.len() {
         let parent = found[index];
         found.extend(
-            parents
+            processes
                 .iter()
-                .filter(|(_, p)| *p == parent)
-                .map(|(c, _)| *c),
+                .filter(|p| p.parent == parent)
+                .map(|p| p.pid),
         );
         index += 1;
     }
     found.remove(0);
     found
+}
+
+/// Every process `/proc` lists now (those that exit during the walk are left out).
+fn processes() -> Vec<Process> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            process(pid, stat_fields(pid).ok()?)
+        })
+        .collect()
+}
+
+/// `pid`'s fields of `/proc/<pid>/stat` (as [`stat_fields`] returns them), read.
+fn process(pid: u32, fields: Vec<String>) -> Option<Process> {
+    // Field n of stat(5) is at index n - 3: the parent (4), utime, stime, cutime and cstime (14
+    // to 17), starttime (22).
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some(Process {
+        pid,
+        parent: u32::try_from(field(4)?).ok()?,
+        cpu_ticks: (14..=17).filter_map(field).sum(),
+        start_ticks: field(22)?,
+    })
 }
 
 /// Whether the process still runs (it exists and is not a zombie waiting to be reaped).
