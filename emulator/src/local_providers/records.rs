@@ -103,7 +103,9 @@ impl Records {
     /// The records in `db`, with the emulator's migrations applied.
     pub async fn open(db: Db) -> Result<Self, DbError> {
         let migrator = embedded_migrations::migrator(MIGRATIONS, "_emulator_migrations");
-        on_pool!(db, pool => migrator.run(pool).await)
+        db.pool()
+            .migrate(&migrator)
+            .await
             .map_err(|e| DbError::Migrate("emulator", e))?;
         let batched = |insert, after| BatchedWrite::new(db.rounds(), insert, after);
         Ok(Self {

@@ -31,7 +31,7 @@ use group_commit::sqlite;
 #[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 #[cfg(feature = "sqlite")]
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::sqlite::SqliteConnectOptions;
 
 /// This crate's migrations (`migrations/`).
 const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[(
@@ -135,6 +135,8 @@ impl Db {
         Self::open(database_url, true).await
     }
 
+    /// `owner` matters for SQLite only (its background checkpoints).
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     async fn open(database_url: &str, owner: bool) -> Result<Self, DbError> {
         #[cfg(feature = "sqlite")]
         let mut checkpointer = None;
@@ -145,10 +147,10 @@ impl Db {
                 if owner {
                     checkpointer = Some(Arc::new(Checkpointer::start(options.clone()).await?));
                 }
-                let pool = sqlite::one_connection(options)
+                let connection = sqlite::Connection::open(options)
                     .await
                     .map_err(DbError::Connect)?;
-                Pool::Sqlite(pool)
+                Pool::Sqlite(connection)
             }
             #[cfg(not(feature = "sqlite"))]
             return Err(DbError::UnsupportedUrl);
@@ -169,7 +171,9 @@ impl Db {
         // Beside other crates' migrations in the same database (the order store's, the
         // emulator's), each with its own history table.
         let migrator = embedded_migrations::migrator(MIGRATIONS, "_durable_migrations");
-        on_pool!(db, pool => migrator.run(pool).await)
+        db.pool
+            .migrate(&migrator)
+            .await
             .map_err(|e| DbError::Migrate("durable", e))?;
         Ok(db)
     }
@@ -206,8 +210,8 @@ impl Db {
         self.clock.now_ms()
     }
 
-    /// Closes the pool, waiting for the statements in flight, then, for the owner of a SQLite
-    /// file, checkpoints what is left in its WAL.
+    /// Closes the pool (or SQLite's connection), waiting for the statements in flight, then, for
+    /// the owner of a SQLite file, checkpoints what is left in its WAL.
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await);
         #[cfg(feature = "sqlite")]
@@ -235,7 +239,7 @@ impl Db {
 #[cfg(feature = "sqlite")]
 #[derive(Debug)]
 struct Checkpointer {
-    pool: SqlitePool,
+    connection: sqlite::Connection,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -251,11 +255,11 @@ impl Checkpointer {
     /// from 37 to 47 ms down to 21 to 30 ms (see docs/performance-log.md).
     const EVERY: Duration = Duration::from_millis(50);
     async fn start(options: SqliteConnectOptions) -> Result<Self, DbError> {
-        let pool = sqlite::one_connection(options)
+        let connection = sqlite::Connection::open(options)
             .await
             .map_err(DbError::Connect)?;
         let (stop, mut stopping) = tokio::sync::watch::channel(false);
-        let checkpoints = pool.clone();
+        let checkpoints = connection.clone();
         let task = tokio::spawn(async move {
             let mut every = tokio::time::interval(Self::EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -270,16 +274,16 @@ impl Checkpointer {
             }
         });
         Ok(Self {
-            pool,
+            connection,
             stop,
             task: tokio::sync::Mutex::new(Some(task)),
         })
     }
 
     /// Copies what it can of the WAL, waiting for no one.
-    async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    async fn checkpoint(connection: &sqlite::Connection) -> Result<(), sqlx::Error> {
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(pool)
+            .execute(connection)
             .await
             .map(drop)
     }
@@ -291,16 +295,16 @@ impl Checkpointer {
         if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
         }
-        if self.pool.is_closed() {
+        if self.connection.is_closed().await {
             return;
         }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
+            .execute(&self.connection)
             .await
         {
             tracing::warn!("could not checkpoint the WAL at close: {e}");
         }
-        self.pool.close().await;
+        self.connection.close().await;
     }
 }
 

@@ -31,8 +31,8 @@ async fn the_wal_is_checkpointed_in_the_background_and_emptied_at_close() {
     // The WAL file is never cut back while the emulator runs (only emptied at close): SQLite's
     // `journal_size_limit` would truncate it on the writer's thread each time it starts again.
     let limit: i64 = match db.pool() {
-        durable::Pool::Sqlite(pool) => sqlx::query_scalar("PRAGMA journal_size_limit")
-            .fetch_one(pool)
+        durable::Pool::Sqlite(connection) => sqlx::query_scalar("PRAGMA journal_size_limit")
+            .fetch_one(connection)
             .await
             .expect("reads the limit"),
         _ => unreachable!("a SQLite URL"),
@@ -117,24 +117,45 @@ async fn grows_within_10_s(file: &Path, bytes: u64) {
     }
 }
 
-/// The one SQLite connection is never closed and opened again (sqlx's defaults close one idle for
-/// 10 minutes, and any after 30): its page cache stays warm, and its thread keeps the priority of
-/// the thread that opened it (the emulator's `--runtime-nice`).
+/// Every statement of a process runs on its one SQLite connection, kept for the life of the
+/// `Db` (sqlx's pool would close one idle for 10 minutes, and any after 30): its page cache stays
+/// warm, and its thread keeps the priority of the thread that opened it (the emulator's
+/// `--runtime-nice`). A temporary table lives on the connection that made it, so a second
+/// statement sees it only on the same connection.
 #[tokio::test]
-async fn the_sqlite_connection_is_kept_for_the_life_of_the_pool() {
+async fn every_statement_runs_on_the_one_sqlite_connection() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
         .await
         .expect("connects and migrates");
-    let durable::Pool::Sqlite(pool) = db.pool() else {
+    let durable::Pool::Sqlite(connection) = db.pool() else {
         unreachable!("a SQLite URL")
     };
-    assert_eq!(pool.options().get_idle_timeout(), None, "no idle timeout");
-    assert_eq!(
-        pool.options().get_max_lifetime(),
-        None,
-        "no maximum lifetime"
-    );
-    assert_eq!(pool.options().get_max_connections(), 1, "one connection");
+    sqlx::query("CREATE TEMP TABLE this_connection (x INTEGER)")
+        .execute(connection)
+        .await
+        .expect("creates a temporary table");
+    let mut tasks = tokio::task::JoinSet::new();
+    for x in 0..8 {
+        let connection = connection.clone();
+        tasks.spawn(async move {
+            sqlx::query("INSERT INTO this_connection (x) VALUES ($1)")
+                .bind(x)
+                .execute(&connection)
+                .await
+        });
+    }
+    for inserted in tasks.join_all().await {
+        inserted.expect("the temporary table is there");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM this_connection")
+        .fetch_one(connection)
+        .await
+        .expect("counts");
+    assert_eq!(rows, 8);
     db.close().await;
+    assert!(
+        sqlx::query("SELECT 1").execute(connection).await.is_err(),
+        "closed"
+    );
 }

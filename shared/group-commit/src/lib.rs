@@ -28,8 +28,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 #[cfg(feature = "postgres")]
 use sqlx::postgres::PgPool;
-#[cfg(feature = "sqlite")]
-use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
@@ -44,10 +42,26 @@ const MAX_ROUND: usize = 1024;
 /// An open pool of either database.
 #[derive(Debug, Clone)]
 pub enum Pool {
+    /// SQLite: the process's one connection to the file.
     #[cfg(feature = "sqlite")]
-    Sqlite(SqlitePool),
+    Sqlite(sqlite::Connection),
     #[cfg(feature = "postgres")]
     Postgres(PgPool),
+}
+
+impl Pool {
+    /// Applies `migrator`'s migrations.
+    pub async fn migrate(
+        &self,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(connection) => connection.migrate(migrator).await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => migrator.run(pool).await,
+        }
+    }
 }
 
 /// A value of a column.
@@ -288,8 +302,8 @@ async fn in_one_transaction(
     groups: &[Vec<Pending>],
 ) -> Result<Vec<Vec<String>>, sqlx::Error> {
     macro_rules! transaction {
-        ($pool:expr) => {{
-            let mut tx = $pool.begin().await?;
+        ($connection:expr) => {{
+            let mut tx = sqlx::Acquire::begin($connection).await?;
             let mut outcomes = Vec::with_capacity(groups.len());
             for group in groups {
                 outcomes.push(returned_keys!(&mut *tx, group)?);
@@ -300,7 +314,10 @@ async fn in_one_transaction(
     }
     match pool {
         #[cfg(feature = "sqlite")]
-        Pool::Sqlite(pool) => transaction!(pool),
+        Pool::Sqlite(connection) => {
+            let mut locked = connection.lock().await?;
+            transaction!(&mut *locked)
+        }
         #[cfg(feature = "postgres")]
         Pool::Postgres(pool) => transaction!(pool),
     }

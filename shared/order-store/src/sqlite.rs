@@ -4,7 +4,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::OrderPlaced;
 use group_commit::{BatchedWrite, Pool, Rounds};
-use sqlx::sqlite::SqlitePool;
 
 use crate::row::{OrderRow, stored_orders};
 use crate::{OrderStore, Saved, StoreError, StoredOrder, listing_start};
@@ -25,7 +24,7 @@ pub(crate) const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[
 
 #[derive(Debug, Clone)]
 pub struct SqliteOrderStore {
-    pool: SqlitePool,
+    connection: group_commit::sqlite::Connection,
     /// Saves, in the database's group commit.
     inserts: BatchedWrite,
 }
@@ -34,19 +33,25 @@ impl SqliteOrderStore {
     /// Opens (creating if needed) the database file as every SQLite file of this project is
     /// opened (`group_commit::sqlite`) and applies the migrations.
     pub async fn connect(database_url: &str) -> Result<Self, StoreError> {
-        let pool = group_commit::sqlite::open(database_url)
+        let connection = group_commit::sqlite::open(database_url)
             .await
             .map_err(StoreError::Connect)?;
-        let rounds = Rounds::start(Pool::Sqlite(pool.clone()));
-        Self::from_pool(pool, &rounds).await
+        let rounds = Rounds::start(Pool::Sqlite(connection.clone()));
+        Self::from_pool(connection, &rounds).await
     }
 
-    /// The store on a pool opened elsewhere, its saves in that database's group commit `rounds`
-    /// (the emulator shares one connection and one group commit among all its SQLite tables),
-    /// with the migrations applied.
-    pub async fn from_pool(pool: SqlitePool, rounds: &Rounds) -> Result<Self, StoreError> {
-        embedded_migrations::migrator(MIGRATIONS, "_sqlx_migrations")
-            .run(&pool)
+    /// The store on a connection opened elsewhere, its saves in that database's group commit
+    /// `rounds` (the emulator shares one connection and one group commit among all its SQLite
+    /// tables), with the migrations applied.
+    pub async fn from_pool(
+        connection: group_commit::sqlite::Connection,
+        rounds: &Rounds,
+    ) -> Result<Self, StoreError> {
+        connection
+            .migrate(&embedded_migrations::migrator(
+                MIGRATIONS,
+                "_sqlx_migrations",
+            ))
             .await
             .map_err(StoreError::Migrate)?;
         // Times are RFC 3339 text; the columns are in `OrderRow::into_insert`'s order.
@@ -56,7 +61,10 @@ impl SqliteOrderStore {
              first_name, last_name, email, organization, newsletter, payment_provider, capture_id, stored_at) VALUES",
             "ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
         );
-        Ok(Self { pool, inserts })
+        Ok(Self {
+            connection,
+            inserts,
+        })
     }
 }
 
@@ -74,7 +82,7 @@ impl OrderStore for SqliteOrderStore {
     async fn orders(&self) -> Result<Vec<StoredOrder>, StoreError> {
         let rows =
             sqlx::query_as::<_, OrderRow>("SELECT * FROM orders ORDER BY stored_at, order_id")
-                .fetch_all(&self.pool)
+                .fetch_all(&self.connection)
                 .await;
         stored_orders(rows)
     }
@@ -92,14 +100,14 @@ impl OrderStore for SqliteOrderStore {
         .bind(stored_at)
         .bind(order_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.connection)
         .await;
         stored_orders(rows)
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.connection)
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
