@@ -19,7 +19,8 @@
 //!   over the run points at growing state);
 //! - the CPU time per registration of the whole process tree (the emulator, and in process mode
 //!   its function instances: `/proc/<pid>/stat` of each), the memory after the run (the
-//!   emulator's, and its instances' together), and how long it takes to stop cleanly on SIGTERM;
+//!   emulator's, and its instances' together: resident, and proportional, which counts the
+//!   binaries' pages that instances of one function share once), and how long it takes to stop cleanly on SIGTERM;
 //! - in process mode, where the instances' cold starts fall: the emulator's child processes
 //!   started during the first 1000 completions, during the last 1000 (the two overlap in a run of
 //!   fewer than 2000) and in all, each placed by its start time in `/proc`. The children are
@@ -279,10 +280,21 @@ struct Run {
     progress: Progress,
     after: Memory,
     /// The function instances (the emulator's descendants) after the run: how many, and their
-    /// resident memory together.
-    instances: (usize, u64),
+    /// memory together.
+    instances: Instances,
     /// The CPU time of the tree's processes since they started, by command name, after the run.
     cpu_by_command: Vec<(String, u64)>,
+}
+
+/// The function instances after a run.
+struct Instances {
+    count: usize,
+    /// Their resident memory added up: each counts the pages of its binary that it shares with
+    /// the other instances of the same function.
+    rss_kib: u64,
+    /// Their proportional memory added up (`Pss` in `/proc/<pid>/smaps_rollup`): a page shared by
+    /// n processes counts 1/n in each, so this is the memory they hold together.
+    pss_kib: u64,
 }
 
 impl Run {
@@ -371,14 +383,21 @@ async fn measure(
     }
     let after = procfs::memory(emulator.pid)?;
     let descendants = procfs::descendants(emulator.pid);
-    let instances_kib = descendants
-        .iter()
-        .filter_map(|&pid| procfs::memory(pid).ok())
-        .map(|memory| memory.rss_kib)
-        .sum();
+    let instances = Instances {
+        count: descendants.len(),
+        rss_kib: descendants
+            .iter()
+            .filter_map(|&pid| procfs::memory(pid).ok())
+            .map(|memory| memory.rss_kib)
+            .sum(),
+        pss_kib: descendants
+            .iter()
+            .filter_map(|&pid| procfs::proportional_kib(pid).ok())
+            .sum(),
+    };
     Ok(Run {
         cpu_by_command: procfs::tree_cpu_by_command(emulator.pid),
-        instances: (descendants.len(), instances_kib),
+        instances,
         ready,
         idle,
         idle_after_tickets,
@@ -425,7 +444,7 @@ fn measures() -> [String; ROWS] {
         "CPU per registration (the process tree)".into(),
         "memory after the run (RSS / peak)".into(),
         "CPU by process since its start (share of the tree)".into(),
-        "function instances after the run (RSS in all)".into(),
+        "function instances after the run (RSS / PSS in all)".into(),
         format!("instance starts (first {STRETCH} / last {STRETCH} / in all)"),
         "errors / lost".into(),
         "clean stop".into(),
@@ -558,7 +577,12 @@ impl Report<'_> {
                     .collect::<Vec<_>>()
                     .join(", ")
             },
-            format!("{} ({})", run.instances.0, mib(run.instances.1)),
+            format!(
+                "{} ({} / {})",
+                run.instances.count,
+                mib(run.instances.rss_kib),
+                mib(run.instances.pss_kib)
+            ),
             if mode_run.functions == "process" {
                 self.instance_starts(run)
             } else {

@@ -31,6 +31,19 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     })
 }
 
+/// A process's proportional set size, in KiB (`Pss` in `/proc/<pid>/smaps_rollup`): its private
+/// pages, and each page it shares with n processes counted 1/n.
+pub fn proportional_kib(pid: u32) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/smaps_rollup");
+    let rollup =
+        std::fs::read_to_string(&path).with_context(|| format!("could not read {path}"))?;
+    rollup
+        .lines()
+        .find_map(|line| line.strip_prefix("Pss:"))
+        .and_then(|value| value.trim().strip_suffix("kB")?.trim().parse().ok())
+        .with_context(|| format!("{path} has no Pss in kB"))
+}
+
 /// The process tree below one process at one moment, from one walk of `/proc`.
 pub struct Tree {
     /// CPU time (user + system, in clock ticks) of the root and every process below it: the live
