@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AZURE_HANDLER, FunctionCrate};
+use super::crates::{AZURE_HANDLER, FunctionCrate};
 
 /// The stamp's file name, in the folder of the emulator's own binary.
 const STAMP: &str = "functions-build.json";
