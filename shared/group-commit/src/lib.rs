@@ -7,11 +7,12 @@
 //! emulator writes thousands of small rows a second (queue messages, executions, checkpoints,
 //! idempotency records, orders, the local providers' records), and the pages they share (a
 //! table's last leaf, a time index's right edge, the database header when the file grows) were
-//! written again by each kind's own commit. The round forms by itself: the first row is written at once, and the
-//! rows that arrive while a round runs, of every kind, go together in the next one. No timer, so
-//! no added latency when the system is idle. Each writer learns whether its row was written (the
-//! statement `RETURNING` its key: an insert that `ON CONFLICT DO NOTHING` skipped, or an update
-//! whose row did not match, is not), once its round has committed.
+//! written again by each kind's own commit. The round forms by itself: the first row is written at
+//! once, and the rows that arrive while a round runs, of every kind, go together in the next one
+//! (on PostgreSQL, several rounds are written at once, each on a connection of its own). No
+//! timer, so no added latency when the system is idle. Each writer learns whether its row was
+//! written (the statement `RETURNING` its key: an insert that `ON CONFLICT DO NOTHING` skipped,
+//! or an update whose row did not match, is not), once its round has committed.
 //!
 //! A statement that fails fails its own rows only: the round's transaction is rolled back and
 //! each kind is written again on its own.
@@ -38,6 +39,14 @@ const MAX_ROWS: usize = 256;
 
 /// Most rows in one round.
 const MAX_ROUND: usize = 1024;
+
+/// How many rounds are written at once to PostgreSQL, each in a transaction on a connection of
+/// its own. One at a time, a round's statements waited for each other's round trips to the
+/// server, and the registrations' writes queued behind them: 16 clients' POSTs took about 100 ms
+/// each at 125 a second, the server and the emulator mostly idle (docs/performance-log.md).
+/// Below the pool's size, so that reads find a connection too.
+#[cfg(feature = "postgres")]
+const POSTGRES_WRITERS: usize = 4;
 
 /// An open pool of either database.
 #[derive(Debug, Clone)]
@@ -115,21 +124,42 @@ pub struct Rounds {
 }
 
 impl Rounds {
-    /// Starts the writer on `pool` (within a tokio runtime).
+    /// Starts the writers on `pool` (within a tokio runtime): one for SQLite, which lets one
+    /// writer in at a time; [`POSTGRES_WRITERS`] for PostgreSQL.
     pub fn start(pool: Pool) -> Self {
-        let (rows, mut pending) = mpsc::unbounded_channel::<Pending>();
-        tokio::spawn(async move {
-            while let Some(first) = pending.recv().await {
-                let mut round = vec![first];
-                while round.len() < MAX_ROUND {
-                    match pending.try_recv() {
-                        Ok(next) => round.push(next),
-                        Err(_) => break,
-                    }
+        let (rows, pending) = mpsc::unbounded_channel::<Pending>();
+        let writers = match &pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => 1,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => POSTGRES_WRITERS,
+        };
+        // Each writer in turn takes what has arrived as its round, and lets the next take the
+        // rows that arrive while it writes.
+        let pending = Arc::new(tokio::sync::Mutex::new(pending));
+        for _ in 0..writers {
+            let pending = Arc::clone(&pending);
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                loop {
+                    let round = {
+                        let mut pending = pending.lock().await;
+                        let Some(first) = pending.recv().await else {
+                            return;
+                        };
+                        let mut round = vec![first];
+                        while round.len() < MAX_ROUND {
+                            match pending.try_recv() {
+                                Ok(next) => round.push(next),
+                                Err(_) => break,
+                            }
+                        }
+                        round
+                    };
+                    write_round(&pool, round).await;
                 }
-                write_round(&pool, round).await;
-            }
-        });
+            });
+        }
         Self { rows }
     }
 }
@@ -192,9 +222,14 @@ impl BatchedWrite {
     }
 }
 
-/// The rows of a round by statement: each kind in the order it first came, in chunks of at most
-/// [`MAX_ROWS`].
-fn statements(round: Vec<Pending>) -> Vec<Vec<Pending>> {
+/// The rows of a round by statement, in chunks of at most [`MAX_ROWS`]: the kinds in the order of
+/// their statements' text and each statement's rows in the order of their keys, so that two
+/// rounds written at once (PostgreSQL) take their rows' locks in one order and never wait for
+/// each other in a cycle.
+fn statements(mut round: Vec<Pending>) -> Vec<Vec<Pending>> {
+    round.sort_by(|a, b| {
+        (a.kind.before, a.kind.after, &a.key).cmp(&(b.kind.before, b.kind.after, &b.key))
+    });
     let mut groups: Vec<Vec<Pending>> = Vec::new();
     for pending in round {
         let group = groups.iter_mut().find(|group| {
