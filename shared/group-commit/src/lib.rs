@@ -125,7 +125,7 @@ pub struct Rounds {
 
 impl Rounds {
     /// Starts the writers on `pool` (within a tokio runtime): one for SQLite, which lets one
-    /// writer in at a time; [`POSTGRES_WRITERS`] for PostgreSQL.
+    /// writer in at a time; four for PostgreSQL (`POSTGRES_WRITERS`).
     pub fn start(pool: Pool) -> Self {
         let (rows, pending) = mpsc::unbounded_channel::<Pending>();
         let writers = match &pool {
