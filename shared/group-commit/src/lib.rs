@@ -223,9 +223,9 @@ impl BatchedWrite {
 }
 
 /// The rows of a round by statement, in chunks of at most [`MAX_ROWS`]: the kinds in the order of
-/// their statements' text and each statement's rows in the order of their keys, so that two
-/// rounds written at once (PostgreSQL) take their rows' locks in one order and never wait for
-/// each other in a cycle.
+/// their statements' text and each statement's rows in the order of their keys (rows of one key
+/// in the order they came, so that the first writer of a key is the one told it was written), so
+/// that two rounds written at once (PostgreSQL) lock the rows they share in the same order.
 fn statements(mut round: Vec<Pending>) -> Vec<Vec<Pending>> {
     round.sort_by(|a, b| {
         (a.kind.before, a.kind.after, &a.key).cmp(&(b.kind.before, b.kind.after, &b.key))
@@ -384,7 +384,58 @@ fn answer(batch: Vec<Pending>, outcome: Result<Vec<String>, sqlx::Error>) {
 
 #[cfg(test)]
 mod tests {
-    use super::renumber;
+    use super::*;
+
+    fn pending(kind: &Arc<Kind>, key: &str, tag: i64) -> Pending {
+        Pending {
+            kind: Arc::clone(kind),
+            key: key.to_owned(),
+            row: vec![Arg::Int(Some(tag))],
+            written: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn a_round_is_written_kind_by_kind_and_key_by_key_in_one_order() {
+        let kind = |before| {
+            Arc::new(Kind {
+                before,
+                row: None,
+                after: "RETURNING id",
+            })
+        };
+        let (orders, messages) = (kind("INSERT INTO orders"), kind("INSERT INTO messages"));
+        let round = vec![
+            pending(&orders, "b", 1),
+            pending(&messages, "z", 2),
+            pending(&orders, "a", 3),
+            pending(&orders, "b", 4),
+            pending(&messages, "y", 5),
+        ];
+        let written: Vec<Vec<(String, i64)>> = statements(round)
+            .into_iter()
+            .map(|group| {
+                group
+                    .into_iter()
+                    .map(|p| match p.row[0] {
+                        Arg::Int(Some(tag)) => (p.key, tag),
+                        _ => unreachable!("an int"),
+                    })
+                    .collect()
+            })
+            .collect();
+        let owned = |rows: &[(&str, i64)]| -> Vec<(String, i64)> {
+            rows.iter().map(|(k, t)| ((*k).to_owned(), *t)).collect()
+        };
+        assert_eq!(
+            written,
+            vec![
+                owned(&[("y", 5), ("z", 2)]),
+                // Key "b" twice: the first to come (1) before the second (4).
+                owned(&[("a", 3), ("b", 1), ("b", 4)]),
+            ]
+        );
+    }
 
     #[test]
     fn placeholders_are_numbered_on_from_the_rows_before() {
