@@ -49,6 +49,9 @@ pub struct Config {
     pub functions: Functions,
     /// In process mode, the most instances of one function at once.
     pub function_concurrency: usize,
+    /// In process mode with binaries that cargo built: build them again when a source they are
+    /// built from changes, and serve the new build (see [`crate::functions::reload`]).
+    pub reload_on_save: bool,
     /// Which cloud's topology runs: the SAM template's (AWS), or the Function App's (Azure).
     pub cloud: Cloud,
 }
@@ -113,6 +116,7 @@ impl Config {
             event_sources: true,
             functions: Functions::InProcess,
             function_concurrency: 10,
+            reload_on_save: false,
             cloud: Cloud::Aws,
         }
     }

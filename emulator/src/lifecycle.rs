@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 
 use crate::aws::step_functions::LocalStepFunctions;
 use crate::azure::handler::CustomHandler;
-use crate::config::Config;
+use crate::config::{Config, Functions};
+use crate::functions::reload::{self, Watched};
 use crate::state::{Platform, Services, Wiring};
 
 /// Serves `wiring` on `listener` and starts its pollers (unless the configuration leaves the
@@ -38,6 +39,17 @@ pub(crate) fn launch(
     } = platform;
     let (stop_work, stopping) = watch::channel(false);
     let (stop_server, server_stopping) = watch::channel(false);
+    let build = match &config.functions {
+        Functions::Process(binaries) if config.reload_on_save => reload::start(
+            Watched {
+                binaries: binaries.clone(),
+                served: wiring.reloadable,
+                topology: vec![config.template.clone()],
+            },
+            stopping.clone(),
+        )?,
+        _ => reload::not_watching(),
+    };
     let services = Arc::new(Services {
         routes: wiring.routes,
         cors: wiring.cors,
@@ -53,6 +65,7 @@ pub(crate) fn launch(
         faults,
         lambda_functions: wiring.lambda_functions,
         stopping: stopping.clone(),
+        build,
     });
     let mut workers = Vec::new();
     if let Some(step_functions) = &wiring.step_functions {

@@ -64,6 +64,10 @@ struct Args {
     /// build` leaves them, or NAME) instead of building them with cargo.
     #[arg(long, value_name = "DIR")]
     function_binaries: Option<std::path::PathBuf>,
+    /// In process mode, do not build and serve the functions again when a source file they are
+    /// built from changes (reload on save is on by default when cargo builds them).
+    #[arg(long)]
+    no_watch: bool,
     /// Which cloud's topology runs: `aws` (template.yaml: API Gateway, SQS, Lambda, Step
     /// Functions) or `azure` (infra/azure: the Functions host running the Function App's custom
     /// handler, Service Bus queues).
@@ -216,7 +220,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         (CloudArg::Aws, FunctionsMode::Process) => {
             let names = emulator::aws::template::Template::load(&config.template)?.cargo_binaries();
             config.functions = emulator::Functions::Process(binaries(&names)?);
-            "process (their binaries, as on Lambda)".to_owned()
+            config.reload_on_save = args.function_binaries.is_none() && !args.no_watch;
+            if config.reload_on_save {
+                "process (their binaries, as on Lambda; rebuilt and reloaded on save)".to_owned()
+            } else {
+                "process (their binaries, as on Lambda)".to_owned()
+            }
         }
     };
     let providers = config.providers.describe();

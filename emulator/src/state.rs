@@ -17,6 +17,7 @@ use crate::aws::step_functions::{LocalStepFunctions, TaskTarget};
 use crate::aws::template::{Cors, Route};
 use crate::azure::handler::CustomHandler;
 use crate::config::Config;
+use crate::functions::reload::{BuildReport, Reloadable};
 use crate::inspector::execution_view::Workflow;
 use crate::local_providers::faults::Faults;
 use crate::local_providers::records::Records;
@@ -90,6 +91,8 @@ pub(crate) struct Wiring {
     pub pollers: Vec<Poller>,
     /// The Azure Function App's custom handler, stopped once the pollers have drained.
     pub handler: Option<Arc<CustomHandler>>,
+    /// What runs the functions' binaries, for reload on save (process mode).
+    pub reloadable: Vec<Arc<dyn Reloadable>>,
 }
 
 /// Everything the server's handlers reach: the gateway, the inspector, AWS's APIs.
@@ -115,6 +118,8 @@ pub(crate) struct Services {
     pub lambda_functions: HashMap<String, TaskTarget>,
     /// True once a clean stop has begun: the gateway takes no new registrations.
     pub stopping: watch::Receiver<bool>,
+    /// Where reload on save's builds stand.
+    pub build: watch::Receiver<BuildReport>,
 }
 
 /// A route of the HTTP API and the function behind it.

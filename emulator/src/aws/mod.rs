@@ -181,6 +181,10 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
         lambda_functions,
         pollers,
         handler: None,
+        reloadable: processes
+            .into_values()
+            .map(|process| process as Arc<dyn crate::functions::reload::Reloadable>)
+            .collect(),
     })
 }
 

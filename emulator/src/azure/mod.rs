@@ -178,5 +178,6 @@ pub(crate) async fn wire(
         lambda_functions: Default::default(),
         pollers,
         handler: Some(handler),
+        reloadable: Vec::new(),
     })
 }

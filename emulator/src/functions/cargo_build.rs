@@ -2,7 +2,9 @@
 //! are built from changed.
 //!
 //! `cargo run -p emulator` has just built the emulator; the functions' binaries are built by a
-//! second `cargo build` of the same packages and profile (so it shares the first's artifacts).
+//! second `cargo build` of the same profile, with the emulator's package selected so that their
+//! dependencies get the same features (so it shares the first's artifacts); reload on save
+//! (`reload`) runs the same command.
 //! Even with nothing to do, that second cargo takes about 300 ms (it reads the whole workspace and
 //! every fingerprint), which was most of the time to ready. So after a build the emulator writes a
 //! stamp beside its own binary (`functions-build.json` in `target/<profile>/`): when cargo
@@ -89,19 +91,12 @@ fn wanted() -> Vec<&'static str> {
         .collect()
 }
 
-/// The workspace the emulator was built from.
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// Returns the functions' binaries by name (the five Lambda functions' and the Azure Function
 /// App's custom handler), built with cargo as `cargo run -p emulator` was built (the same
 /// packages' features, so the build shares its artifacts; `--release` for a release emulator),
 /// or, when the stamp says nothing changed since the last such build, without running cargo.
 pub fn build_binaries() -> anyhow::Result<HashMap<String, PathBuf>> {
-    let stamp = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join(STAMP)));
+    let stamp = stamp_path();
     if let Some(binaries) = stamp
         .as_deref()
         .and_then(|stamp| up_to_date(stamp, &workspace()))
@@ -109,41 +104,74 @@ pub fn build_binaries() -> anyhow::Result<HashMap<String, PathBuf>> {
         return Ok(binaries);
     }
     println!("Building the functions' binaries with cargo…");
-    let started = Modified::of(SystemTime::now());
-    let binaries = run_cargo()?;
-    if let Some(stamp) = stamp {
-        let built = Stamp {
-            started,
-            binaries: binaries
-                .iter()
-                .filter_map(|(name, path)| Some((name.clone(), Built::of(path)?)))
-                .collect(),
-        };
-        let written = serde_json::to_vec_pretty(&built)
-            .map_err(std::io::Error::other)
-            .and_then(|json| std::fs::write(&stamp, json));
-        if let Err(e) = written {
-            tracing::warn!(
-                "could not write {} (the next start runs cargo again): {e}",
-                stamp.display()
-            );
-        }
-    }
+    let started = SystemTime::now();
+    let output = cargo_command()
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| anyhow::anyhow!("could not run cargo to build the functions: {e}"))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "cargo could not build the functions ({})",
+        output.status
+    );
+    let binaries = artifacts(&String::from_utf8_lossy(&output.stdout))?;
+    write_stamp(started, &binaries);
     Ok(binaries)
+}
+
+/// Where the stamp is kept: beside the emulator's own binary.
+fn stamp_path() -> Option<PathBuf> {
+    Some(std::env::current_exe().ok()?.parent()?.join(STAMP))
+}
+
+/// Records that `binaries` were built by a cargo that started at `started`.
+pub(super) fn write_stamp(started: SystemTime, binaries: &HashMap<String, PathBuf>) {
+    let Some(stamp) = stamp_path() else { return };
+    let built = Stamp {
+        started: Modified::of(started),
+        binaries: binaries
+            .iter()
+            .filter_map(|(name, path)| Some((name.clone(), Built::of(path)?)))
+            .collect(),
+    };
+    let written = serde_json::to_vec_pretty(&built)
+        .map_err(std::io::Error::other)
+        .and_then(|json| std::fs::write(&stamp, json));
+    if let Err(e) = written {
+        tracing::warn!(
+            "could not write {} (the next start runs cargo again): {e}",
+            stamp.display()
+        );
+    }
 }
 
 /// The stamped binaries, if `stamp` says they are still what the files of `workspace` would build.
 fn up_to_date(stamp: &Path, workspace: &Path) -> Option<HashMap<String, PathBuf>> {
     let stamp: Stamp = serde_json::from_slice(&std::fs::read(stamp).ok()?).ok()?;
-    let mut sources = BTreeSet::new();
     let mut binaries = HashMap::new();
     for name in wanted() {
         let built = stamp.binaries.get(name)?;
         if Built::of(&built.path).as_ref() != Some(built) {
             return None;
         }
-        sources.extend(dep_info(&built.path.with_extension("d"))?);
         binaries.insert(name.to_owned(), built.path.clone());
+    }
+    inputs(&binaries, workspace)?
+        .iter()
+        .all(|input| Modified::of_file(input).is_some_and(|modified| modified < stamp.started))
+        .then_some(binaries)
+}
+
+/// The files `binaries` are built from: the sources their dep-info lists, the manifests of the
+/// packages those belong to, and `workspace`'s `Cargo.toml` and `Cargo.lock`; `None` when a
+/// binary has no dep-info.
+pub(super) fn inputs(
+    binaries: &HashMap<String, PathBuf>,
+    workspace: &Path,
+) -> Option<BTreeSet<PathBuf>> {
+    let mut sources = BTreeSet::new();
+    for binary in binaries.values() {
+        sources.extend(dep_info(&binary.with_extension("d"))?);
     }
     let mut inputs: BTreeSet<PathBuf> =
         [workspace.join("Cargo.toml"), workspace.join("Cargo.lock")]
@@ -160,10 +188,7 @@ fn up_to_date(stamp: &Path, workspace: &Path) -> Option<HashMap<String, PathBuf>
         }
     }
     inputs.extend(sources);
-    inputs
-        .iter()
-        .all(|input| Modified::of_file(input).is_some_and(|modified| modified < stamp.started))
-        .then_some(binaries)
+    Some(inputs)
 }
 
 /// The files cargo's dep-info at `path` lists (`target: a.rs b.rs …`, a space in a path escaped
@@ -186,16 +211,18 @@ fn dep_info(path: &Path) -> Option<Vec<PathBuf>> {
     Some(paths)
 }
 
-/// Runs `cargo build` of the emulator and the functions, and returns the functions' binaries
-/// from its JSON messages.
-fn run_cargo() -> anyhow::Result<HashMap<String, PathBuf>> {
+/// `cargo build` of the functions' binaries with the features `cargo run -p emulator` gives
+/// their dependencies (the emulator's package is selected, its binary is not built), printing
+/// JSON messages on its standard output (see [`artifacts`]) and the compiler's diagnostics on its
+/// standard error.
+pub(super) fn cargo_command() -> std::process::Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = std::process::Command::new(cargo);
     command
         .arg("build")
         .arg("--manifest-path")
         .arg(workspace().join("Cargo.toml"))
-        .args(["--message-format", "json-render-diagnostics", "--bins"])
+        .args(["--message-format", "json-render-diagnostics"])
         .args(["-p", "emulator"]);
     for package in FunctionCrate::ALL
         .map(FunctionCrate::binary)
@@ -204,21 +231,20 @@ fn run_cargo() -> anyhow::Result<HashMap<String, PathBuf>> {
     {
         command.args(["-p", package]);
     }
+    for binary in wanted() {
+        command.args(["--bin", binary]);
+    }
     if !cfg!(debug_assertions) {
         command.arg("--release");
     }
-    let output = command
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| anyhow::anyhow!("could not run cargo to build the functions: {e}"))?;
-    anyhow::ensure!(
-        output.status.success(),
-        "cargo could not build the functions ({})",
-        output.status
-    );
+    command
+}
+
+/// The functions' binaries, from the JSON messages of a successful [`cargo_command`].
+pub(super) fn artifacts(messages: &str) -> anyhow::Result<HashMap<String, PathBuf>> {
     let wanted = wanted();
     let mut binaries = HashMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in messages.lines() {
         let Ok(message) = serde_json::from_str::<Value>(line) else {
             continue;
         };
@@ -240,6 +266,11 @@ fn run_cargo() -> anyhow::Result<HashMap<String, PathBuf>> {
         );
     }
     Ok(binaries)
+}
+
+/// The workspace the emulator was built from.
+pub(super) fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 #[cfg(test)]

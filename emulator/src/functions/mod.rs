@@ -1,12 +1,14 @@
 //! The workspace's functions as the emulator knows them: a typed list ([`FunctionCrate`], each by
 //! its package and binary, as `template.yaml`'s `rust-cargolambda` functions name them), their
-//! binaries built with cargo ([`build_binaries`], which skips cargo when nothing changed) or found
-//! in a folder ([`binaries_in`]), and a
+//! binaries built with cargo ([`build_binaries`], which skips cargo when nothing changed, and
+//! [`reload`], which builds them again when a source changes) or found in a folder
+//! ([`binaries_in`]), and a
 //! function process started as a cloud host starts one (`spawn_function_process`). Both hosts use
 //! this: the AWS host's Lambda instances and the Azure host's custom handler.
 
 mod cargo_build;
 mod crates;
+pub mod reload;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -47,6 +47,12 @@ pub(crate) fn routes() -> Router<Arc<Services>> {
         .route("/orders", get(records::orders))
         .route("/stats", get(stats))
         .route(
+            "/build",
+            get(|State(services): State<Arc<Services>>| async move {
+                Json(services.build.borrow().clone())
+            }),
+        )
+        .route(
             "/faults",
             get(faults::list).post(faults::inject).delete(faults::clear),
         )

@@ -6,10 +6,12 @@
 //! ([`restart`]).
 
 mod aws_sdk;
+mod binary;
 mod lambda_instances;
 mod lambda_limits;
 mod priorities;
 mod python_runtime;
+mod reload;
 mod restart;
 mod runtime_api;
 mod served_operations;

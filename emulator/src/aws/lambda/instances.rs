@@ -3,6 +3,7 @@
 //! for the environment each gets).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -32,10 +33,11 @@ pub struct FunctionSpec {
     pub endpoint_url: String,
 }
 
-/// A started instance: its process and its Runtime API.
+/// A started instance: its process, its Runtime API, and the build it runs.
 struct Instance {
     api: RuntimeApi,
     child: Child,
+    build: u64,
 }
 
 impl Drop for Instance {
@@ -49,6 +51,10 @@ impl Drop for Instance {
 pub struct LambdaFunction {
     spec: FunctionSpec,
     arn: String,
+    /// The executable new instances run: `spec.executable` until a reload serves a new build.
+    executable: Mutex<PathBuf>,
+    /// How many new builds have been served; an instance of an earlier one is not kept warm.
+    build: AtomicU64,
     idle: Mutex<Vec<Instance>>,
     slots: Semaphore,
     /// Each started instance's init (spawn to its first `/next`), in start order.
@@ -63,6 +69,8 @@ impl LambdaFunction {
     pub fn new(spec: FunctionSpec) -> Arc<Self> {
         Arc::new(Self {
             arn: function_model::local_function_arn(&spec.name),
+            executable: Mutex::new(spec.executable.clone()),
+            build: AtomicU64::new(0),
             slots: Semaphore::new(spec.concurrency.max(1)),
             idle: Mutex::new(Vec::new()),
             init_durations: Mutex::new(Vec::new()),
@@ -123,8 +131,10 @@ impl LambdaFunction {
             Err(InvokeError::Function(failure)) => failure.error_type != "Runtime.ExitError",
             Err(InvokeError::TimedOut(_) | InvokeError::InitFailed(_)) => false,
         };
-        if healthy {
+        if healthy && instance.build == self.build.load(Ordering::SeqCst) {
             lock(&self.idle).push(instance);
+        } else if healthy {
+            tracing::debug!(function = %self.spec.name, "an instance of the previous build stopped");
         } else {
             tracing::warn!(
                 function = %self.spec.name,
@@ -155,7 +165,12 @@ impl LambdaFunction {
             .map_err(|e| init_failure("Runtime.Unavailable", &e.to_string()))?;
         let api = RuntimeApi::serve(listener, &self.arn);
         let spec = &self.spec;
-        let mut command = Command::new(&spec.executable);
+        // Read together, so that an instance never counts as a build it does not run.
+        let (executable, build) = {
+            let executable = lock(&self.executable);
+            (executable.clone(), self.build.load(Ordering::SeqCst))
+        };
+        let mut command = Command::new(&executable);
         command
             .env_clear()
             .envs(lambda_environment(spec, &runtime_api.to_string()))
@@ -163,11 +178,28 @@ impl LambdaFunction {
         let child = spawn_function_process(&mut command, &spec.name).map_err(|e| {
             init_failure(
                 "Runtime.InvalidEntrypoint",
-                &format!("could not start {}: {e}", spec.executable.display()),
+                &format!("could not start {}: {e}", executable.display()),
             )
         })?;
         tracing::debug!(function = %spec.name, %runtime_api, "instance started");
-        Ok(Instance { api, child })
+        Ok(Instance { api, child, build })
+    }
+}
+
+impl crate::functions::reload::Reloadable for LambdaFunction {
+    fn built_from(&self) -> &Path {
+        &self.spec.executable
+    }
+
+    /// New instances run `executable`; the warm instances of the previous build stop, and those
+    /// in an invocation finish it and then stop.
+    fn serve(&self, executable: PathBuf) {
+        let mut current = lock(&self.executable);
+        *current = executable;
+        self.build.fetch_add(1, Ordering::SeqCst);
+        drop(current);
+        let stopped = std::mem::take(&mut *lock(&self.idle));
+        tracing::debug!(function = %self.spec.name, idle = stopped.len(), "serving a new build");
     }
 }
 
