@@ -169,7 +169,30 @@ function render(container, html) {
     if (open.has(details.dataset.key)) details.open = true;
   }
 }
+/** Reload on save's last build (process mode): nothing until a source changes; then building,
+ *  what the new build serves, or the compiler's errors while the previous build keeps serving. */
+function buildView(report) {
+  if (!report.watching) return '';
+  const restart = report.restartToApply.length
+    ? `<p class="build">Changed since the start: ${report.restartToApply.map((f) => `<code>${text(f)}</code>`).join(', ')}. `
+      + 'The topology is read at start: restart the emulator to apply it.</p>' : '';
+  const seconds = report.seconds == null ? '' : ` in ${report.seconds.toFixed(1)} s`;
+  const states = {
+    idle: '',
+    building: '<p class="build">A source changed: building the functions…</p>',
+    succeeded: `<p class="build">Rebuilt${seconds} (${when(report.startedAt)}): `
+      + (report.reloaded.length ? `serving the new build of ${report.reloaded.map((b) => `<code>${text(b)}</code>`).join(', ')}.` : 'no binary changed.') + '</p>',
+    failed: `<section class="build FAILED"><h2>The last build failed</h2><p>The previous build keeps serving. `
+      + `Fix the error and save: the emulator builds again.</p><pre tabindex="0">${text(report.errors)}</pre></section>`,
+  };
+  return (states[report.state] || '') + restart;
+}
 async function refresh() {
+  try {
+    render(document.getElementById('build'), buildView(await (await fetch('/_emulator/api/build')).json()));
+  } catch (e) {
+    render(document.getElementById('build'), '');
+  }
   const detail = document.getElementById('execution');
   try {
     render(detail, await executionView());

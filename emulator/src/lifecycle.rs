@@ -3,6 +3,7 @@
 //! [`RunningEmulator::shutdown`] stops taking work, drains what is in flight, and closes the
 //! database, so that whatever is unfinished resumes at the next start.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +15,9 @@ use tokio::task::JoinHandle;
 
 use crate::aws::step_functions::LocalStepFunctions;
 use crate::azure::handler::CustomHandler;
-use crate::config::{Config, Functions};
-use crate::functions::reload::{self, Watched};
+use crate::config::{Cloud, Config, Functions};
+use crate::functions::AZURE_HANDLER;
+use crate::functions::reload::{self, Reloadable, Watched};
 use crate::state::{Platform, Services, Wiring};
 
 /// Serves `wiring` on `listener` and starts its pollers (unless the configuration leaves the
@@ -39,17 +41,11 @@ pub(crate) fn launch(
     } = platform;
     let (stop_work, stopping) = watch::channel(false);
     let (stop_server, server_stopping) = watch::channel(false);
-    let build = match &config.functions {
-        Functions::Process(binaries) if config.reload_on_save => reload::start(
-            Watched {
-                binaries: binaries.clone(),
-                served: wiring.reloadable,
-                topology: vec![config.template.clone()],
-            },
-            stopping.clone(),
-        )?,
-        _ => reload::not_watching(),
+    let build = match watched(config, wiring.reloadable) {
+        Some(watched) => reload::start(watched, stopping.clone())?,
+        None => reload::not_watching(),
     };
+    let live_site = build.borrow().watching.then(crate::functions::workspace);
     let services = Arc::new(Services {
         routes: wiring.routes,
         cors: wiring.cors,
@@ -65,6 +61,7 @@ pub(crate) fn launch(
         faults,
         lambda_functions: wiring.lambda_functions,
         stopping: stopping.clone(),
+        live_site,
         build,
     });
     let mut workers = Vec::new();
@@ -96,6 +93,29 @@ pub(crate) fn launch(
         drain_timeout: config.drain_timeout,
         db,
         provider_environment,
+    })
+}
+
+/// What reload on save watches and serves, when it is on: the binaries cargo built (the AWS
+/// functions', or the Azure Function App's custom handler) and the topology's files.
+fn watched(config: &Config, served: Vec<Arc<dyn Reloadable>>) -> Option<Watched> {
+    if !config.reload_on_save {
+        return None;
+    }
+    let (binaries, topology) = match (&config.cloud, &config.functions) {
+        (Cloud::Aws, Functions::Process(binaries)) => {
+            (binaries.clone(), vec![config.template.clone()])
+        }
+        (Cloud::Aws, Functions::InProcess) => return None,
+        (Cloud::Azure(azure), _) => (
+            HashMap::from([(AZURE_HANDLER.1.to_owned(), azure.handler.clone())]),
+            vec![azure.app_dir.clone()],
+        ),
+    };
+    Some(Watched {
+        binaries,
+        served,
+        topology,
     })
 }
 

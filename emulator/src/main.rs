@@ -205,9 +205,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 app_dir: app_dir.clone(),
                 handler: built.remove("handler").context("no handler binary")?,
             });
+            config.reload_on_save = args.function_binaries.is_none() && !args.no_watch;
             format!(
-                "the Azure Function App in {} (its custom handler, as the Functions host runs it)",
-                app_dir.display()
+                "the Azure Function App in {} (its custom handler, as the Functions host runs it{})",
+                app_dir.display(),
+                if config.reload_on_save {
+                    "; rebuilt and reloaded on save"
+                } else {
+                    ""
+                }
             )
         }
         (CloudArg::Aws, FunctionsMode::InProcess) => {

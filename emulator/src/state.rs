@@ -4,6 +4,7 @@
 //! (routes, queues, what consumes them), and the [`Services`] that the server's handlers reach.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,6 +121,8 @@ pub(crate) struct Services {
     pub stopping: watch::Receiver<bool>,
     /// Where reload on save's builds stand.
     pub build: watch::Receiver<BuildReport>,
+    /// With reload on save, the workspace whose site and inspector files are served as saved.
+    pub live_site: Option<PathBuf>,
 }
 
 /// A route of the HTTP API and the function behind it.

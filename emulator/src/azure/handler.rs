@@ -4,16 +4,22 @@
 //! `POST /{FunctionName}` with `X-Azure-Functions-InvocationId`. An invocation that outlives the
 //! function timeout restarts the handler, as the host restarts a worker that timed out: whatever
 //! else it was running stops there too.
+//!
+//! Reload on save serves a new build by starting it beside the running one, on a port of its
+//! own: once it listens, invocations go to it, and the previous process is stopped when the last
+//! invocation sent to it has answered.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use function_model::azure::INVOCATION_ID_HEADER;
 use serde_json::Value;
 use tokio::process::{Child, Command};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+
+use crate::functions::reload::Reloadable;
 
 /// How long the handler has to listen after it starts (the Functions host's limit).
 const STARTUP: Duration = Duration::from_secs(60);
@@ -41,7 +47,12 @@ pub enum InvokeError {
 
 /// A running custom handler.
 pub struct CustomHandler {
-    port: u16,
+    /// The process invocations are sent to; an invocation holds it until it has its answer.
+    current: Current,
+    /// The executable it was started with (cargo's path for it).
+    built_from: PathBuf,
+    /// New builds to serve, for the supervisor.
+    reloads: mpsc::UnboundedSender<PathBuf>,
     client: reqwest::Client,
     stop: watch::Sender<bool>,
     restart: Arc<tokio::sync::Notify>,
@@ -53,26 +64,29 @@ impl CustomHandler {
     /// Starts the handler and waits until it listens; a handler that exits or never listens is
     /// an error with what it printed.
     pub async fn start(spec: HandlerSpec) -> anyhow::Result<Arc<Self>> {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-            probe.local_addr()?.port()
-        };
+        let port = free_port()?;
         let mut child = spawn(&spec, port)?;
         listening(&mut child, &spec, port).await?;
         tracing::info!(port, executable = %spec.executable.display(), "custom handler listening");
         let (stop, stopping) = watch::channel(false);
         let (ready, readiness) = watch::channel(true);
         let restart = Arc::new(tokio::sync::Notify::new());
+        let current: Current = Arc::new(Mutex::new(Arc::new(Process { port })));
+        let (reloads, reloaded) = mpsc::unbounded_channel();
+        let built_from = spec.executable.clone();
         tokio::spawn(supervise(Supervised {
             spec,
-            port,
+            current: current.clone(),
             child,
             stopping,
             restart: restart.clone(),
+            reloads: reloaded,
             ready,
         }));
         Ok(Arc::new(Self {
-            port,
+            current,
+            built_from,
+            reloads,
             client: reqwest::Client::builder()
                 .no_proxy()
                 .build()
@@ -99,9 +113,10 @@ impl CustomHandler {
                 "it has not listened again within {STARTUP:?}"
             )));
         }
+        let process = current_process(&self.current);
         let request = self
             .client
-            .post(format!("http://127.0.0.1:{}/{function}", self.port))
+            .post(format!("http://127.0.0.1:{}/{function}", process.port))
             .header(INVOCATION_ID_HEADER, uuid::Uuid::new_v4().to_string())
             .json(payload)
             .send();
@@ -154,6 +169,36 @@ impl Drop for CustomHandler {
     }
 }
 
+impl Reloadable for CustomHandler {
+    fn built_from(&self) -> &Path {
+        &self.built_from
+    }
+
+    fn serve(&self, executable: PathBuf) {
+        let _ = self.reloads.send(executable);
+    }
+}
+
+/// A handler process invocations are sent to. Each invocation holds its `Arc` until it has its
+/// answer, so a process replaced by a new build is stopped once only the supervisor holds it.
+struct Process {
+    port: u16,
+}
+
+type Current = Arc<Mutex<Arc<Process>>>;
+
+fn current_process(current: &Current) -> Arc<Process> {
+    current
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+fn free_port() -> std::io::Result<u16> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(probe.local_addr()?.port())
+}
+
 fn spawn(spec: &HandlerSpec, port: u16) -> anyhow::Result<Child> {
     let mut command = Command::new(&spec.executable);
     command
@@ -197,35 +242,57 @@ async fn listening(child: &mut Child, spec: &HandlerSpec, port: u16) -> anyhow::
 
 struct Supervised {
     spec: HandlerSpec,
-    port: u16,
+    current: Current,
     child: Child,
     stopping: watch::Receiver<bool>,
     restart: Arc<tokio::sync::Notify>,
+    reloads: mpsc::UnboundedReceiver<PathBuf>,
     ready: watch::Sender<bool>,
 }
 
-/// Restarts the handler when it exits or an invocation timed out, until stopped; then kills it.
-/// While it restarts, nothing is sent to it.
+/// Restarts the handler when it exits or an invocation timed out, and serves new builds, until
+/// stopped; then kills it. While it restarts, nothing is sent to it.
 async fn supervise(mut supervised: Supervised) {
     enum Event {
         Exited(std::io::Result<ExitStatus>),
         Restart,
+        Reload(PathBuf),
         Stop,
     }
     let Supervised {
         spec,
-        port,
+        current,
         child,
         stopping,
         restart,
+        reloads,
         ready,
     } = &mut supervised;
     loop {
         let event = tokio::select! {
             status = child.wait() => Event::Exited(status),
             () = restart.notified() => Event::Restart,
+            Some(executable) = reloads.recv() => Event::Reload(executable),
             _ = stopping.wait_for(|stop| *stop) => Event::Stop,
         };
+        if let Event::Reload(executable) = event {
+            spec.executable = executable;
+            match start_beside(spec).await {
+                Ok((port, new)) => {
+                    let old = std::mem::replace(child, new);
+                    let replaced = std::mem::replace(
+                        &mut *current.lock().unwrap_or_else(PoisonError::into_inner),
+                        Arc::new(Process { port }),
+                    );
+                    tracing::info!(port, "the custom handler's new build listens");
+                    tokio::spawn(retire(replaced, old));
+                }
+                Err(e) => tracing::error!(
+                    "the new build of the custom handler did not start ({e:#}); the previous one keeps serving"
+                ),
+            }
+            continue;
+        }
         ready.send_replace(false);
         let exited = match event {
             Event::Exited(status) => status,
@@ -237,12 +304,14 @@ async fn supervise(mut supervised: Supervised) {
                 let _ = child.kill().await;
                 return;
             }
+            Event::Reload(_) => unreachable!("served above"),
         };
+        let port = current_process(current).port;
         tracing::warn!("the custom handler stopped ({exited:?}); starting it again");
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let started = match spawn(spec, *port) {
-                Ok(mut new) => listening(&mut new, spec, *port).await.map(|()| new),
+            let started = match spawn(spec, port) {
+                Ok(mut new) => listening(&mut new, spec, port).await.map(|()| new),
                 Err(e) => Err(e),
             };
             match started {
@@ -255,4 +324,26 @@ async fn supervise(mut supervised: Supervised) {
         }
         ready.send_replace(true);
     }
+}
+
+/// Starts `spec` on a port of its own and waits until it listens.
+async fn start_beside(spec: &HandlerSpec) -> anyhow::Result<(u16, Child)> {
+    let port = free_port()?;
+    let mut child = spawn(spec, port)?;
+    listening(&mut child, spec, port).await?;
+    Ok((port, child))
+}
+
+/// Stops a replaced handler process once no invocation holds it (at most the host's longest
+/// function timeout, 10 minutes, later).
+async fn retire(process: Arc<Process>, mut child: Child) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    while Arc::strong_count(&process) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill().await;
+    tracing::debug!(
+        port = process.port,
+        "the custom handler's previous build stopped"
+    );
 }

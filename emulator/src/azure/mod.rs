@@ -177,7 +177,7 @@ pub(crate) async fn wire(
         ),
         lambda_functions: Default::default(),
         pollers,
+        reloadable: vec![handler.clone()],
         handler: Some(handler),
-        reloadable: Vec::new(),
     })
 }

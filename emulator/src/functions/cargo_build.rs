@@ -269,7 +269,7 @@ pub(super) fn artifacts(messages: &str) -> anyhow::Result<HashMap<String, PathBu
 }
 
 /// The workspace the emulator was built from.
-pub(super) fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 

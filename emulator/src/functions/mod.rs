@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 pub use cargo_build::build_binaries;
+pub(crate) use cargo_build::workspace;
 pub use crates::{AZURE_HANDLER, FunctionCrate};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};

@@ -1,12 +1,16 @@
 //! The static site (`web/`) and the inspector's page, built into the binary: each file served
 //! with a strong validator and gzip when the client takes it, always revalidated, so that a new
-//! build shows at once.
+//! build shows at once. With reload on save (`Services::live_site`), each file is read from the
+//! workspace at each request instead, so that a saved change to the site shows at the next
+//! reload of the page; a file that cannot be read there is served as built.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,18 +21,61 @@ use crate::state::Services;
 /// The site's files and the inspector's page, by path.
 pub(super) fn routes() -> Router<Arc<Services>> {
     Router::new()
-        .route("/", get(|h: HeaderMap| asset(&INDEX_HTML, h)))
-        .route("/app.js", get(|h: HeaderMap| asset(&APP_JS, h)))
-        .route("/style.css", get(|h: HeaderMap| asset(&STYLE_CSS, h)))
-        .route("/openapi.json", get(|h: HeaderMap| asset(&OPENAPI_JSON, h)))
-        .route("/_emulator", get(|h: HeaderMap| asset(&INSPECTOR_HTML, h)))
+        .route(
+            "/",
+            get(
+                |State(services): State<Arc<Services>>, h: HeaderMap| async move {
+                    asset(&INDEX_HTML, services.live_site.as_deref(), h).await
+                },
+            ),
+        )
+        .route(
+            "/app.js",
+            get(
+                |State(services): State<Arc<Services>>, h: HeaderMap| async move {
+                    asset(&APP_JS, services.live_site.as_deref(), h).await
+                },
+            ),
+        )
+        .route(
+            "/style.css",
+            get(
+                |State(services): State<Arc<Services>>, h: HeaderMap| async move {
+                    asset(&STYLE_CSS, services.live_site.as_deref(), h).await
+                },
+            ),
+        )
+        .route(
+            "/openapi.json",
+            get(
+                |State(services): State<Arc<Services>>, h: HeaderMap| async move {
+                    asset(&OPENAPI_JSON, services.live_site.as_deref(), h).await
+                },
+            ),
+        )
+        .route(
+            "/_emulator",
+            get(
+                |State(services): State<Arc<Services>>, h: HeaderMap| async move {
+                    asset(&INSPECTOR_HTML, services.live_site.as_deref(), h).await
+                },
+            ),
+        )
         .route(
             "/_emulator/inspector.js",
-            get(|h: HeaderMap| asset(&INSPECTOR_JS, h)),
+            get(
+                |State(services): State<Arc<Services>>, h: HeaderMap| async move {
+                    asset(&INSPECTOR_JS, services.live_site.as_deref(), h).await
+                },
+            ),
         )
         .route(
             "/_emulator/inspector.css",
-            get(|h: HeaderMap| asset(&INSPECTOR_CSS, h)),
+            get(
+                |State(services): State<Arc<Services>>, h: HeaderMap| async move {
+                    asset(&INSPECTOR_CSS, services.live_site.as_deref(), h).await
+                },
+            ),
         )
 }
 
@@ -36,6 +83,8 @@ pub(super) fn routes() -> Router<Arc<Services>> {
 /// form made once, at first use.
 struct Asset {
     content_type: &'static str,
+    /// Where it is in the workspace.
+    source: &'static str,
     body: &'static str,
     prepared: OnceLock<Prepared>,
 }
@@ -47,65 +96,90 @@ struct Prepared {
 }
 
 impl Asset {
-    const fn new(content_type: &'static str, body: &'static str) -> Self {
+    const fn new(content_type: &'static str, source: &'static str, body: &'static str) -> Self {
         Self {
             content_type,
+            source,
             body,
             prepared: OnceLock::new(),
         }
     }
 
     fn prepared(&self) -> &Prepared {
-        self.prepared.get_or_init(|| {
-            let digest = sha2::Sha256::digest(self.body.as_bytes());
-            let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-            let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            gzip.write_all(self.body.as_bytes())
-                .expect("compressing into memory cannot fail");
-            Prepared {
-                etag: HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a header value"),
-                gzip: gzip
-                    .finish()
-                    .expect("compressing into memory cannot fail")
-                    .into(),
-            }
-        })
+        self.prepared
+            .get_or_init(|| Prepared::of(self.body.as_bytes(), flate2::Compression::best()))
+    }
+}
+
+impl Prepared {
+    fn of(body: &[u8], compression: flate2::Compression) -> Self {
+        let digest = sha2::Sha256::digest(body);
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), compression);
+        gzip.write_all(body)
+            .expect("compressing into memory cannot fail");
+        Prepared {
+            etag: HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a header value"),
+            gzip: gzip
+                .finish()
+                .expect("compressing into memory cannot fail")
+                .into(),
+        }
     }
 }
 
 static INDEX_HTML: Asset = Asset::new(
     "text/html; charset=utf-8",
+    "web/index.html",
     include_str!("../../../web/index.html"),
 );
 static APP_JS: Asset = Asset::new(
     "text/javascript; charset=utf-8",
+    "web/app.js",
     include_str!("../../../web/app.js"),
 );
 static STYLE_CSS: Asset = Asset::new(
     "text/css; charset=utf-8",
+    "web/style.css",
     include_str!("../../../web/style.css"),
 );
 static OPENAPI_JSON: Asset = Asset::new(
     "application/json",
+    "web/openapi.json",
     include_str!("../../../web/openapi.json"),
 );
 static INSPECTOR_HTML: Asset = Asset::new(
     "text/html; charset=utf-8",
+    "emulator/inspector/index.html",
     include_str!("../../inspector/index.html"),
 );
 static INSPECTOR_JS: Asset = Asset::new(
     "text/javascript; charset=utf-8",
+    "emulator/inspector/inspector.js",
     include_str!("../../inspector/inspector.js"),
 );
 static INSPECTOR_CSS: Asset = Asset::new(
     "text/css; charset=utf-8",
+    "emulator/inspector/inspector.css",
     include_str!("../../inspector/inspector.css"),
 );
 
-/// Serves `asset`: `304` when the client's copy is current (`If-None-Match`), gzip when the
-/// client accepts it; always revalidated (`no-cache`), so that a new build shows at once.
-async fn asset(asset: &'static Asset, request: HeaderMap) -> Response {
-    let prepared = asset.prepared();
+/// Serves `asset` (from the workspace at `live`, if given and readable there): `304` when the
+/// client's copy is current (`If-None-Match`), gzip when the client accepts it; always
+/// revalidated (`no-cache`), so that a new build shows at once.
+async fn asset(asset: &'static Asset, live: Option<&Path>, request: HeaderMap) -> Response {
+    let saved = match live {
+        Some(workspace) => tokio::fs::read(workspace.join(asset.source)).await.ok(),
+        None => None,
+    };
+    let (body, fresh) = match saved {
+        Some(saved) => {
+            let prepared = Prepared::of(&saved, flate2::Compression::fast());
+            (Bytes::from(saved), Some(prepared))
+        }
+        None => (Bytes::from_static(asset.body.as_bytes()), None),
+    };
+    let prepared = fresh.as_ref().unwrap_or_else(|| asset.prepared());
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, prepared.etag.clone());
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -141,7 +215,7 @@ async fn asset(asset: &'static Asset, request: HeaderMap) -> Response {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         (headers, prepared.gzip.clone()).into_response()
     } else {
-        (headers, asset.body).into_response()
+        (headers, body).into_response()
     }
 }
 
@@ -154,7 +228,7 @@ mod tests {
         for (name, value) in headers {
             request.insert(*name, HeaderValue::from_str(value).expect("a header value"));
         }
-        let response = asset(&APP_JS, request).await;
+        let response = asset(&APP_JS, None, request).await;
         let status = response.status();
         let headers = response.headers().clone();
         let body = axum::body::to_bytes(response.into_body(), usize::MAX)
@@ -201,5 +275,28 @@ mod tests {
         assert_eq!(headers[header::ETAG], etag.as_str());
         let (status, _, _) = fetch(&[("if-none-match", "\"stale\"")]).await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn with_reload_on_save_a_file_is_read_from_the_workspace_at_each_request() {
+        let workspace = tempfile::tempdir().expect("a temporary directory");
+        std::fs::create_dir_all(workspace.path().join("web")).expect("made");
+        std::fs::write(workspace.path().join("web/app.js"), "saved();").expect("written");
+        let response = asset(&APP_JS, Some(workspace.path()), HeaderMap::new()).await;
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        assert_eq!(body.as_ref(), b"saved();");
+
+        let elsewhere = tempfile::tempdir().expect("a temporary directory");
+        let response = asset(&APP_JS, Some(elsewhere.path()), HeaderMap::new()).await;
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        assert_eq!(
+            body.as_ref(),
+            APP_JS.body.as_bytes(),
+            "as built, when not found"
+        );
     }
 }

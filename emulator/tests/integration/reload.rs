@@ -3,7 +3,7 @@
 //! function's source while it runs. The new build is served without a restart; a registration in
 //! flight during the reload completes once; the next email has the new subject. Then a change
 //! that does not compile: the build report holds the compiler's error, and the last good build
-//! keeps serving.
+//! keeps serving. The same on the Azure Function App, whose custom handler is the binary served.
 //!
 //! The test edits `functions/email/src/lib.rs` in the workspace and puts it back as it was when
 //! it ends, also by a panic (an edit of that file made meanwhile by hand would be overwritten).
@@ -113,8 +113,23 @@ async fn completed_once(emulator: &Emulator, email: &str) -> String {
         .expect("the confirmation")
 }
 
+/// The two tests edit one file: one at a time.
+static ONE_EDITOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_change_is_built_and_served_without_a_restart() {
+    saved_change_served(&["--functions", "process"], "email").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_change_is_served_by_the_azure_function_app_without_a_restart() {
+    saved_change_served(&["--cloud", "azure"], "handler").await;
+}
+
+/// Runs the emulator with `args`, and changes the email function's source while it runs; the
+/// binary served again is `binary`.
+async fn saved_change_served(args: &[&str], binary: &str) {
+    let _editing = ONE_EDITOR.lock().await;
     let source = Edited::open("functions/email/src/lib.rs");
     assert!(
         source.original.contains(SUBJECT),
@@ -122,7 +137,7 @@ async fn a_saved_change_is_built_and_served_without_a_restart() {
     );
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database = format!("sqlite://{}/reload.db?mode=rwc", dir.path().display());
-    let emulator = Emulator::start_with(&database, dir.path(), &["--functions", "process"]).await;
+    let emulator = Emulator::start_with(&database, dir.path(), args).await;
     let report: Value = reqwest::get(emulator.api("build"))
         .await
         .expect("the inspector answers")
@@ -147,7 +162,7 @@ async fn a_saved_change_is_built_and_served_without_a_restart() {
     source.save(&source.original.replace(SUBJECT, NEW_SUBJECT));
     let report = finished_build(&emulator, 1).await;
     assert_eq!(report["state"], "succeeded", "{report}");
-    assert_eq!(report["reloaded"], json!(["email"]), "{report}");
+    assert_eq!(report["reloaded"], json!([binary]), "{report}");
     completed_once(&emulator, &during).await;
     let after = register(&emulator, &format!("after.{unique}@example.org")).await;
     assert!(after.contains("Reloaded: registered for"), "{after}");
