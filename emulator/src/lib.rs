@@ -25,6 +25,7 @@ pub mod config;
 pub mod functions;
 mod gateway;
 mod inspector;
+pub mod invoke;
 mod lifecycle;
 pub mod local_providers;
 pub mod names;

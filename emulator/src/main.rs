@@ -3,7 +3,8 @@
 //! Serves on 127.0.0.1:3000 by default (`--port 0` picks a free port and prints it), stores orders
 //! in `DATABASE_URL` (default: a SQLite file under `.emulator/`), talks to the real PayPal, SendGrid
 //! or Mailchimp when their settings are in the environment (see `Providers::from_env`), and stops
-//! cleanly on Ctrl-C or SIGTERM.
+//! cleanly on Ctrl-C or SIGTERM. `cargo run -p emulator -- invoke FUNCTION` invokes one function
+//! of a running emulator instead (see `emulator::invoke`).
 
 use std::path::{Path, PathBuf};
 
@@ -20,9 +21,12 @@ use tokio::net::TcpListener;
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "Run the conference-registration system locally: site, API, queue, workflow and providers."
+    about = "Run the conference-registration system locally: site, API, queue, workflow and providers.",
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Port to listen on, on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 3000)]
     port: u16,
@@ -86,6 +90,13 @@ struct Args {
     runtime_nice: i32,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Invoke one function of a running emulator with an event (a file, standard input or a
+    /// sample), through Lambda's Invoke API, and print its log lines and its answer.
+    Invoke(emulator::invoke::InvokeArgs),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum FunctionsMode {
     InProcess,
@@ -100,8 +111,11 @@ enum CloudArg {
 
 const DEFAULT_DATABASE: &str = ".emulator/registrations.db";
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> anyhow::Result<std::process::ExitCode> {
+    let mut args = Args::parse();
+    if let Some(Command::Invoke(invoke)) = args.command.take() {
+        return Ok(invoke_one(&invoke));
+    }
     let runtime_nice = args.runtime_nice;
     // The main thread is not one of the runtime's: it runs `run` (which opens the database, see
     // `--runtime-nice`) at the emulator's own priority.
@@ -110,7 +124,26 @@ fn main() -> anyhow::Result<()> {
         .on_thread_start(move || lower_this_threads_priority(runtime_nice))
         .build()
         .context("could not start the async runtime")?
-        .block_on(run(args))
+        .block_on(run(args))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `emulator invoke`: 0 when the function answered, 1 when it failed, 2 when nothing could be
+/// invoked (said in one line).
+fn invoke_one(args: &emulator::invoke::InvokeArgs) -> std::process::ExitCode {
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("could not start the async runtime: {e}"))
+        .and_then(|runtime| runtime.block_on(emulator::invoke::invoke(args)));
+    match outcome {
+        Ok(emulator::invoke::Outcome::Answered) => std::process::ExitCode::SUCCESS,
+        Ok(emulator::invoke::Outcome::FunctionFailed) => std::process::ExitCode::from(1),
+        Err(why) => {
+            eprintln!("emulator invoke: {why}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }
 
 /// Lowers the calling thread's priority by `increment` (Linux's `nice` is per thread). Failing to

@@ -13,6 +13,7 @@ pub mod reload;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub use cargo_build::build_binaries;
 pub(crate) use cargo_build::workspace;
@@ -41,10 +42,18 @@ pub fn binaries_in(dir: &Path, names: &[String]) -> anyhow::Result<HashMap<Strin
         .collect()
 }
 
+/// Where a process's output lines are kept while something collects them (one invocation's log,
+/// for Lambda's `LogType=Tail`): `None` keeps nothing.
+pub(crate) type LogCapture = Arc<Mutex<Option<Vec<String>>>>;
+
 /// Starts a function's process as a cloud host does: with the variables `command` was given (and
 /// the emulator's `RUST_LOG` unless it sets one), no input, its output copied into the
-/// emulator's log under `name`, and killed when dropped.
-pub(crate) fn spawn_function_process(command: &mut Command, name: &str) -> std::io::Result<Child> {
+/// emulator's log under `name` (and into `capture`, when it collects), and killed when dropped.
+pub(crate) fn spawn_function_process(
+    command: &mut Command,
+    name: &str,
+    capture: Option<LogCapture>,
+) -> std::io::Result<Child> {
     if !command
         .as_std()
         .get_envs()
@@ -62,18 +71,26 @@ pub(crate) fn spawn_function_process(command: &mut Command, name: &str) -> std::
         .kill_on_drop(true)
         .spawn()?;
     if let Some(stdout) = child.stdout.take() {
-        tokio::spawn(relay(name.to_owned(), stdout));
+        tokio::spawn(relay(name.to_owned(), stdout, capture.clone()));
     }
     if let Some(stderr) = child.stderr.take() {
-        tokio::spawn(relay(name.to_owned(), stderr));
+        tokio::spawn(relay(name.to_owned(), stderr, capture));
     }
     Ok(child)
 }
 
-/// Copies an instance's output into the emulator's log, a line at a time.
-async fn relay(function: String, output: impl AsyncRead + Unpin) {
+/// Copies an instance's output into the emulator's log (and `capture`), a line at a time.
+async fn relay(function: String, output: impl AsyncRead + Unpin, capture: Option<LogCapture>) {
     let mut lines = BufReader::new(output).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(capture) = &capture
+            && let Some(kept) = capture
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_mut()
+        {
+            kept.push(line.clone());
+        }
         tracing::info!(target: "function", "[{function}] {line}");
     }
 }

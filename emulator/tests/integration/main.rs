@@ -7,6 +7,7 @@
 
 mod aws_sdk;
 mod binary;
+mod invoke;
 mod lambda_instances;
 mod lambda_limits;
 mod priorities;

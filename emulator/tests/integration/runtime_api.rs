@@ -33,7 +33,8 @@ fn invoke_in_background(
     let api = api.clone();
     let trace_id = trace_id.map(str::to_owned);
     tokio::spawn(async move {
-        api.invoke(payload.to_string().into(), timeout, trace_id)
+        let request_id = uuid::Uuid::new_v4().to_string();
+        api.invoke(request_id, payload.to_string().into(), timeout, trace_id)
             .await
     })
 }
@@ -167,7 +168,11 @@ async fn a_runtime_that_fails_to_start_fails_its_invocations() {
         .await
         .expect("answered");
     assert_eq!(reported.status(), 202);
-    match api.invoke("{}".into(), Duration::from_secs(5), None).await {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    match api
+        .invoke(request_id, "{}".into(), Duration::from_secs(5), None)
+        .await
+    {
         Err(InvokeError::InitFailed(failure)) => {
             assert_eq!(failure.error_type, "Runtime.ConfigError");
             assert_eq!(failure.error_message, "DATABASE_URL is not set");

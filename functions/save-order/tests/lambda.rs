@@ -44,8 +44,11 @@ async fn the_binary_answers_invocations_through_the_runtime_api() {
     );
     let logged = || std::fs::read_to_string(&log).unwrap_or_default();
     let order = include_str!("../../../shared/domain/data/order-placed.example.json");
+    let requests = std::sync::atomic::AtomicU32::new(0);
     let invoke = |payload: Value| {
+        let request = requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         api.invoke(
+            format!("request-{request}"),
             payload.to_string().into(),
             Duration::from_secs(20),
             Some("Root=1-67891233-abcdef012345678912345678".into()),

@@ -11,17 +11,24 @@
 //!   `InvalidRequestContentException` (400); over 6 MB (6,291,456 bytes) synchronously, or 1 MB
 //!   (1,048,576 bytes, since 2025) for an `Event`, `RequestEntityTooLargeException` (413)
 //!   (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>).
+//! - `X-Amz-Log-Type: Tail` answers the invocation's log in `X-Amz-Log-Result` (base64, its last
+//!   4 KB), as Lambda does: `START`, what the function printed during the invocation, `END`,
+//!   `REPORT`. In process mode those are the instance's lines; in-process, a library's log lines
+//!   are the emulator's own and are not attributed, so only `START`, `END` and `REPORT` are.
 //! - The request must be signed (any SigV4 credentials): without an `Authorization` header it is
 //!   refused as AWS refuses it, which also keeps a web page from invoking functions (a browser
 //!   sends that header only after a CORS preflight, which the emulator does not grant).
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use function_model::{Invocation, local_function_arn};
+use function_model::{Invocation, TaskFunction, local_function_arn};
 use serde_json::json;
 use tracing::Instrument;
 
@@ -119,41 +126,95 @@ fn answer(outcome: Result<Bytes, (String, String)>) -> Response {
     response
 }
 
-/// Runs one invocation of `target` and gives its payload or its `(errorType, errorMessage)`.
-async fn run(name: &str, target: &TaskTarget, payload: Bytes) -> Result<Bytes, (String, String)> {
+/// The most of an invocation's log that `X-Amz-Log-Result` holds (its end).
+const LOG_TAIL: usize = 4096;
+
+/// `log`'s last [`LOG_TAIL`] bytes (from a character's start), base64, for `X-Amz-Log-Result`.
+fn log_result(log: &[String]) -> HeaderValue {
+    let text = log
+        .iter()
+        .map(|line| format!("{line}\n"))
+        .collect::<String>();
+    let mut start = text.len().saturating_sub(LOG_TAIL);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&text[start..]);
+    HeaderValue::from_str(&encoded).expect("base64 is a header value")
+}
+
+/// Runs one invocation of `target` and gives its payload or its `(errorType, errorMessage)`,
+/// and, when `tail`, its log.
+async fn run(
+    name: &str,
+    target: &TaskTarget,
+    payload: Bytes,
+    tail: bool,
+) -> (Result<Bytes, (String, String)>, Vec<String>) {
+    let failure = |e: InvokeError| match e {
+        InvokeError::Function(failure) | InvokeError::InitFailed(failure) => {
+            (failure.error_type, failure.error_message)
+        }
+        InvokeError::TimedOut(timeout) => (
+            "Sandbox.Timedout".to_owned(),
+            format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+        ),
+    };
     match target {
-        TaskTarget::Process(function) => {
-            function.invoke(payload, None).await.map_err(|e| match e {
-                InvokeError::Function(failure) | InvokeError::InitFailed(failure) => {
-                    (failure.error_type, failure.error_message)
-                }
-                InvokeError::TimedOut(timeout) => (
-                    "Sandbox.Timedout".to_owned(),
-                    format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
-                ),
-            })
+        TaskTarget::Process(function) if tail => {
+            let (outcome, log) = function.invoke_with_log(payload, None).await;
+            (outcome.map_err(failure), log)
         }
+        TaskTarget::Process(function) => (
+            function.invoke(payload, None).await.map_err(failure),
+            Vec::new(),
+        ),
         TaskTarget::InProcess { function, timeout } => {
-            let timeout = *timeout;
-            let input = serde_json::from_slice(&payload).map_err(|e| {
-                (
-                    "Runtime.UnmarshalError".to_owned(),
-                    format!("the payload is not JSON: {e}"),
-                )
-            })?;
-            let invocation = Invocation::local(name, timeout, None);
-            let run = function
-                .handle(&invocation, input)
-                .instrument(invocation.span());
-            match tokio::time::timeout(timeout, run).await {
-                Ok(Ok(output)) => Ok(Bytes::from(output.to_string())),
-                Ok(Err(e)) => Err((e.error_type().name().to_owned(), e.message().to_owned())),
-                Err(_) => Err((
-                    "Sandbox.Timedout".to_owned(),
-                    format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
-                )),
-            }
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let started = std::time::Instant::now();
+            let outcome = run_in_process(name, function.as_ref(), *timeout, payload).await;
+            let log = if tail {
+                let duration = started.elapsed().as_secs_f64() * 1000.0;
+                vec![
+                    format!("START RequestId: {request_id} Version: $LATEST"),
+                    format!("END RequestId: {request_id}"),
+                    format!(
+                        "REPORT RequestId: {request_id}\tDuration: {duration:.2} ms\tBilled Duration: {} ms\t",
+                        duration.ceil()
+                    ),
+                ]
+            } else {
+                Vec::new()
+            };
+            (outcome, log)
         }
+    }
+}
+
+/// Runs one invocation of a library function in the emulator's process.
+async fn run_in_process(
+    name: &str,
+    function: &dyn TaskFunction,
+    timeout: Duration,
+    payload: Bytes,
+) -> Result<Bytes, (String, String)> {
+    let input = serde_json::from_slice(&payload).map_err(|e| {
+        (
+            "Runtime.UnmarshalError".to_owned(),
+            format!("the payload is not JSON: {e}"),
+        )
+    })?;
+    let invocation = Invocation::local(name, timeout, None);
+    let run = function
+        .handle(&invocation, input)
+        .instrument(invocation.span());
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(output)) => Ok(Bytes::from(output.to_string())),
+        Ok(Err(e)) => Err((e.error_type().name().to_owned(), e.message().to_owned())),
+        Err(_) => Err((
+            "Sandbox.Timedout".to_owned(),
+            format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+        )),
     }
 }
 
@@ -191,11 +252,23 @@ pub(crate) async fn invoke(
         return refusal;
     }
     match invocation_type {
-        "RequestResponse" => answer(run(name, &target, payload).await),
+        "RequestResponse" => {
+            let tail = headers
+                .get("x-amz-log-type")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"Tail"));
+            let (outcome, log) = run(name, &target, payload, tail).await;
+            let mut response = answer(outcome);
+            if tail {
+                response
+                    .headers_mut()
+                    .insert("x-amz-log-result", log_result(&log));
+            }
+            response
+        }
         "Event" => {
             let name = name.to_owned();
             tokio::spawn(async move {
-                if let Err((error_type, message)) = run(&name, &target, payload).await {
+                if let (Err((error_type, message)), _) = run(&name, &target, payload, false).await {
                     tracing::warn!(function = %name, %error_type, "asynchronous invocation failed: {message}");
                 }
             });

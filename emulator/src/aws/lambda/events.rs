@@ -49,7 +49,7 @@ fn gateway_error(status: StatusCode, message: &str) -> HttpResponse {
 }
 
 /// An HTTP API payload 2.0 event for `request` (routes `METHOD /path`, as `template.yaml`'s).
-fn api_gateway_event(invocation: &Invocation, request: &HttpRequest) -> Value {
+pub(crate) fn api_gateway_event(invocation: &Invocation, request: &HttpRequest) -> Value {
     let mut headers = serde_json::Map::new();
     let mut cookies = Vec::new();
     for (name, value) in &request.headers {

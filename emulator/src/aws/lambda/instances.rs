@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
 
 use super::runtime_api::{FunctionFailure, InvokeError, RuntimeApi};
-use crate::functions::spawn_function_process;
+use crate::functions::{LogCapture, spawn_function_process};
 use crate::names::REGION;
 
 /// How one function runs. Not `Debug`: its environment holds the providers' secrets.
@@ -33,12 +33,18 @@ pub struct FunctionSpec {
     pub endpoint_url: String,
 }
 
-/// A started instance: its process, its Runtime API, and the build it runs.
+/// A started instance: its process, its Runtime API, the build it runs, and where its output is
+/// kept while an invocation's log is collected.
 struct Instance {
     api: RuntimeApi,
     child: Child,
     build: u64,
+    log: LogCapture,
 }
+
+/// How long an invocation whose log is collected waits, after its answer, for the lines its
+/// instance printed before answering (they come through a pipe, read by another task).
+const LOG_DRAIN: Duration = Duration::from_millis(20);
 
 impl Drop for Instance {
     fn drop(&mut self) {
@@ -98,6 +104,58 @@ impl LambdaFunction {
         payload: Bytes,
         trace_id: Option<String>,
     ) -> Result<Bytes, InvokeError> {
+        self.invoke_logged(payload, trace_id, false).await.0
+    }
+
+    /// [`LambdaFunction::invoke`], and the invocation's log as Lambda's `LogType=Tail` gives it:
+    /// `START`, each line the instance printed during the invocation, `END`, `REPORT`.
+    pub async fn invoke_with_log(
+        &self,
+        payload: Bytes,
+        trace_id: Option<String>,
+    ) -> (Result<Bytes, InvokeError>, Vec<String>) {
+        self.invoke_logged(payload, trace_id, true).await
+    }
+
+    async fn invoke_logged(
+        &self,
+        payload: Bytes,
+        trace_id: Option<String>,
+        keep_log: bool,
+    ) -> (Result<Bytes, InvokeError>, Vec<String>) {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let started = std::time::Instant::now();
+        let (outcome, printed) = match self
+            .run(request_id.clone(), payload, trace_id, keep_log)
+            .await
+        {
+            Ok(ran) => ran,
+            Err(no_instance) => (Err(no_instance), Vec::new()),
+        };
+        let mut log = Vec::new();
+        if keep_log {
+            let duration = started.elapsed().as_secs_f64() * 1000.0;
+            log.push(format!("START RequestId: {request_id} Version: $LATEST"));
+            log.extend(printed);
+            log.push(format!("END RequestId: {request_id}"));
+            log.push(format!(
+                "REPORT RequestId: {request_id}\tDuration: {duration:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\t",
+                duration.ceil(),
+                self.spec.memory_mb
+            ));
+        }
+        (outcome, log)
+    }
+
+    /// One invocation as `request_id`: its outcome, and what the instance printed meanwhile when
+    /// `keep_log`; an error when no instance could be had.
+    async fn run(
+        &self,
+        request_id: String,
+        payload: Bytes,
+        trace_id: Option<String>,
+        keep_log: bool,
+    ) -> Result<(Result<Bytes, InvokeError>, Vec<String>), InvokeError> {
         let _slot = self
             .slots
             .acquire()
@@ -107,8 +165,11 @@ impl LambdaFunction {
             Some(instance) => (instance, false),
             None => (self.start_instance().await?, true),
         };
+        if keep_log {
+            *lock(&instance.log) = Some(Vec::new());
+        }
         let outcome = tokio::select! {
-            outcome = instance.api.invoke(payload, self.spec.timeout, trace_id) => outcome,
+            outcome = instance.api.invoke(request_id, payload, self.spec.timeout, trace_id) => outcome,
             status = instance.child.wait() => Err(InvokeError::Function(FunctionFailure {
                 error_type: "Runtime.ExitError".into(),
                 error_message: match status {
@@ -126,6 +187,13 @@ impl LambdaFunction {
             );
             lock(&self.init_durations).push(init);
         }
+        let printed = if keep_log {
+            // A line printed just before the answer may still be in the pipe: let it arrive.
+            tokio::time::sleep(LOG_DRAIN).await;
+            lock(&instance.log).take().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let healthy = match &outcome {
             Ok(_) => true,
             Err(InvokeError::Function(failure)) => failure.error_type != "Runtime.ExitError",
@@ -142,7 +210,7 @@ impl LambdaFunction {
                 outcome.as_ref().err().map(ToString::to_string).unwrap_or_default()
             );
         }
-        outcome
+        Ok((outcome, printed))
     }
 
     /// An idle instance whose process still runs.
@@ -175,14 +243,21 @@ impl LambdaFunction {
             .env_clear()
             .envs(lambda_environment(spec, &runtime_api.to_string()))
             .envs(spec.environment.iter().map(|(k, v)| (k, v)));
-        let child = spawn_function_process(&mut command, &spec.name).map_err(|e| {
-            init_failure(
-                "Runtime.InvalidEntrypoint",
-                &format!("could not start {}: {e}", executable.display()),
-            )
-        })?;
+        let log = LogCapture::default();
+        let child =
+            spawn_function_process(&mut command, &spec.name, Some(log.clone())).map_err(|e| {
+                init_failure(
+                    "Runtime.InvalidEntrypoint",
+                    &format!("could not start {}: {e}", executable.display()),
+                )
+            })?;
         tracing::debug!(function = %spec.name, %runtime_api, "instance started");
-        Ok(Instance { api, child, build })
+        Ok(Instance {
+            api,
+            child,
+            build,
+            log,
+        })
     }
 }
 

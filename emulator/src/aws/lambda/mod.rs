@@ -24,5 +24,6 @@ mod events;
 mod instances;
 pub mod runtime_api;
 
+pub(crate) use events::api_gateway_event;
 pub use events::{ProcessHttpFunction, sqs_event};
 pub use instances::{FunctionSpec, LambdaFunction};

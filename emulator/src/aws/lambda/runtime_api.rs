@@ -132,9 +132,11 @@ impl RuntimeApi {
         }
     }
 
-    /// Invokes the function with `payload` and waits for its answer, at most `timeout`.
+    /// Invokes the function with `payload` as request `request_id` and waits for its answer, at
+    /// most `timeout`.
     pub async fn invoke(
         &self,
+        request_id: String,
         payload: Bytes,
         timeout: Duration,
         trace_id: Option<String>,
@@ -143,7 +145,6 @@ impl RuntimeApi {
             return Err(InvokeError::InitFailed(failure));
         }
         let (reply, answer) = oneshot::channel();
-        let request_id = uuid::Uuid::new_v4().to_string();
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
