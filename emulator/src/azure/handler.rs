@@ -51,8 +51,8 @@ pub struct CustomHandler {
     current: Current,
     /// The executable it was started with (cargo's path for it).
     built_from: PathBuf,
-    /// New builds to serve, for the supervisor.
-    reloads: mpsc::UnboundedSender<PathBuf>,
+    /// New builds to serve, for the supervisor, each with what it answers once it has.
+    reloads: mpsc::UnboundedSender<Reload>,
     client: reqwest::Client,
     stop: watch::Sender<bool>,
     restart: Arc<tokio::sync::Notify>,
@@ -174,10 +174,19 @@ impl Reloadable for CustomHandler {
         &self.built_from
     }
 
+    /// Returns once the new build listens and takes the invocations (or failed to start, and the
+    /// previous one keeps serving), so that a build reported served is served. Called from reload
+    /// on save's own thread, never from the async runtime.
     fn serve(&self, executable: PathBuf) {
-        let _ = self.reloads.send(executable);
+        let (served, done) = tokio::sync::oneshot::channel();
+        if self.reloads.send((executable, served)).is_ok() {
+            let _ = done.blocking_recv();
+        }
     }
 }
+
+/// A new build to serve, and what to tell once it serves (or could not start).
+type Reload = (PathBuf, tokio::sync::oneshot::Sender<()>);
 
 /// A handler process invocations are sent to. Each invocation holds its `Arc` until it has its
 /// answer, so a process replaced by a new build is stopped once only the supervisor holds it.
@@ -246,7 +255,7 @@ struct Supervised {
     child: Child,
     stopping: watch::Receiver<bool>,
     restart: Arc<tokio::sync::Notify>,
-    reloads: mpsc::UnboundedReceiver<PathBuf>,
+    reloads: mpsc::UnboundedReceiver<Reload>,
     ready: watch::Sender<bool>,
 }
 
@@ -256,7 +265,7 @@ async fn supervise(mut supervised: Supervised) {
     enum Event {
         Exited(std::io::Result<ExitStatus>),
         Restart,
-        Reload(PathBuf),
+        Reload(Reload),
         Stop,
     }
     let Supervised {
@@ -272,11 +281,11 @@ async fn supervise(mut supervised: Supervised) {
         let event = tokio::select! {
             status = child.wait() => Event::Exited(status),
             () = restart.notified() => Event::Restart,
-            Some(executable) = reloads.recv() => Event::Reload(executable),
+            Some(reload) = reloads.recv() => Event::Reload(reload),
             _ = stopping.wait_for(|stop| *stop) => Event::Stop,
         };
-        if let Event::Reload(executable) = event {
-            spec.executable = executable;
+        if let Event::Reload((executable, served)) = event {
+            let previous = std::mem::replace(&mut spec.executable, executable);
             match start_beside(spec).await {
                 Ok((port, new)) => {
                     let old = std::mem::replace(child, new);
@@ -287,10 +296,14 @@ async fn supervise(mut supervised: Supervised) {
                     tracing::info!(port, "the custom handler's new build listens");
                     tokio::spawn(retire(replaced, old));
                 }
-                Err(e) => tracing::error!(
-                    "the new build of the custom handler did not start ({e:#}); the previous one keeps serving"
-                ),
+                Err(e) => {
+                    spec.executable = previous;
+                    tracing::error!(
+                        "the new build of the custom handler did not start ({e:#}); the previous one keeps serving"
+                    );
+                }
             }
+            let _ = served.send(());
             continue;
         }
         ready.send_replace(false);

@@ -55,12 +55,13 @@ pub(crate) struct StateRun {
 
 /// Each state that ran, by name (names are unique across a machine and its branches, as ASL
 /// requires). `events` is the stored (or live) history, `replayed` the replay's events,
-/// `execution_failed` whether the execution ended `FAILED`, and `stopped_at` when it stopped, if
-/// it did.
+/// `unfinished` what a state the execution's end left running became (`FAILED` when the
+/// execution failed, `ABORTED` when it was stopped), and `stopped_at` when it stopped, if it
+/// did.
 pub(crate) fn state_runs(
     events: &[Value],
     replayed: &[HistoryEvent],
-    execution_failed: bool,
+    unfinished: Option<&'static str>,
     stopped_at: Option<DateTime<Utc>>,
 ) -> BTreeMap<String, StateRun> {
     let mut runs: BTreeMap<String, StateRun> = BTreeMap::new();
@@ -115,9 +116,9 @@ pub(crate) fn state_runs(
     let payloads = payloads(replayed);
     for (name, run) in &mut runs {
         // A state that the execution's end left unfinished (a `Fail` state, a task whose error
-        // nothing caught) failed with it.
-        if run.status == "RUNNING" && execution_failed {
-            run.status = "FAILED";
+        // nothing caught, a task in flight when the execution was stopped) ended with it.
+        if let Some(ended) = unfinished.filter(|_| run.status == "RUNNING") {
+            run.status = ended;
         }
         let end = run.exited_at.or(stopped_at);
         if let (Some(entered), Some(end)) = (run.entered_at, end) {
@@ -224,7 +225,7 @@ mod tests {
             &history,
         );
 
-        let runs = state_runs(&history, &replayed, true, stopped);
+        let runs = state_runs(&history, &replayed, Some("FAILED"), stopped);
 
         let save = &runs["Save"];
         assert_eq!((save.status, save.attempts), ("SUCCEEDED", 2));

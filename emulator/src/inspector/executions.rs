@@ -54,9 +54,13 @@ pub(super) async fn one(
         checkpoints,
         &execution.events,
     );
-    let failed = matches!(summary.status, durable::ExecutionStatus::Failed { .. });
+    let unfinished = match summary.status {
+        durable::ExecutionStatus::Failed { .. } => Some("FAILED"),
+        durable::ExecutionStatus::Aborted { .. } => Some("ABORTED"),
+        durable::ExecutionStatus::Running | durable::ExecutionStatus::Succeeded { .. } => None,
+    };
     let states =
-        execution_view::state_runs(&execution.events, &replayed, failed, summary.stopped_at);
+        execution_view::state_runs(&execution.events, &replayed, unfinished, summary.stopped_at);
     let mut body = json!(execution);
     body["states"] = json!(states);
     Json(body).into_response()

@@ -1,7 +1,9 @@
 //! Step Functions' state machine operations and execution input quota, through the official
 //! client: `ListStateMachines` lists the template's one machine, `DescribeStateMachine` gives its
-//! definition as deployed (substitutions done), and `StartExecution` refuses an input over
-//! 256 KiB with the `ValidationException` Step Functions answers.
+//! definition as deployed (substitutions done), `StartExecution` refuses an input over 256 KiB
+//! with the `ValidationException` Step Functions answers, and `StopExecution` aborts a running
+//! execution: `ABORTED` with the error and cause given, the history ending in `ExecutionAborted`
+//! (that its run ends there is `durable`'s test `a_stopped_execution_is_aborted_and_its_run_ends`).
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use emulator::names::state_machine_arn;
@@ -120,5 +122,108 @@ async fn malformed_arns_inputs_and_tokens_get_step_functions_errors() {
         .await
         .expect_err("a token this service never gave");
     assert_eq!(bad_token.into_service_error().code(), Some("InvalidToken"));
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_execution_is_stopped_with_its_error_and_cause() {
+    use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+    let (emulator, _dir) = crate::support::start_emulator(|_| {}).await;
+    let sfn = crate::support::client!(aws_sdk_sfn, emulator.url());
+    // The save-order task waits 30 s before it runs: the execution is stopped meanwhile.
+    let fault = reqwest::Client::new()
+        .post(format!("{}/_emulator/api/faults", emulator.url()))
+        .json(&serde_json::json!({"target": "save-order", "mode": "slow", "delayMs": 30000, "times": 1}))
+        .send()
+        .await
+        .expect("the inspector answers");
+    assert_eq!(fault.status(), 201);
+    let order: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../shared/domain/data/order-placed.example.json"
+    ))
+    .expect("JSON");
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(state_machine_arn(STATE_MACHINE))
+        .name("to-stop")
+        .input(serde_json::json!({ "order": order }).to_string())
+        .send()
+        .await
+        .expect("StartExecution");
+    let arn = started.execution_arn();
+
+    let too_long = sfn
+        .stop_execution()
+        .execution_arn(arn)
+        .error("x".repeat(257))
+        .send()
+        .await
+        .expect_err("an error over 256 characters");
+    assert_eq!(
+        too_long.into_service_error().code(),
+        Some("ValidationException")
+    );
+    let stopped = sfn
+        .stop_execution()
+        .execution_arn(arn)
+        .error("Operator.Stop")
+        .cause("stopped by a test")
+        .send()
+        .await
+        .expect("StopExecution");
+    let described = sfn
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .expect("DescribeExecution");
+    assert_eq!(described.status(), &ExecutionStatus::Aborted);
+    assert_eq!(described.error(), Some("Operator.Stop"));
+    assert_eq!(described.cause(), Some("stopped by a test"));
+    assert_eq!(described.stop_date(), Some(stopped.stop_date()));
+    let again = sfn
+        .stop_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .expect("a stopped execution can be stopped again");
+    assert_eq!(again.stop_date(), stopped.stop_date(), "it keeps its stop");
+
+    let history = sfn
+        .get_execution_history()
+        .execution_arn(arn)
+        .send()
+        .await
+        .expect("GetExecutionHistory");
+    let kinds: Vec<&HistoryEventType> = history.events().iter().map(|e| e.r#type()).collect();
+    assert_eq!(
+        kinds.last(),
+        Some(&&HistoryEventType::ExecutionAborted),
+        "{kinds:?}"
+    );
+    let aborted = history.events().last().expect("an event");
+    let details = aborted
+        .execution_aborted_event_details()
+        .expect("executionAbortedEventDetails");
+    assert_eq!(details.error(), Some("Operator.Stop"));
+
+    let listed = sfn
+        .list_executions()
+        .state_machine_arn(state_machine_arn(STATE_MACHINE))
+        .status_filter(ExecutionStatus::Aborted)
+        .send()
+        .await
+        .expect("ListExecutions");
+    assert_eq!(listed.executions().len(), 1);
+    let missing = sfn
+        .stop_execution()
+        .execution_arn(format!("{}-nope", arn))
+        .send()
+        .await
+        .expect_err("no such execution");
+    assert_eq!(
+        missing.into_service_error().code(),
+        Some("ExecutionDoesNotExist")
+    );
     emulator.shutdown().await;
 }

@@ -15,6 +15,11 @@
 //! its outcome when it stops; a resumed execution's history starts again at its resumption, with
 //! the checkpointed tasks shown as succeeding at once.
 //!
+//! An execution can be stopped from outside ([`Executions::stop`], Step Functions'
+//! `StopExecution`): it is `ABORTED` at once, and the process running it stops running it, at once
+//! if it is this one, else at its next lease renewal (a third of the lease). A task in flight is
+//! not called back, and its result is not kept, as on Step Functions.
+//!
 //! The stored history is compact: every event with its type, state, time and details (errors,
 //! causes, attempts, delays, resources, branches), but without the JSON payloads that states pass
 //! on (`input`, `output`, `result`), which repeat the order in every event. Those are in the
@@ -23,6 +28,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,6 +36,7 @@ use chrono::{DateTime, Utc};
 use group_commit::{Arg, BatchedWrite};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::Notify;
 use workflow::{
     ExecutionFailure, History, HistoryEvent, StateMachine, TaskFailure, TaskInvoker, TaskRequest,
 };
@@ -46,6 +53,7 @@ pub enum ExecutionStatus {
     Running,
     Succeeded { output: Value },
     Failed { error: String, cause: String },
+    Aborted { error: String, cause: String },
 }
 
 /// An execution without its history, as listings show it.
@@ -75,6 +83,7 @@ pub struct ExecutionCounts {
     pub running: u64,
     pub succeeded: u64,
     pub failed: u64,
+    pub aborted: u64,
 }
 
 struct ExecutionRow {
@@ -129,6 +138,10 @@ impl ExecutionRow {
                 error: self.error.clone().unwrap_or_default(),
                 cause: self.cause.clone().unwrap_or_default(),
             },
+            "ABORTED" => ExecutionStatus::Aborted {
+                error: self.error.clone().unwrap_or_default(),
+                cause: self.cause.clone().unwrap_or_default(),
+            },
             other => return Err(DbError::Corrupt(format!("execution status {other:?}"))),
         };
         Ok(ExecutionSummary {
@@ -151,6 +164,8 @@ pub struct Executions {
     starts: BatchedWrite,
     checkpoints: BatchedWrite,
     outcomes: BatchedWrite,
+    /// The executions this process runs, each with what tells its run to stop.
+    running: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
 }
 
 impl Executions {
@@ -179,7 +194,50 @@ impl Executions {
             ),
             db,
             lease: lease.max(Duration::from_millis(30)),
+            running: Arc::default(),
         }
+    }
+
+    /// Stops the execution `name` if it is `RUNNING`: it is `ABORTED`, with `error` and `cause`,
+    /// and stops running (see the module documentation). The time it stopped, or `None` when it
+    /// was not running (it does not exist, or has stopped already).
+    pub async fn stop(
+        &self,
+        name: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<Option<DateTime<Utc>>, DbError> {
+        let stopped: Option<i64> = on_pool!(self.db, pool => sqlx::query_scalar(
+            "UPDATE executions SET status = 'ABORTED', error = $1, cause = $2, stopped_at = $3 \
+             WHERE name = $4 AND status = 'RUNNING' RETURNING stopped_at",
+        )
+        .bind(error)
+        .bind(cause)
+        .bind(self.db.now_ms())
+        .bind(name)
+        .fetch_optional(pool)
+        .await)?;
+        if stopped.is_some()
+            && let Some(run) = lock(&self.running).get(name)
+        {
+            // A permit, if the run is not waiting for one at this moment.
+            run.notify_one();
+        }
+        Ok(stopped.map(time))
+    }
+
+    /// Keeps the history of an execution that was stopped from outside.
+    async fn keep_aborted_history(&self, name: &str, history: &History) -> Result<(), DbError> {
+        let history = compact_history(history)?;
+        on_pool!(self.db, pool => sqlx::query(
+            "UPDATE executions SET history = $1 WHERE name = $2 AND status = 'ABORTED'",
+        )
+        .bind(history)
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
     }
 
     fn lease_until(&self) -> i64 {
@@ -237,9 +295,10 @@ impl Executions {
             .transpose()
     }
 
-    /// Extends the lease of a running execution.
-    async fn renew(&self, name: &str) -> Result<(), DbError> {
-        on_pool!(self.db, pool => sqlx::query(
+    /// Extends the lease of a running execution; `false` when it is no longer running (it was
+    /// stopped from outside).
+    async fn renew(&self, name: &str) -> Result<bool, DbError> {
+        let renewed = on_pool!(self.db, pool => sqlx::query(
             "UPDATE executions SET lease_until = $1 WHERE name = $2 AND status = 'RUNNING'",
         )
         .bind(self.lease_until())
@@ -247,7 +306,7 @@ impl Executions {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
-        Ok(())
+        Ok(renewed > 0)
     }
 
     /// The results of the execution's completed tasks, by step (`State#visit`).
@@ -281,12 +340,7 @@ impl Executions {
         result: &Result<Value, ExecutionFailure>,
         history: &History,
     ) -> Result<(), DbError> {
-        let history = history
-            .read(|events| {
-                let compact: Vec<CompactEvent<'_>> = events.iter().map(CompactEvent).collect();
-                serde_json::to_string(&compact)
-            })
-            .map_err(|e| DbError::Corrupt(format!("history: {e}")))?;
+        let history = compact_history(history)?;
         let (status, output, error, cause) = match result {
             Ok(output) => ("SUCCEEDED", Some(output.to_string()), None, None),
             Err(failure) => (
@@ -363,19 +417,21 @@ impl Executions {
     /// rest (SQLite counts a whole table from its page headers; the other statuses are short
     /// ranges of the status index).
     pub async fn counts(&self) -> Result<ExecutionCounts, DbError> {
-        let (all, running, failed): (i64, i64, i64) = on_pool!(self.db, pool => sqlx::query_as(
+        let (all, running, stopped, aborted): (i64, i64, i64, i64) = on_pool!(self.db, pool => sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM executions), \
                     (SELECT COUNT(*) FROM executions WHERE status = 'RUNNING'), \
                     (SELECT COUNT(*) FROM executions WHERE status < 'RUNNING' OR status > 'SUCCEEDED' \
-                        OR (status > 'RUNNING' AND status < 'SUCCEEDED'))",
+                        OR (status > 'RUNNING' AND status < 'SUCCEEDED')), \
+                    (SELECT COUNT(*) FROM executions WHERE status = 'ABORTED')",
         )
         .fetch_one(pool)
         .await)?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(ExecutionCounts {
             running: count(running),
-            succeeded: count(all - running - failed),
-            failed: count(failed),
+            succeeded: count(all - running - stopped),
+            failed: count(stopped - aborted),
+            aborted: count(aborted),
         })
     }
 }
@@ -422,22 +478,28 @@ pub async fn run(
         executions,
         done,
     };
+    let stop = Arc::new(Notify::new());
+    let _registered = Registered::new(executions, name, stop.clone());
+    // Ends when the execution is no longer running: stopped from outside, by another process.
     let renewals = async {
         let mut every = tokio::time::interval(executions.lease / 3);
         every.tick().await;
         loop {
             every.tick().await;
-            if let Err(e) = executions.renew(name).await {
-                tracing::warn!(
+            match executions.renew(name).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::warn!(
                     execution = name,
                     "could not renew the execution's lease: {e}"
-                );
+                ),
             }
         }
     };
     let result = tokio::select! {
         result = machine.run(name, input, &checkpointing, history) => result,
-        () = renewals => unreachable!("lease renewals never end"),
+        () = renewals => return aborted(executions, name, history).await,
+        () = stop.notified() => return aborted(executions, name, history).await,
     };
     if let Err(e) = executions.finish(name, &result, history).await {
         tracing::warn!(
@@ -446,6 +508,65 @@ pub async fn run(
         );
     }
     result
+}
+
+/// What a run whose execution was stopped from outside returns, once it has kept its history
+/// (with the `ExecutionAborted` event, the error and cause the stop gave).
+async fn aborted(
+    executions: &Executions,
+    name: &str,
+    history: &History,
+) -> Result<Value, ExecutionFailure> {
+    let stopped = executions.get(name).await.ok().flatten();
+    let (error, cause) = match stopped.map(|record| record.summary.status) {
+        Some(ExecutionStatus::Aborted { error, cause }) => (error, cause),
+        _ => (String::new(), String::new()),
+    };
+    history.record_aborted(&error, &cause);
+    if let Err(e) = executions.keep_aborted_history(name, history).await {
+        tracing::warn!(
+            execution = name,
+            "could not keep the stopped execution's history: {e}"
+        );
+    }
+    tracing::info!(execution = name, "stopped (StopExecution)");
+    Err(ExecutionFailure::new(
+        "States.Aborted",
+        "the execution was stopped",
+    ))
+}
+
+/// An execution this process runs, in [`Executions`]'s list while its run lasts.
+struct Registered<'a> {
+    executions: &'a Executions,
+    name: &'a str,
+}
+
+impl<'a> Registered<'a> {
+    fn new(executions: &'a Executions, name: &'a str, stop: Arc<Notify>) -> Self {
+        lock(&executions.running).insert(name.to_owned(), stop);
+        Self { executions, name }
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        lock(&self.executions.running).remove(self.name);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The history as stored: compact (see the module documentation).
+fn compact_history(history: &History) -> Result<String, DbError> {
+    history
+        .read(|events| {
+            let compact: Vec<CompactEvent<'_>> = events.iter().map(CompactEvent).collect();
+            serde_json::to_string(&compact)
+        })
+        .map_err(|e| DbError::Corrupt(format!("history: {e}")))
 }
 
 /// The detail fields that carry a state's JSON payload, left out of the stored history.

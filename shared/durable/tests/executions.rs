@@ -35,6 +35,7 @@ support::on_both_databases!(
     a_failing_task_fails_the_execution_with_its_error,
     resumes_a_lapsed_execution_without_rerunning_completed_tasks,
     an_execution_is_claimed_by_name_once_its_lease_lapses,
+    a_stopped_execution_is_aborted_and_its_run_ends,
     pages_newest_first,
 );
 
@@ -140,6 +141,7 @@ async fn totals(executions: &Executions) -> (u64, u64, u64) {
         running,
         succeeded,
         failed,
+        ..
     } = executions.counts().await.expect("counts");
     (running, succeeded, failed)
 }
@@ -234,6 +236,99 @@ mod scenarios {
             status(&executions, "o-1").await,
             ExecutionStatus::Succeeded { output: expected }
         );
+    }
+
+    /// Runs `name` until it hangs in Confirm (Reserve done); the run, to be awaited.
+    async fn hanging_run(
+        executions: &Executions,
+        name: &'static str,
+    ) -> tokio::task::JoinHandle<Result<Value, ExecutionFailure>> {
+        let input = json!({"order": name});
+        start(executions, name, &input).await;
+        let tasks = Arc::new(Tasks {
+            hang_in: Some("Confirm"),
+            ..Tasks::new("first")
+        });
+        let running = tokio::spawn({
+            let (executions, tasks) = (executions.clone(), Arc::clone(&tasks));
+            async move {
+                let machine = sequential_machine();
+                run(
+                    &machine,
+                    &executions,
+                    name,
+                    input,
+                    &*tasks,
+                    &History::new(),
+                    false,
+                )
+                .await
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), tasks.hanging.notified())
+            .await
+            .expect("the run reaches Confirm");
+        running
+    }
+
+    pub async fn a_stopped_execution_is_aborted_and_its_run_ends(db: Db, url: String) {
+        // Stopped by the process that runs it: the run ends at once.
+        let executions = Executions::new(db, LEASE);
+        let running = hanging_run(&executions, "o-here").await;
+        let stopped = executions
+            .stop("o-here", "Operator.Stop", "a test stopped it")
+            .await
+            .expect("stops");
+        assert!(stopped.is_some(), "it was running");
+        // Well within the first lease renewal (a third of the lease, 5 s).
+        let ended = tokio::time::timeout(Duration::from_secs(1), running)
+            .await
+            .expect("the run ends at once")
+            .expect("the run's task");
+        assert_eq!(ended.expect_err("not a success").error, "States.Aborted");
+        assert_eq!(
+            status(&executions, "o-here").await,
+            ExecutionStatus::Aborted {
+                error: "Operator.Stop".into(),
+                cause: "a test stopped it".into()
+            }
+        );
+        let kept = executions
+            .get("o-here")
+            .await
+            .expect("reads")
+            .expect("exists");
+        let last = kept.events.last().expect("the history is kept");
+        assert_eq!(last["type"], "ExecutionAborted", "{last}");
+        assert_eq!(last["detail"]["error"], "Operator.Stop");
+        assert_eq!(
+            executions.stop("o-here", "Again", "").await.expect("stops"),
+            None,
+            "a stopped execution stays as it stopped"
+        );
+
+        // Stopped by another process: the run ends at its next lease renewal.
+        let running = hanging_run(&executions, "o-there").await;
+        let other = Executions::new(connect(&url).await, LEASE);
+        assert!(
+            other
+                .stop("o-there", "", "")
+                .await
+                .expect("stops")
+                .is_some()
+        );
+        skip(LEASE / 3).await;
+        let ended = tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("the run ends at its renewal")
+            .expect("the run's task");
+        assert!(ended.is_err());
+        assert!(matches!(
+            status(&executions, "o-there").await,
+            ExecutionStatus::Aborted { .. }
+        ));
+        assert_eq!(executions.counts().await.expect("counts").aborted, 2);
+        assert_eq!(executions.counts().await.expect("counts").failed, 0);
     }
 
     pub async fn a_failing_task_fails_the_execution_with_its_error(db: Db, _url: String) {

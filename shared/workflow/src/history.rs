@@ -17,6 +17,9 @@ pub enum EventKind {
     ExecutionSucceeded,
     /// Detail: `error`, `cause`.
     ExecutionFailed,
+    /// Stopped from outside (Step Functions' `StopExecution`), not by the machine. Detail:
+    /// `error`, `cause`.
+    ExecutionAborted,
     /// Detail: `input` (the state's raw input).
     StateEntered,
     /// Detail: `output`.
@@ -84,6 +87,15 @@ impl History {
     /// Reads the events recorded so far without copying them (e.g. to serialize them).
     pub fn read<R>(&self, read: impl FnOnce(&[HistoryEvent]) -> R) -> R {
         read(&self.events.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Records that the execution was stopped from outside, with the `error` and `cause` given.
+    pub fn record_aborted(&self, error: &str, cause: &str) {
+        self.record(
+            EventKind::ExecutionAborted,
+            None,
+            serde_json::json!({ "error": error, "cause": cause }),
+        );
     }
 
     pub(crate) fn record(&self, kind: EventKind, state: Option<&str>, detail: Value) {

@@ -47,6 +47,7 @@ pub(crate) async fn call(services: &Services, operation: &str, body: Value) -> A
         "DescribeExecution" => describe_execution(step_functions, input(body)?).await,
         "ListExecutions" => list_executions(step_functions, input(body)?).await,
         "GetExecutionHistory" => get_execution_history(step_functions, input(body)?).await,
+        "StopExecution" => stop_execution(step_functions, input(body)?).await,
         other => Err(AwsError::client(
             "UnknownOperationException",
             format!("The emulator does not serve Step Functions {other}"),
@@ -248,6 +249,7 @@ fn listed(machine: &str, summary: &ExecutionSummary) -> Value {
         ExecutionStatus::Running => "RUNNING",
         ExecutionStatus::Succeeded { .. } => "SUCCEEDED",
         ExecutionStatus::Failed { .. } => "FAILED",
+        ExecutionStatus::Aborted { .. } => "ABORTED",
     };
     let mut item = json!({
         "executionArn": execution_arn(machine, &summary.name),
@@ -289,12 +291,65 @@ async fn describe_execution(
             described["output"] = json!(output.to_string());
             described["outputDetails"] = json!({ "included": true });
         }
-        ExecutionStatus::Failed { error, cause } => {
+        ExecutionStatus::Failed { error, cause } | ExecutionStatus::Aborted { error, cause } => {
             described["error"] = json!(error);
             described["cause"] = json!(cause);
         }
     }
     Ok(described)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StopExecution {
+    execution_arn: String,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+/// Step Functions' limits on what a stop may say (`SensitiveError`, `SensitiveCause`).
+const STOP_ERROR_LIMIT: usize = 256;
+const STOP_CAUSE_LIMIT: usize = 32_768;
+
+/// Stops a running execution (`ABORTED`, with the error and cause given): no state runs after it;
+/// a task in flight is not called back. An execution that has stopped already keeps its status,
+/// and the answer is its stop date.
+async fn stop_execution(
+    step_functions: &Arc<LocalStepFunctions>,
+    request: StopExecution,
+) -> AwsResult {
+    let name = execution_name(step_functions.name(), &request.execution_arn)?;
+    let error = request.error.unwrap_or_default();
+    let cause = request.cause.unwrap_or_default();
+    for (value, field, limit) in [
+        (&error, "error", STOP_ERROR_LIMIT),
+        (&cause, "cause", STOP_CAUSE_LIMIT),
+    ] {
+        if value.chars().count() > limit {
+            return Err(AwsError::client(
+                "ValidationException",
+                format!(
+                    "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {limit}"
+                ),
+            ));
+        }
+    }
+    let executions = step_functions.executions();
+    if let Some(stopped) = executions
+        .stop(name, &error, &cause)
+        .await
+        .map_err(AwsError::internal)?
+    {
+        return Ok(json!({ "stopDate": epoch_seconds(stopped) }));
+    }
+    let summary = executions
+        .get(name)
+        .await
+        .map_err(AwsError::internal)?
+        .ok_or_else(|| execution_does_not_exist(&request.execution_arn))?
+        .summary;
+    let stopped = summary.stopped_at.unwrap_or_else(Utc::now);
+    Ok(json!({ "stopDate": epoch_seconds(stopped) }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -445,6 +500,11 @@ fn history_event(
             "ExecutionSucceeded".to_owned(),
             "executionSucceededEventDetails",
             json!({ "output": text(&detail["output"]), "outputDetails": { "truncated": false } }),
+        ),
+        "ExecutionAborted" => (
+            "ExecutionAborted".to_owned(),
+            "executionAbortedEventDetails",
+            error(),
         ),
         "ExecutionFailed" => (
             "ExecutionFailed".to_owned(),
