@@ -73,12 +73,19 @@
     if (charLength(value) > MAX_EMAIL_LENGTH) {
       return 'Email address must be ' + MAX_EMAIL_LENGTH + ' characters or fewer.';
     }
-    var parts = value.split('@');
-    var domain = parts[1] || '';
-    if (parts.length !== 2 || parts[0] === '' || domain === '' ||
-        domain.indexOf('.') === -1 || domain.charAt(0) === '.' ||
-        domain.charAt(domain.length - 1) === '.' ||
-        /\s/.test(value) || CONTROL_CHARACTERS.test(value)) {
+    // The server's rule (shared/domain text.rs, EmailAddress): dot-atoms before the @, at most
+    // 64 characters; two or more labels after it (letters, digits, inner hyphens, at most 63
+    // each), the last not a number. shared/domain/data/email-cases.json holds the cases that
+    // both sides' tests walk.
+    var at = value.indexOf('@');
+    var local = at < 0 ? '' : value.slice(0, at);
+    var labels = at < 0 ? [] : value.slice(at + 1).split('.');
+    var localOk = local !== '' && local.length <= 64 &&
+      local.split('.').every(function (atom) { return /^[A-Za-z0-9!#$%&'*+\/=?^_`{|}~-]+$/.test(atom); });
+    var domainOk = labels.length >= 2 &&
+      labels.every(function (label) { return /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label); }) &&
+      !/^\d+$/.test(labels[labels.length - 1]);
+    if (!localOk || !domainOk || CONTROL_CHARACTERS.test(value)) {
       return 'Enter an email address like name@example.com.';
     }
     return '';
@@ -174,6 +181,23 @@
     if (month < 1 || month > 12) return null;
     var year = match[2].length === 2 ? 2000 + Number(match[2]) : Number(match[2]);
     return year + '-' + (month < 10 ? '0' : '') + month;
+  }
+
+  /**
+   * The expiry as it is being typed, shown as MM / YY: 1230 reads 12 / 30, a first digit above 1
+   * (or one followed by a slash) is a one-digit month (4 reads 04 / ), and a four-digit year stays
+   * four digits (06 / 2028). `deleting` leaves a trailing " / " out, so that a backspace can
+   * remove it. YYYY-MM, as the API writes it, is left as typed.
+   */
+  function formatExpiry(value, deleting) {
+    var text = String(value);
+    if (/^\d{4}-/.test(text)) return text;
+    var digits = text.replace(/\D/g, '');
+    if (/^\s*\d\s*[/.-]/.test(text) || /^[2-9]/.test(digits)) digits = '0' + digits;
+    digits = digits.slice(0, 6);
+    if (digits.length < 2) return digits;
+    if (digits.length === 2) return deleting ? digits : digits + ' / ';
+    return digits.slice(0, 2) + ' / ' + digits.slice(2);
   }
 
   /** An expiry (any form [parseExpiry] takes) that is not before the current month (UTC). */
@@ -373,6 +397,7 @@
     cardBrand: cardBrand,
     formatCardNumber: formatCardNumber,
     parseExpiry: parseExpiry,
+    formatExpiry: formatExpiry,
     expiryError: expiryError,
     securityCodeError: securityCodeError,
     buildRequest: buildRequest,
@@ -457,6 +482,8 @@
     el.cardNumber = $('card-number');
     el.cardBrand = $('card-brand');
     el.cardNumber.addEventListener('input', onCardNumberInput);
+    el.cardExpiry = $('card-expiry');
+    el.cardExpiry.addEventListener('input', onExpiryInput);
 
     el.form.addEventListener('submit', function (event) {
       event.preventDefault();
@@ -723,6 +750,14 @@
     }
     var brand = cardBrand(formatted);
     el.cardBrand.textContent = brand ? brand.name : '';
+  }
+
+  /** Writes the expiry as MM / YY while it is typed (the caret stays at the end). */
+  function onExpiryInput(event) {
+    var input = el.cardExpiry;
+    var deleting = Boolean(event && event.inputType && event.inputType.indexOf('delete') === 0);
+    var formatted = formatExpiry(input.value, deleting);
+    if (formatted !== input.value) input.value = formatted;
   }
 
   function onFieldBlur(event) {

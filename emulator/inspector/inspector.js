@@ -76,12 +76,42 @@ function transitions(state) {
   ].join('<br>');
 }
 const duration = (ms) => ms == null ? '' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
-/** A machine (or a Parallel branch) drawn as its states, top to bottom, each coloured by how it ran. */
-function machineGraph(machine, runs) {
+/** The states a Catch leads to (failure handlers), in a machine and its branches. */
+function catchTargets(machine, into = new Set()) {
+  for (const state of Object.values(machine.States)) {
+    for (const catcher of state.Catch || []) into.add(catcher.Next);
+    for (const branch of state.Branches || []) catchTargets(branch, into);
+  }
+  return into;
+}
+/** The steps whose error ended them (caught by a handler, or failing the execution), in the order
+ *  they can run, branches included; the Fail states, which only report, left out. */
+function failedSteps(machine, runs) {
+  return reachable(machine).flatMap((name) => {
+    const state = machine.States[name];
+    const run = runs[name];
+    const own = run && ['FAILED', 'CAUGHT'].includes(run.status) && run.error && state.Type !== 'Fail'
+      ? [{ name, run, handler: ((state.Catch || []).find((c) => runs[c.Next]) || {}).Next }] : [];
+    return own.concat((state.Branches || []).flatMap((branch) => failedSteps(branch, runs)));
+  });
+}
+/** What failed, at the top of a failed execution: each step, its error and cause, its handler. */
+function failureBanner(machine, runs) {
+  const steps = failedSteps(machine, runs);
+  if (!steps.length) return '';
+  return `<div class="failure-banner"><p><strong>${steps.length === 1 ? 'The step that failed' : 'The steps that failed'}:</strong></p><ul>${
+    steps.map(({ name, run, handler }) => `<li><strong>${text(name)}</strong>: ${text(run.error)}${run.cause ? ` (${text(run.cause)})` : ''}`
+      + `${run.attempts > 1 ? `, after ${run.attempts} attempts` : ''}${handler ? `; its failure handler <strong>${text(handler)}</strong> ran` : ''}.</li>`).join('')
+  }</ul></div>`;
+}
+/** A machine (or a Parallel branch) drawn as its states, top to bottom, each coloured by how it
+ *  ran; a failure handler that ran is drawn as one, not as a success. */
+function machineGraph(machine, runs, handlers = catchTargets(machine)) {
   return `<ol class="machine">${reachable(machine).map((name) => {
     const state = machine.States[name];
     const run = runs[name];
     const status = run ? run.status : 'NOT_RUN';
+    const handled = run && handlers.has(name);
     const facts = run ? [run.attempts > 1 ? `${run.attempts} attempts` : '', duration(run.durationMs)].filter(Boolean).join(' · ') : '';
     const detail = run ? `<details data-key="state:${text(name)}"><summary>details</summary><dl>`
       + `<dt>Entered</dt><dd>${when(run.enteredAt) || '—'}</dd><dt>Attempts</dt><dd>${run.attempts}</dd>`
@@ -90,10 +120,12 @@ function machineGraph(machine, runs) {
       + `<dt>Output</dt><dd>${run.output === undefined || run.output === null ? '—' : `<pre tabindex="0">${text(JSON.stringify(run.output, null, 2))}</pre>`}</dd>`
       + '</dl></details>' : '';
     const branches = state.Type === 'Parallel'
-      ? `<div class="branches">${state.Branches.map((branch) => `<div class="branch">${machineGraph(branch, runs)}</div>`).join('')}</div>` : '';
-    return `<li class="state state-${text(status)}" data-state="${text(name)}" data-status="${text(status)}">`
+      ? `<div class="branches">${state.Branches.map((branch) => `<div class="branch">${machineGraph(branch, runs, handlers)}</div>`).join('')}</div>` : '';
+    const shown = handled ? 'HANDLER' : status;
+    const label = handled ? `failure handler ${status === 'SUCCEEDED' ? 'ran' : status.toLowerCase()}` : status.replace('_', ' ');
+    return `<li class="state state-${text(shown)}" data-state="${text(name)}" data-status="${text(status)}"${handled ? ' data-role="handler"' : ''}>`
       + `<div class="box"><strong>${text(name)}</strong> <small>${text(state.Type)}</small><br>`
-      + `<span class="${text(status)}">${text(status.replace('_', ' '))}</span> <small>${text(facts)}</small>${detail}</div>`
+      + `<span class="${text(shown)}">${text(label)}</span> <small>${text(facts)}</small>${detail}</div>`
       + `${branches}<p class="edges">${transitions(state)}</p></li>`;
   }).join('')}</ol>`;
 }
@@ -117,6 +149,7 @@ async function executionView() {
   return `<h3>Execution <code>${text(name)}</code> · <span class="${text(execution.status)}">${text(execution.status)}</span>`
     + ` · started ${when(execution.startedAt)} <a href="#">close</a></h3>`
     + (execution.error ? `<p class="FAILED">${text(execution.error)}: ${text(execution.cause || '')}</p>` : '')
+    + failureBanner(workflow.definition, execution.states)
     + `<figure class="graph" aria-label="The workflow ${text(workflow.name)}, each state with how it ran">${machineGraph(workflow.definition, execution.states)}</figure>`
     + `<details data-key="timeline"><summary>Timeline (${execution.events.length} events)</summary>${timeline(execution.events)}</details>`;
 }
@@ -159,9 +192,16 @@ const views = {
 };
 /** The last HTML of each section: a refresh that changes nothing leaves the section alone. */
 const shown = {};
-/** Replaces a section's content, keeping open the panels that were open (by their data-key). */
+/** Whether the reader has selected text in `container` (to copy it): redrawing would clear it. */
+function selecting(container) {
+  const selection = window.getSelection();
+  return selection && !selection.isCollapsed && selection.rangeCount > 0
+    && container.contains(selection.getRangeAt(0).commonAncestorContainer);
+}
+/** Replaces a section's content, keeping open the panels that were open (by their data-key);
+ *  a section with text selected in it is left as it is until the selection is gone. */
 function render(container, html) {
-  if (shown[container.id] === html) return;
+  if (shown[container.id] === html || selecting(container)) return;
   shown[container.id] = html;
   const open = new Set([...container.querySelectorAll('details[open]')].map((d) => d.dataset.key));
   container.innerHTML = html;
@@ -227,6 +267,18 @@ document.getElementById('queues').addEventListener('click', async (event) => {
     delete: [`/_emulator/api/queues/${queue}/messages/${encodeURIComponent(id || '')}`, 'DELETE'],
     purge: [`/_emulator/api/queues/${queue}/messages`, 'DELETE'],
   };
+  // Nothing is removed without asking: a purge wants the queue's name typed, as the SQS console does.
+  const name = target.dataset.queue;
+  const result = document.getElementById('queue-result');
+  if (target.dataset.action === 'purge'
+    && window.prompt(`Purge every message of ${name}? This cannot be undone. Type the queue's name to purge it.`) !== name) {
+    result.textContent = `Not purged: ${name} was not typed.`;
+    return;
+  }
+  if (target.dataset.action === 'delete' && !window.confirm(`Delete message ${id} from ${name}? This cannot be undone.`)) {
+    result.textContent = 'Not deleted.';
+    return;
+  }
   const [url, method, payload] = requests[target.dataset.action];
   const response = await fetch(url, { method, headers: { 'Content-Type': 'application/json' }, body: payload });
   const answer = response.status === 204 ? {} : await response.json();
@@ -252,6 +304,14 @@ document.getElementById('clear-faults').addEventListener('click', async () => {
   await fetch('/_emulator/api/faults', { method: 'DELETE' });
   document.getElementById('fault-result').textContent = 'Cleared.';
   refresh();
+});
+// `/` goes to the search box, as on GitHub and the AWS consoles (unless one is typing already).
+document.addEventListener('keydown', (event) => {
+  const typing = event.target.closest('input, textarea, select, [contenteditable]');
+  if (event.key === '/' && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    event.preventDefault();
+    document.getElementById('search').focus();
+  }
 });
 document.getElementById('search').addEventListener('input', (event) => {
   needle = event.target.value.trim().toLowerCase();

@@ -57,3 +57,26 @@ test('the expiry is typed as MM / YY and sent as YYYY-MM', () => {
   assert.equal(body.card.expiry, '2028-06');
   assert.equal(body.card.number, '4012888888881881');
 });
+
+test('the expiry reads MM / YY as it is typed', () => {
+  const typed = (value, deleting = false) => Registration.formatExpiry(value, deleting);
+  assert.equal(typed('1230'), '12 / 30');
+  assert.equal(typed('12'), '12 / ');
+  assert.equal(typed('12', true), '12', 'a backspace removes the slash');
+  assert.equal(typed('4'), '04 / ', 'a first digit above 1 is a month');
+  assert.equal(typed('1/'), '01 / ');
+  assert.equal(typed('06/2028'), '06 / 2028');
+  assert.equal(typed('2030-12'), '2030-12', 'the API\'s form is left as typed');
+  for (const value of ['1230', '1/28', '06/28', '06/2028', '12 / 30']) {
+    assert.ok(Registration.parseExpiry(typed(value)), `${value} is still understood`);
+  }
+});
+
+test('the page takes the email addresses the server takes, and refuses the others', async () => {
+  // The same cases as the server's test (shared/domain text.rs, email_cases_are_the_pages_too).
+  const { readFile } = await import('node:fs/promises');
+  const cases = JSON.parse(await readFile(new URL('../../shared/domain/data/email-cases.json', import.meta.url), 'utf8'));
+  for (const { value, valid } of cases) {
+    assert.equal(Registration.emailError(value) === '', valid, `${value} is ${valid ? '' : 'not '}an address`);
+  }
+});

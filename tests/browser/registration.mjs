@@ -3,7 +3,9 @@
 // with the same Idempotency-Key, and a successful registration; the card fields (grouping, brand,
 // expiry); every static file revalidated with a 304; the layout shift while the
 // tickets load on a phone; axe-core on the site and the inspector; and the inspector drawing an
-// execution as the workflow's graph, rendering an email, and redriving a dead-lettered order.
+// execution as the workflow's graph, rendering an email, redriving a dead-lettered order, naming
+// the step of a failed execution, keeping a selection across refreshes, `/` for search, and asking
+// before a purge or a delete.
 //
 //   node tests/browser/registration.mjs            # starts `cargo run -q -p emulator -- --port 0`
 //   EMULATOR_URL=http://127.0.0.1:3000 node tests/browser/registration.mjs
@@ -118,6 +120,10 @@ try {
   await page.fill('#card-expiry', '13/28');
   await page.locator('#card-expiry').blur();
   assert.match(await page.textContent('#card-expiry-error'), /MM \/ YY/, 'a clear error on blur');
+  await page.fill('#card-expiry', '');
+  // Typed as digits, it reads MM / YY as it is typed.
+  await page.locator('#card-expiry').pressSequentially('1230');
+  assert.equal(await page.inputValue('#card-expiry'), '12 / 30', '1230 is shown as 12 / 30');
   await page.fill('#card-expiry', '');
 
   // Fields say they are required; short fields are short; the focus ring stands out (3:1).
@@ -313,6 +319,38 @@ try {
   await page.locator('#outbox td', { hasText: 'katherine@example.org' }).waitFor();
   assert.equal(await email.evaluate((d) => d.open), true, 'an open panel stays open across refreshes');
 
+  // A registration whose confirmation email keeps failing: the execution fails once the step's
+  // retries are spent, and its page says at the top which step failed, with what error; the step's
+  // failure handler is drawn as a handler, not as a success.
+  await api('/_emulator/api/faults', { method: 'POST', headers: json, body: JSON.stringify({ target: 'email', mode: 'fail' }) });
+  const failing = await api('/api/registrations', {
+    method: 'POST',
+    headers: { ...json, 'idempotency-key': `walk-failing-${Date.now()}` },
+    body: JSON.stringify({
+      ticket: 'conference',
+      attendee: { firstName: 'Mary', lastName: 'Jackson', email: 'mary@example.org' },
+      card: { name: 'Mary Jackson', number: '4012888888881881', expiry: '2030-12', securityCode: '123' },
+      billingAddress: { line1: '1 Langley Blvd', city: 'Hampton', postalCode: '23681', countryCode: 'US' },
+      newsletter: false,
+    }),
+  });
+  let failed;
+  for (let i = 0; i < 300; i++) {
+    failed = (await api('/_emulator/api/executions')).find((e) => e.name === failing.registrationId);
+    if (failed && failed.status !== 'RUNNING') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(failed && failed.status, 'FAILED', 'the email step failed the execution');
+  await api('/_emulator/api/faults', { method: 'DELETE' });
+  await page.goto(`${emulator.url}/_emulator#execution=${failing.registrationId}`);
+  const banner = page.locator('#execution .failure-banner');
+  await banner.waitFor();
+  assert.match(await banner.textContent(), /SendConfirmation: \S+/, `the banner names the step and its error: ${await banner.textContent()}`);
+  assert.equal(await state('SendConfirmationFailed').getAttribute('data-role'), 'handler', 'the handler is drawn as one');
+  assert.equal(await state('SaveOrderFailed').getAttribute('data-role'), null, 'a handler that did not run is not');
+  assert.deepEqual(await accessibilityProblems(page), [], 'axe-core on a failed execution');
+  await screenshot(page.locator('#execution'), 'inspector-failed-execution');
+
   // A search keeps, in every section, the rows that mention it: one attendee's order and email.
   await page.fill('#search', 'KATHERINE@example.org');
   await page.locator('#orders tbody tr').first().waitFor();
@@ -322,6 +360,64 @@ try {
   assert.equal(await rows('outbox'), 1, 'one email matches');
   assert.match(await page.textContent('#orders tbody'), /Katherine/);
   await page.fill('#search', '');
+
+  // One page heading; `/` goes to the search box.
+  assert.equal(await page.locator('h1').count(), 1, 'the inspector has its <h1>');
+  await page.evaluate(() => document.activeElement.blur());
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'search', '/ focuses the search');
+  await page.evaluate(() => document.activeElement.blur());
+
+  // Text selected in a section stays selected while the section changes under it: the section is
+  // drawn again once the selection is gone.
+  const newest = page.locator('#orders tbody code').first();
+  await newest.evaluate((code) => {
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+  });
+  const selected = await page.evaluate(() => window.getSelection().toString());
+  const later = await api('/api/registrations', {
+    method: 'POST',
+    headers: { ...json, 'idempotency-key': `walk-${Date.now()}` },
+    body: JSON.stringify({
+      ticket: 'conference',
+      attendee: { firstName: 'Dorothy', lastName: 'Vaughan', email: 'dorothy@example.org' },
+      card: { name: 'Dorothy Vaughan', number: '4012888888881881', expiry: '2030-12', securityCode: '123' },
+      billingAddress: { line1: '1 Langley Blvd', city: 'Hampton', postalCode: '23681', countryCode: 'US' },
+      newsletter: false,
+    }),
+  });
+  for (let i = 0; i < 100 && !(await api('/_emulator/api/orders')).some((o) => o.orderId === later.registrationId); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.waitForTimeout(2500); // a refresh comes every two seconds
+  assert.equal(await page.evaluate(() => window.getSelection().toString()), selected, 'the selection survives a refresh');
+  await page.evaluate(() => window.getSelection().removeAllRanges());
+  await page.locator('#orders td', { hasText: 'Dorothy' }).waitFor();
+
+  // Purge asks first, and wants the queue's name typed; Delete asks too.
+  const parked = 'FollowUpDeadLetterQueue';
+  await api(`/_emulator/api/queues/${parked}/messages`, { method: 'POST', headers: json, body: '{"test": "purge"}' });
+  const waiting = async () => (await api('/_emulator/api/queues')).find((q) => q.name === parked).visible;
+  const parkedBefore = await waiting(); // with the failed email's order, parked above
+  const purge = page.locator('#queues tr', { hasText: parked }).getByRole('button', { name: 'Purge' });
+  await purge.waitFor();
+  page.once('dialog', (dialog) => dialog.accept('not the name'));
+  await purge.click();
+  await page.getByText(`Not purged: ${parked} was not typed.`).waitFor();
+  assert.equal(await waiting(), parkedBefore, 'a purge not confirmed removes nothing');
+  await page.locator('#queues tr', { hasText: parked }).locator('details summary').first().click();
+  const remove = page.locator('#queues tr', { hasText: parked }).getByRole('button', { name: 'Delete' }).first();
+  page.once('dialog', (dialog) => dialog.dismiss());
+  await remove.click();
+  await page.getByText('Not deleted.').waitFor();
+  assert.equal(await waiting(), parkedBefore, 'a delete not confirmed removes nothing');
+  page.once('dialog', (dialog) => dialog.accept(parked));
+  await purge.click();
+  await page.getByText(`Purged ${parkedBefore}.`).waitFor();
+  assert.equal(await waiting(), 0, 'purged once confirmed');
 
   // On a phone, the inspector's rows read as cards: nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });

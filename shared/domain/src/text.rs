@@ -197,6 +197,28 @@ pub struct Attendee {
 mod tests {
     use super::*;
 
+    /// The cases the page's test walks too (tests/browser/helpers.test.mjs), so that no address
+    /// passes one side and fails the other.
+    #[test]
+    fn email_cases_are_the_pages_too() {
+        #[derive(serde::Deserialize)]
+        struct Case {
+            value: String,
+            valid: bool,
+        }
+        let cases: Vec<Case> = serde_json::from_str(include_str!("../data/email-cases.json"))
+            .expect("the cases are JSON");
+        assert!(cases.len() > 30);
+        for case in cases {
+            assert_eq!(
+                EmailAddress::parse(&case.value).is_ok(),
+                case.valid,
+                "{:?}",
+                case.value
+            );
+        }
+    }
+
     #[test]
     fn names_are_trimmed_and_keep_what_people_type() {
         for raw in ["  Ada ", "O'Brien", "Zoë", "<b>Bold</b>", "李"] {
