@@ -200,6 +200,32 @@
     return digits.slice(0, 2) + ' / ' + digits.slice(2);
   }
 
+  var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August',
+    'September', 'October', 'November', 'December'];
+
+  /**
+   * The conference's days as people write them, from the API's ISO dates: 20–21 May 2027,
+   * 30 May – 1 June 2027, 31 December 2027 – 1 January 2028, or one day; '' when they are not
+   * dates.
+   */
+  function formatDates(dates) {
+    var parse = function (text) {
+      var match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(text || ''));
+      return match ? { year: Number(match[1]), month: MONTHS[Number(match[2]) - 1], day: Number(match[3]) } : null;
+    };
+    var start = parse(dates && dates.start);
+    var end = parse(dates && dates.end);
+    if (!start || !end || !start.month || !end.month) return '';
+    if (start.year !== end.year) {
+      return start.day + ' ' + start.month + ' ' + start.year + ' – ' + end.day + ' ' + end.month + ' ' + end.year;
+    }
+    if (start.month !== end.month) {
+      return start.day + ' ' + start.month + ' – ' + end.day + ' ' + end.month + ' ' + end.year;
+    }
+    if (start.day !== end.day) return start.day + '–' + end.day + ' ' + end.month + ' ' + end.year;
+    return start.day + ' ' + start.month + ' ' + start.year;
+  }
+
   /** An expiry (any form [parseExpiry] takes) that is not before the current month (UTC). */
   function expiryError(value, now) {
     if (trimmed(value) === '') return 'Enter the expiry date.';
@@ -403,6 +429,7 @@
     buildRequest: buildRequest,
     validateRequest: validateRequest,
     formatMoney: formatMoney,
+    formatDates: formatDates,
     normalizeTickets: normalizeTickets,
     classifyStatus: classifyStatus,
     parseRetryAfter: parseRetryAfter,
@@ -465,6 +492,7 @@
     el.outcome = $('outcome');
     el.ticketOptions = $('ticket-options');
     el.ticketStatus = $('ticket-status');
+    el.conference = $('conference');
     el.ticketFieldset = $('ticket-fieldset');
     el.reloadTickets = $('reload-tickets');
     el.confirmation = $('confirmation');
@@ -515,6 +543,7 @@
       .then(function (data) {
         var tickets = normalizeTickets(data);
         if (!tickets) throw new Error('unexpected response');
+        renderConference(data);
         renderTickets(tickets);
       })
       .catch(function () {
@@ -527,6 +556,15 @@
         el.reloadTickets.hidden = false;
         updateSubmitLabel();
       });
+  }
+
+  /** What the attendee buys into, from the API: the conference's name, days and venue. */
+  function renderConference(data) {
+    if (!data || typeof data.conference !== 'string' || data.conference === '') return;
+    var line = [data.conference, formatDates(data.dates), typeof data.venue === 'string' ? data.venue : '']
+      .filter(Boolean).join(' · ');
+    el.conference.textContent = line;
+    document.title = 'Register for ' + data.conference;
   }
 
   function renderTickets(tickets) {

@@ -80,3 +80,13 @@ test('the page takes the email addresses the server takes, and refuses the other
     assert.equal(Registration.emailError(value) === '', valid, `${value} is ${valid ? '' : 'not '}an address`);
   }
 });
+
+test('the conference\'s days read as people write them', () => {
+  const days = (start, end) => Registration.formatDates({ start, end });
+  assert.equal(days('2027-05-20', '2027-05-21'), '20–21 May 2027');
+  assert.equal(days('2027-05-30', '2027-06-01'), '30 May – 1 June 2027');
+  assert.equal(days('2027-12-31', '2028-01-01'), '31 December 2027 – 1 January 2028');
+  assert.equal(days('2027-05-20', '2027-05-20'), '20 May 2027');
+  assert.equal(days('2027-13-01', '2027-13-02'), '', 'not a date');
+  assert.equal(Registration.formatDates(undefined), '');
+});

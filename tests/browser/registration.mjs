@@ -101,6 +101,13 @@ try {
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.goto(emulator.url + '/');
   await page.locator('#ticket-options input[type=radio]').first().waitFor();
+  // The page says what one buys into, as the API gives it: the conference, its days, its venue.
+  const catalogue = await api('/api/tickets');
+  const named = await page.textContent('#conference');
+  for (const part of [catalogue.conference, catalogue.venue, String(Number(catalogue.dates.end.slice(8)))]) {
+    assert.ok(named.includes(part), `${JSON.stringify(part)} in "${named}"`);
+  }
+  assert.equal(await page.title(), `Register for ${catalogue.conference}`);
   assert.deepEqual(await accessibilityProblems(page), [], 'axe-core on the site');
   await screenshot(page, 'site-desktop', { fullPage: true });
 

@@ -64,11 +64,22 @@ pub struct Ticket {
     pub price: Money,
 }
 
-/// The tickets on sale for one conference.
+/// The tickets on sale for one conference, and what an attendee buys into: its name, when and
+/// where it takes place (the site shows them from `GET /api/tickets`, not from its own copy).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketCatalogue {
     pub conference: String,
+    pub dates: ConferenceDates,
+    /// The venue and its city, as a line.
+    pub venue: String,
     pub tickets: Vec<Ticket>,
+}
+
+/// The conference's first and last days (ISO 8601 dates: `2027-05-20`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConferenceDates {
+    pub start: chrono::NaiveDate,
+    pub end: chrono::NaiveDate,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +90,11 @@ pub enum CatalogueError {
     Empty,
     #[error("ticket catalogue lists {0} twice")]
     Duplicate(TicketId),
+    #[error("the conference ends ({end}) before it starts ({start})")]
+    Dates {
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+    },
 }
 
 impl TicketCatalogue {
@@ -92,6 +108,10 @@ impl TicketCatalogue {
         let catalogue: TicketCatalogue = serde_json::from_str(json)?;
         if catalogue.tickets.is_empty() {
             return Err(CatalogueError::Empty);
+        }
+        let ConferenceDates { start, end } = catalogue.dates;
+        if end < start {
+            return Err(CatalogueError::Dates { start, end });
         }
         for (i, ticket) in catalogue.tickets.iter().enumerate() {
             if catalogue.tickets[..i].iter().any(|t| t.id == ticket.id) {
@@ -119,6 +139,8 @@ mod tests {
     fn builtin_catalogue_has_several_priced_tickets() {
         let catalogue = TicketCatalogue::builtin();
         assert!(catalogue.tickets.len() >= 2);
+        assert!(catalogue.dates.start <= catalogue.dates.end);
+        assert!(!catalogue.venue.is_empty());
         let conference = catalogue.price("conference").expect("on sale");
         assert_eq!(conference.price.value(), "250.00");
     }
@@ -133,21 +155,41 @@ mod tests {
 
     #[test]
     fn catalogue_rejects_empty_duplicate_and_malformed_files() {
+        let about =
+            r#""conference":"c","dates":{"start":"2027-05-20","end":"2027-05-21"},"venue":"v""#;
         assert!(matches!(
-            TicketCatalogue::from_json(r#"{"conference":"c","tickets":[]}"#),
+            TicketCatalogue::from_json(&format!(r#"{{{about},"tickets":[]}}"#)),
             Err(CatalogueError::Empty)
         ));
         let t =
             r#"{"id":"a","name":"A","description":"","price":{"value":"1.00","currency":"USD"}}"#;
-        let dup = format!(r#"{{"conference":"c","tickets":[{t},{t}]}}"#);
+        let dup = format!(r#"{{{about},"tickets":[{t},{t}]}}"#);
         assert!(matches!(
             TicketCatalogue::from_json(&dup),
             Err(CatalogueError::Duplicate(_))
         ));
-        let bad_price = r#"{"conference":"c","tickets":[{"id":"a","name":"A","description":"","price":{"value":"1","currency":"USD"}}]}"#;
+        let bad_price = format!(
+            r#"{{{about},"tickets":[{{"id":"a","name":"A","description":"","price":{{"value":"1","currency":"USD"}}}}]}}"#
+        );
         assert!(matches!(
-            TicketCatalogue::from_json(bad_price),
+            TicketCatalogue::from_json(&bad_price),
             Err(CatalogueError::Malformed(_))
+        ));
+        let single = format!(r#"{{{about},"tickets":[{t}]}}"#);
+        assert!(
+            TicketCatalogue::from_json(&single).is_ok(),
+            "the cases differ only where they say"
+        );
+    }
+
+    #[test]
+    fn a_conference_that_ends_before_it_starts_is_refused() {
+        let mut catalogue: serde_json::Value =
+            serde_json::from_str(include_str!("../data/tickets.json")).expect("JSON");
+        catalogue["dates"] = serde_json::json!({"start": "2027-05-21", "end": "2027-05-20"});
+        assert!(matches!(
+            TicketCatalogue::from_json(&catalogue.to_string()),
+            Err(CatalogueError::Dates { .. })
         ));
     }
 }
