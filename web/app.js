@@ -1001,6 +1001,28 @@
     });
   }
 
+  /** `text` as one sentence: a capital first and a full stop last. */
+  function sentence(text) {
+    var out = String(text).trim();
+    if (out === '') return out;
+    out = out.charAt(0).toUpperCase() + out.slice(1);
+    return /[.!?]$/.test(out) ? out : out + '.';
+  }
+
+  /**
+   * A declined card: the reason at the top and next to the card number, with what was cleared
+   * (the number and the security code, which are not kept), and the focus on the card number,
+   * where the attendee goes next.
+   */
+  function showDecline(reason) {
+    clearCardSecrets();
+    setOutcome('error', [heading('Your card was declined'), reason + ' Nothing was charged.'], false);
+    showFieldError('card.number', reason + ' The card number and security code were cleared: enter them again, or use another card.');
+    var input = $('card-number');
+    input.focus();
+    if (input.scrollIntoView) input.scrollIntoView({ block: 'center' });
+  }
+
   function clearCardSecrets() {
     $('card-number').value = '';
     $('card-cvc').value = '';
@@ -1106,12 +1128,7 @@
         break;
       case 'declined':
         markFinal();
-        clearCardSecrets();
-        setOutcome('error', [
-          heading('Your card was declined'),
-          sanitizeServerText(data.reason, cardNumber, 'The card issuer did not give a reason.'),
-          'Nothing was charged. Please check the card details or try another card.'
-        ], true);
+        showDecline(sentence(sanitizeServerText(data.reason, cardNumber, 'The card issuer did not give a reason.')));
         break;
       case 'conflict':
         // Usually the same submission is still being processed; retrying with the same key is safe.

@@ -186,9 +186,20 @@ try {
   await page.click('#submit-button');
   await page.locator('#submit-status').waitFor({ state: 'visible' });
   assert.equal(await page.isDisabled('#email'), true, 'no edits while a payment runs');
-  await page.getByText('Your bank declined the payment').waitFor();
+  await page.locator('#outcome', { hasText: 'Your bank declined the payment' }).waitFor();
   await page.unroute('**/api/registrations');
   assert.equal(await page.inputValue('#card-number'), '', 'card number cleared after a decline');
+  // The focus goes to the card number, where the reason stands too, with what was cleared; the
+  // summary says the reason once.
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'card-number', 'the focus moves to the card');
+  const cardError = await page.textContent('#card-number-error');
+  assert.match(cardError, /Your bank declined the payment/, cardError);
+  assert.match(cardError, /card number and security code were cleared/, cardError);
+  assert.equal(await page.getAttribute('#card-number', 'aria-invalid'), 'true');
+  const summary = await page.textContent('#outcome');
+  assert.equal(summary.split('Your bank declined').length - 1, 1, `the reason once in the summary: ${summary}`);
+  assert.match(summary, /Nothing was charged\./);
+  assert.deepEqual(await accessibilityProblems(page), [], 'axe-core on the site after a decline');
 
   // The payment provider is down: a try-again message; once it is back, the retry succeeds with the same key.
   await api('/_emulator/api/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target: 'paypal', mode: 'fail', status: 503 }) });
