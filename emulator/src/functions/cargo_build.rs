@@ -32,6 +32,9 @@ const STAMP: &str = "functions-build.json";
 /// What a build produced and when it began.
 #[derive(Debug, Serialize, Deserialize)]
 struct Stamp {
+    /// The workspace the binaries were built from: another checkout sharing the target folder
+    /// (a global `CARGO_TARGET_DIR`) writes the same binaries, from its own sources.
+    workspace: PathBuf,
     /// When cargo started: a source changed after this may not be in the binaries.
     started: Modified,
     /// Each binary by name.
@@ -128,6 +131,7 @@ fn stamp_path() -> Option<PathBuf> {
 pub(super) fn write_stamp(started: SystemTime, binaries: &HashMap<String, PathBuf>) {
     let Some(stamp) = stamp_path() else { return };
     let built = Stamp {
+        workspace: canonical(&workspace()),
         started: Modified::of(started),
         binaries: binaries
             .iter()
@@ -148,6 +152,9 @@ pub(super) fn write_stamp(started: SystemTime, binaries: &HashMap<String, PathBu
 /// The stamped binaries, if `stamp` says they are still what the files of `workspace` would build.
 fn up_to_date(stamp: &Path, workspace: &Path) -> Option<HashMap<String, PathBuf>> {
     let stamp: Stamp = serde_json::from_slice(&std::fs::read(stamp).ok()?).ok()?;
+    if stamp.workspace != canonical(workspace) {
+        return None;
+    }
     let mut binaries = HashMap::new();
     for name in wanted() {
         let built = stamp.binaries.get(name)?;
@@ -268,6 +275,11 @@ pub(super) fn artifacts(messages: &str) -> anyhow::Result<HashMap<String, PathBu
     Ok(binaries)
 }
 
+/// `path` without `..` or links, as the stamp records a workspace (itself if that fails).
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
+}
+
 /// The workspace the emulator was built from.
 pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -309,7 +321,13 @@ mod tests {
             binaries.insert(name.to_owned(), Built::of(&binary).expect("built"));
         }
         let stamp = root.join("target").join(STAMP);
-        let json = serde_json::to_vec(&Stamp { started, binaries }).expect("serialises");
+        let workspace = canonical(root);
+        let json = serde_json::to_vec(&Stamp {
+            workspace,
+            started,
+            binaries,
+        })
+        .expect("serialises");
         std::fs::write(&stamp, json).expect("written");
         (dir, stamp)
     }
@@ -344,6 +362,15 @@ mod tests {
             touch(&dir.path().join(changed));
             assert_eq!(up_to_date(&stamp, dir.path()), None, "{changed} changed");
         }
+    }
+
+    #[test]
+    fn binaries_stamped_for_another_checkout_need_cargo() {
+        // Another checkout, older than this build, whose own files would all pass the checks.
+        let (other, _) = built_workspace();
+        let (dir, stamp) = built_workspace();
+        assert!(up_to_date(&stamp, dir.path()).is_some());
+        assert_eq!(up_to_date(&stamp, other.path()), None);
     }
 
     #[test]

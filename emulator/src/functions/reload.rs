@@ -100,13 +100,20 @@ pub fn start(
         ..BuildReport::default()
     });
     let folder = reloads_folder(&watched.binaries)?;
+    let sources = Snapshot::of(watched_sources(&watched.binaries));
+    if sources.times.is_empty() {
+        tracing::warn!(
+            "reload on save watches no file: the binaries' dep-info names none in {}",
+            workspace().display()
+        );
+    }
     let mut reloader = Reloader {
         identities: watched
             .binaries
             .iter()
             .map(|(name, path)| (name.clone(), identity(path)))
             .collect(),
-        sources: Snapshot::of(watched_sources(&watched.binaries)),
+        sources,
         topology: Snapshot::of(topology_files(&watched.topology)),
         watched,
         folder,

@@ -49,17 +49,22 @@ impl Drop for Edited {
     }
 }
 
+/// Reload on save's report (`/_emulator/api/build`).
+async fn build_report(emulator: &Emulator) -> Value {
+    reqwest::get(emulator.api("build"))
+        .await
+        .expect("the inspector answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
 /// The build report, once build number `n` has finished (up to 10 minutes: a clean machine
 /// builds the function's crate from scratch).
 async fn finished_build(emulator: &Emulator, n: u64) -> Value {
     let started = Instant::now();
     loop {
-        let report: Value = reqwest::get(emulator.api("build"))
-            .await
-            .expect("the inspector answers")
-            .json()
-            .await
-            .expect("JSON");
+        let report = build_report(emulator).await;
         let finished = report["state"] == "succeeded" || report["state"] == "failed";
         if report["builds"].as_u64() >= Some(n) && finished {
             return report;
@@ -138,12 +143,7 @@ async fn saved_change_served(args: &[&str], binary: &str) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database = format!("sqlite://{}/reload.db?mode=rwc", dir.path().display());
     let emulator = Emulator::start_with(&database, dir.path(), args).await;
-    let report: Value = reqwest::get(emulator.api("build"))
-        .await
-        .expect("the inspector answers")
-        .json()
-        .await
-        .expect("JSON");
+    let report = build_report(&emulator).await;
     assert_eq!(report["watching"], true, "{report}");
 
     let unique = uuid::Uuid::new_v4().simple().to_string();

@@ -9,7 +9,7 @@
 //!
 //! Layout: `db.rs` opens either database and applies `migrations/` (one portable SQL text for
 //! both); `queue/` the SQS-like queue (`mod.rs` its producers' and consumers' side,
-//! `operator.rs` its operator's); `executions.rs` durable executions of the workflow crate's
+//! `operator.rs` its operator's); `executions/` durable executions of the workflow crate's
 //! interpreter; `idempotency.rs` the idempotency records; `page.rs` paged listings; `tasks.rs` a
 //! task function called as a workflow task. Rows that many tasks write at once go to the database
 //! together, through the `group-commit` crate.
