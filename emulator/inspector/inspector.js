@@ -85,14 +85,16 @@ function catchTargets(machine, into = new Set()) {
   return into;
 }
 /** The steps whose error ended them (caught by a handler, or failing the execution), in the order
- *  they can run, branches included; the Fail states, which only report, left out. */
+ *  they can run, branches included; the Fail states, which only report, left out, and a Parallel
+ *  state that failed because a step of its branches did. */
 function failedSteps(machine, runs) {
   return reachable(machine).flatMap((name) => {
     const state = machine.States[name];
     const run = runs[name];
-    const own = run && ['FAILED', 'CAUGHT'].includes(run.status) && run.error && state.Type !== 'Fail'
+    const inBranches = (state.Branches || []).flatMap((branch) => failedSteps(branch, runs));
+    const own = run && ['FAILED', 'CAUGHT'].includes(run.status) && run.error && state.Type !== 'Fail' && !inBranches.length
       ? [{ name, run, handler: ((state.Catch || []).find((c) => runs[c.Next]) || {}).Next }] : [];
-    return own.concat((state.Branches || []).flatMap((branch) => failedSteps(branch, runs)));
+    return own.concat(inBranches);
   });
 }
 /** What failed, at the top of a failed execution: each step, its error and cause, its handler. */
@@ -149,7 +151,13 @@ async function executionView() {
   return `<h3>Execution <code>${text(name)}</code> · <span class="${text(execution.status)}">${text(execution.status)}</span>`
     + ` · started ${when(execution.startedAt)} <a href="#">close</a></h3>`
     + (execution.error ? `<p class="FAILED">${text(execution.error)}: ${text(execution.cause || '')}</p>` : '')
+    + (execution.redriveCount ? `<p>Redriven ${execution.redriveCount}× (last ${when(execution.redriveDate)}).</p>` : '')
     + failureBanner(workflow.definition, execution.states)
+    + (['FAILED', 'ABORTED'].includes(execution.status)
+      ? `<p class="redrive"><button type="button" data-action="redrive-execution" data-name="${text(name)}">Redrive</button> `
+        + 'runs it again from where it stopped, once the cause is fixed: the failed step and what its failure stopped; '
+        + 'nothing that completed runs again.</p>' : '')
+    + `<p id="redrive-result" role="status">${text(redriveResult[name] || '')}</p>`
     + `<figure class="graph" aria-label="The workflow ${text(workflow.name)}, each state with how it ran">${machineGraph(workflow.definition, execution.states)}</figure>`
     + `<details data-key="timeline"><summary>Timeline (${execution.events.length} events)</summary>${timeline(execution.events)}</details>`;
 }
@@ -255,6 +263,23 @@ async function refresh() {
 window.addEventListener('hashchange', async () => {
   await refresh();
   if (selectedExecution()) document.getElementById('execution').scrollIntoView();
+});
+// A failed execution's Redrive button: Step Functions' RedriveExecution, or the Azure app's redrive
+// function (the emulator calls the one of its topology).
+const redriveResult = {};
+document.getElementById('execution').addEventListener('click', async (event) => {
+  const target = event.target.closest('button[data-action="redrive-execution"]');
+  if (!target) return;
+  const name = target.dataset.name;
+  target.disabled = true;
+  redriveResult[name] = 'Redriving…';
+  document.getElementById('redrive-result').textContent = redriveResult[name];
+  const response = await fetch(`/_emulator/api/executions/${encodeURIComponent(name)}/redrive`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}',
+  });
+  const answer = await response.json();
+  redriveResult[name] = response.ok ? 'Redriven: it runs again from where it stopped.' : `Not redriven: ${answer.error}`;
+  refresh();
 });
 // The queues' buttons: redrive a dead-lettered message (or all) to its source queue, delete one, purge.
 document.getElementById('queues').addEventListener('click', async (event) => {

@@ -123,6 +123,13 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Redrives the execution `name` from the inspector (its Redrive button's call): the status
+    /// and the answer.
+    pub async fn redrive(&self, name: &str) -> (u16, Value) {
+        let url = format!("{}/_emulator/api/executions/{name}/redrive", self.url);
+        self.inspector_call(reqwest::Method::POST, url, None).await
+    }
+
     /// Waits (up to 20 s) until the execution named `name` has stopped, and returns it whole,
     /// with its `events` (a listing's items leave them out). Until it has started, the
     /// inspector answers 404.

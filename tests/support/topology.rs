@@ -22,8 +22,6 @@ pub struct QueueNames {
     pub registrations: &'static str,
     /// Where the registrations queue's hopeless messages end.
     pub registrations_dead_letters: &'static str,
-    /// Where the workflow parks an order whose step failed for good.
-    pub follow_up: &'static str,
 }
 
 /// The queues' names on the topology under test (see [`azure`]).
@@ -32,13 +30,11 @@ pub fn queues() -> QueueNames {
         QueueNames {
             registrations: "registrations",
             registrations_dead_letters: "registrations/$DeadLetterQueue",
-            follow_up: "registration-followup",
         }
     } else {
         QueueNames {
             registrations: "RegistrationsQueue",
             registrations_dead_letters: "RegistrationsDeadLetterQueue",
-            follow_up: "FollowUpDeadLetterQueue",
         }
     }
 }

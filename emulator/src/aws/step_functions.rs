@@ -4,7 +4,8 @@
 //! resumed, without running its completed tasks again, once its lease lapses.
 //!
 //! Executions are named, and a name starts once ([`StartOutcome::AlreadyStarted`] after that), as
-//! `StartExecution` behaves for a name already used. Task resources are Lambda ARNs, run by calling
+//! `StartExecution` behaves for a name already used. A failed or aborted one can be redriven
+//! ([`LocalStepFunctions::redrive`]): it runs again without its completed tasks. Task resources are Lambda ARNs, run by calling
 //! the task functions in-process (under the function's timeout and any injected fault), and the
 //! `arn:aws:states:::sqs:sendMessage` service integration, which puts a message on a local queue.
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
-use durable::{DbError, ExecutionRecord, Executions, Queue};
+use durable::{DbError, ExecutionRecord, Executions, Queue, RedriveError};
 use function_model::{Invocation, TaskFunction};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -238,7 +239,23 @@ impl LocalStepFunctions {
         Ok(started)
     }
 
-    /// Runs an execution this process started or claimed, in the background.
+    /// Redrives the failed or aborted execution `name` (`RedriveExecution`) and runs it again in
+    /// the background, from its checkpoints: the date of the redrive.
+    pub async fn redrive(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<chrono::DateTime<chrono::Utc>, RedriveError> {
+        let redriven = self.executions.redrive(name).await?;
+        tracing::info!(
+            order_id = %name,
+            redrive_count = redriven.redrive_count,
+            "redriving the execution from its checkpoints"
+        );
+        self.spawn(name.to_owned(), redriven.input, true);
+        Ok(redriven.redrive_date)
+    }
+
+    /// Runs an execution this process started, claimed or redrove, in the background.
     fn spawn(self: &Arc<Self>, name: String, input: Value, resumed: bool) {
         let history = History::new();
         lock(&self.live).insert(name.clone(), history.clone());

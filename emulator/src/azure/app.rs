@@ -258,7 +258,10 @@ mod tests {
         assert_eq!(app.executable, "handler");
         assert_eq!(app.function_timeout, Duration::from_secs(300));
         let names: Vec<&str> = app.functions.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["orchestrator", "payment", "tickets"]);
+        assert_eq!(names, ["orchestrator", "payment", "redrive", "tickets"]);
+        assert!(
+            matches!(&app.functions[2].trigger, Trigger::Http { methods, path } if methods == &["POST"] && path == "/api/executions/{name}/redrive")
+        );
         let payment = &app.functions[1];
         assert!(
             matches!(&payment.trigger, Trigger::Http { methods, path } if methods == &["POST"] && path == "/api/registrations")

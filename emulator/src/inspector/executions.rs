@@ -1,6 +1,8 @@
 //! The workflow's executions: a page of them, newest first; one with its events and, replayed
 //! from its checkpoints, each state's run (status, attempts, times, error and payloads; see
-//! [`super::execution_view`]); and the state machine they run, to draw as a graph.
+//! [`super::execution_view`]); the state machine they run, to draw as a graph; and the redrive of
+//! a failed one, as each cloud does it (Step Functions' `RedriveExecution`, or the Azure app's
+//! `redrive` function).
 
 use std::sync::Arc;
 
@@ -8,7 +10,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use durable::RedriveError;
+use function_model::{HttpRequest, Invocation};
+use serde_json::{Value, json};
 
 use super::answers::{PageQuery, inspector_error, unavailable};
 use super::execution_view;
@@ -64,6 +68,63 @@ pub(super) async fn one(
     let mut body = json!(execution);
     body["states"] = json!(states);
     Json(body).into_response()
+}
+
+/// Redrives a failed or stopped execution: on AWS through the local Step Functions (the run goes
+/// on in the background: `202`), on Azure through the app's own `redrive` function, as an operator
+/// calls it (it answers once the run has ended: `200`). Refused: `409` with Step Functions'
+/// reason; unknown: `404`.
+pub(super) async fn redrive(
+    State(services): State<Arc<Services>>,
+    Path(name): Path<String>,
+) -> Response {
+    if let Some(step_functions) = &services.step_functions {
+        return match step_functions.redrive(&name).await {
+            Ok(date) => (
+                StatusCode::ACCEPTED,
+                Json(json!({ "name": name, "redriveDate": date })),
+            )
+                .into_response(),
+            Err(e @ RedriveError::NotFound(_)) => {
+                inspector_error(StatusCode::NOT_FOUND, &e.to_string())
+            }
+            Err(RedriveError::NotRedrivable(reason)) => {
+                inspector_error(StatusCode::CONFLICT, reason)
+            }
+            Err(RedriveError::Db(e)) => unavailable("the executions", &e),
+        };
+    }
+    let path = format!("/api/executions/{name}/redrive");
+    let Some((route, path_parameters)) = services
+        .routes
+        .iter()
+        .find_map(|route| route.route.matches("POST", &path).map(|p| (route, p)))
+    else {
+        return inspector_error(
+            StatusCode::NOT_FOUND,
+            "this app has no redrive function (POST /api/executions/{name}/redrive)",
+        );
+    };
+    let request = HttpRequest {
+        method: http::Method::POST,
+        path,
+        query: String::new(),
+        path_parameters,
+        source_ip: None,
+        headers: http::HeaderMap::new(),
+        body: Default::default(),
+    };
+    let invocation = Invocation::local(&route.route.function, route.timeout, None);
+    let answer = route.function.handle(&invocation, request).await;
+    let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    if answer.status.is_success() {
+        return (answer.status, Json(body)).into_response();
+    }
+    let message = body["message"]
+        .as_str()
+        .or(body["error"].as_str())
+        .unwrap_or("the redrive function failed");
+    inspector_error(answer.status, message)
 }
 
 /// The state machine that the executions run, to draw as a graph.

@@ -39,6 +39,7 @@ pub(crate) fn routes() -> Router<Arc<Services>> {
         .route("/queues/{name}/redrive", post(queues::redrive))
         .route("/executions", get(executions::list))
         .route("/executions/{name}", get(executions::one))
+        .route("/executions/{name}/redrive", post(executions::redrive))
         .route("/workflow", get(executions::workflow))
         .route("/outbox", get(records::emails))
         .route("/outbox/{id}/html", get(records::email_html))

@@ -271,7 +271,7 @@ async fn sqs_moves_a_message_to_the_dead_letter_queue_after_max_receive_count() 
 async fn sqs_batches_purges_lists_and_answers_typed_errors() {
     let cloud = start(|config| config.event_sources = false).await;
     let sqs = cloud.sqs();
-    let url = cloud.queue_url("FollowUpDeadLetterQueue").await;
+    let url = cloud.queue_url("RegistrationsDeadLetterQueue").await;
     let entry = |id: &str| {
         SendMessageBatchRequestEntry::builder()
             .id(id)
@@ -353,11 +353,7 @@ async fn sqs_batches_purges_lists_and_answers_typed_errors() {
     names.sort_unstable();
     assert_eq!(
         names,
-        [
-            "FollowUpDeadLetterQueue",
-            "RegistrationsDeadLetterQueue",
-            "RegistrationsQueue"
-        ]
+        ["RegistrationsDeadLetterQueue", "RegistrationsQueue"]
     );
 
     let missing = sqs

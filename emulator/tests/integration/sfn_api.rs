@@ -3,7 +3,10 @@
 //! definition as deployed (substitutions done), `StartExecution` refuses an input over 256 KiB
 //! with the `ValidationException` Step Functions answers, and `StopExecution` aborts a running
 //! execution: `ABORTED` with the error and cause given, the history ending in `ExecutionAborted`
-//! (that its run ends there is `durable`'s test `a_stopped_execution_is_aborted_and_its_run_ends`).
+//! (that its run ends there is `durable`'s test `a_stopped_execution_is_aborted_and_its_run_ends`);
+//! `RedriveExecution` runs a failed execution again from where it failed, only its failed task,
+//! with `redriveCount`, `redriveDate` and `redriveStatus` in `DescribeExecution` and
+//! `ExecutionRedriven` in its history.
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use emulator::names::state_machine_arn;
@@ -225,5 +228,139 @@ async fn a_running_execution_is_stopped_with_its_error_and_cause() {
         missing.into_service_error().code(),
         Some("ExecutionDoesNotExist")
     );
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_execution_is_redriven_and_only_its_failed_task_runs_again() {
+    use aws_sdk_sfn::types::{
+        ExecutionRedriveFilter, ExecutionRedriveStatus, ExecutionStatus, HistoryEventType,
+    };
+    let (emulator, _dir) = crate::support::start_emulator(|_| {}).await;
+    let sfn = crate::support::client!(aws_sdk_sfn, emulator.url());
+    let inspector = reqwest::Client::new();
+    let faults = format!("{}/_emulator/api/faults", emulator.url());
+    let inject = |fault: serde_json::Value| {
+        let request = inspector.post(&faults).json(&fault).send();
+        async move { assert_eq!(request.await.expect("the inspector answers").status(), 201) }
+    };
+    // The email function fails on every try: its retries run out, the execution fails.
+    inject(serde_json::json!({"target": "email", "mode": "fail"})).await;
+    let order: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../shared/domain/data/order-placed.example.json"
+    ))
+    .expect("JSON");
+    let arn = sfn
+        .start_execution()
+        .state_machine_arn(state_machine_arn(STATE_MACHINE))
+        .name("to-redrive")
+        .input(serde_json::json!({ "order": order }).to_string())
+        .send()
+        .await
+        .expect("StartExecution")
+        .execution_arn()
+        .to_owned();
+    let described_once = |status: ExecutionStatus| {
+        let (sfn, arn) = (sfn.clone(), arn.clone());
+        async move {
+            for _ in 0..200 {
+                let described = sfn
+                    .describe_execution()
+                    .execution_arn(&arn)
+                    .send()
+                    .await
+                    .expect("DescribeExecution");
+                if described.status() == &status {
+                    return described;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("{arn} never became {status:?}");
+        }
+    };
+    let failed = described_once(ExecutionStatus::Failed).await;
+    assert_eq!(failed.error(), Some("Lambda.ServiceException"));
+    assert_eq!(failed.redrive_count(), Some(0));
+    assert_eq!(
+        failed.redrive_status(),
+        Some(&ExecutionRedriveStatus::Redrivable)
+    );
+
+    // The fault is cleared. Every task invocation asks the fault injector first: a fault armed on
+    // save-order and on mailing-list that is still armed after the redrive shows they did not run.
+    let cleared = inspector.delete(&faults).send().await.expect("cleared");
+    assert!(cleared.status().is_success());
+    for target in ["save-order", "mailing-list"] {
+        inject(serde_json::json!({"target": target, "mode": "slow", "delayMs": 1, "times": 1}))
+            .await;
+    }
+    let redriven = sfn
+        .redrive_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .expect("RedriveExecution");
+    let succeeded = described_once(ExecutionStatus::Succeeded).await;
+    assert_eq!(succeeded.redrive_count(), Some(1));
+    assert_eq!(succeeded.redrive_date(), Some(redriven.redrive_date()));
+    assert_eq!(
+        succeeded.redrive_status(),
+        Some(&ExecutionRedriveStatus::NotRedrivable)
+    );
+    assert_eq!(
+        succeeded.redrive_status_reason(),
+        Some("Execution is SUCCEEDED and cannot be redriven.")
+    );
+    let armed: Vec<serde_json::Value> = inspector
+        .get(&faults)
+        .send()
+        .await
+        .expect("faults")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(armed.len(), 2, "only the email ran again: {armed:?}");
+
+    let history = sfn
+        .get_execution_history()
+        .execution_arn(&arn)
+        .max_results(1000)
+        .send()
+        .await
+        .expect("GetExecutionHistory");
+    let kinds: Vec<&HistoryEventType> = history.events().iter().map(|e| e.r#type()).collect();
+    let at = |kind: HistoryEventType| kinds.iter().position(|k| **k == kind);
+    assert!(
+        at(HistoryEventType::ExecutionFailed) < at(HistoryEventType::ExecutionRedriven)
+            && at(HistoryEventType::ExecutionRedriven) < at(HistoryEventType::ExecutionSucceeded),
+        "the failed run, its redrive, then the rest: {kinds:?}"
+    );
+    let redrive_event = &history.events()[at(HistoryEventType::ExecutionRedriven).expect("one")];
+    assert_eq!(
+        redrive_event
+            .execution_redriven_event_details()
+            .map(|details| details.redrive_count()),
+        Some(Some(1))
+    );
+
+    let again = sfn
+        .redrive_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .expect_err("a succeeded execution is not redriven");
+    assert_eq!(
+        again.into_service_error().code(),
+        Some("ExecutionNotRedrivable")
+    );
+    let listed = sfn
+        .list_executions()
+        .state_machine_arn(state_machine_arn(STATE_MACHINE))
+        .redrive_filter(ExecutionRedriveFilter::Redriven)
+        .send()
+        .await
+        .expect("ListExecutions");
+    assert_eq!(listed.executions().len(), 1);
+    assert_eq!(listed.executions()[0].redrive_count(), Some(1));
     emulator.shutdown().await;
 }

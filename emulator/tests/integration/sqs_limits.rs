@@ -29,7 +29,10 @@ async fn start() -> Cloud {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
     let emulator = emulator::start(config, listener.expect("a free port")).await;
     let emulator = emulator.expect("the emulator starts");
-    let url = format!("{}/000000000000/FollowUpDeadLetterQueue", emulator.url());
+    let url = format!(
+        "{}/000000000000/RegistrationsDeadLetterQueue",
+        emulator.url()
+    );
     Cloud {
         emulator,
         url,

@@ -8,7 +8,8 @@
 //! |---|---|---|
 //! | `tickets` | HTTP `GET /api/tickets` | `payment::Payment` |
 //! | `payment` | HTTP `POST /api/registrations`, Service Bus output [`ORDER_OUTPUT`] | `payment::Payment` |
-//! | `orchestrator` | Service Bus queue `registrations`, output [`FOLLOW_UP_OUTPUT`] | `orchestrator::Orchestrator` |
+//! | `orchestrator` | Service Bus queue `registrations` | `orchestrator::Orchestrator` |
+//! | `redrive` | HTTP `POST /api/executions/{name}/redrive`, admin key | [`redrive::Redrive`] |
 //!
 //! Two differences from AWS, both in how the libraries are wired, not in the libraries:
 //! - the payment publishes `OrderPlaced` through its Service Bus output binding
@@ -17,10 +18,13 @@
 //!   is [`workflow::InlineWorkflow`]: it runs the registration state machine (the same ASL file
 //!   Step Functions runs) in the orchestrator's invocation, as a durable execution in the
 //!   database (`durable::executions`, the code the emulator's Step Functions runs), with the
-//!   save-order, email and mailing-list libraries as its tasks.
+//!   save-order, email and mailing-list libraries as its tasks. Step Functions' `RedriveExecution`
+//!   is the `redrive` function.
 //!
-//! Layout: `lib.rs` the settings and the app; `workflow.rs` the inline durable workflow.
+//! Layout: `lib.rs` the settings and the app; `workflow.rs` the inline durable workflow;
+//! `redrive.rs` the operator's redrive.
 
+pub mod redrive;
 pub mod workflow;
 
 use std::sync::Arc;
@@ -40,16 +44,12 @@ use function_model::azure::{FunctionApp, add_output};
 
 /// The payment's Service Bus output binding: the `registrations` queue.
 pub const ORDER_OUTPUT: &str = "order";
-/// The orchestrator's Service Bus output binding: the follow-up queue, where an order whose step
-/// failed after its retries is parked for a person.
-pub const FOLLOW_UP_OUTPUT: &str = "followUp";
-/// The follow-up queue's name: the state machine's `FollowUpQueueUrl` on Azure.
-pub const FOLLOW_UP_QUEUE: &str = "registration-followup";
 /// The app's functions: the folders of `infra/azure`, each with its `function.json`.
-pub const FUNCTION_NAMES: [&str; 3] = [TICKETS, PAYMENT, ORCHESTRATOR];
+pub const FUNCTION_NAMES: [&str; 4] = [TICKETS, PAYMENT, ORCHESTRATOR, REDRIVE];
 const TICKETS: &str = "tickets";
 const PAYMENT: &str = "payment";
 const ORCHESTRATOR: &str = "orchestrator";
+const REDRIVE: &str = "redrive";
 
 /// Publishes an order through the running invocation's Service Bus output binding.
 pub struct OutputBindingPublisher;
@@ -132,16 +132,17 @@ pub async fn app(
             Arc::new(mailing_list::MailingList::from_settings(settings.mailchimp)),
         ),
     ];
-    let registration = workflow::InlineWorkflow::new(
+    let registration = Arc::new(workflow::InlineWorkflow::new(
         workflow::registration_machine()?,
         Executions::new(db, settings.execution_lease),
         tasks,
         timeout,
         faults,
-    )?;
-    let orchestrator = orchestrator::Orchestrator::new(Arc::new(registration));
+    )?);
+    let orchestrator = orchestrator::Orchestrator::new(registration.clone());
     Ok(FunctionApp::new(timeout)
         .http(TICKETS, payment.clone())
         .http(PAYMENT, payment)
-        .queue(ORCHESTRATOR, Arc::new(orchestrator)))
+        .queue(ORCHESTRATOR, Arc::new(orchestrator))
+        .http(REDRIVE, Arc::new(redrive::Redrive(registration))))
 }

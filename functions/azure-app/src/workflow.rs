@@ -12,47 +12,41 @@
 //!   once run it once), up to the invocation's timeout; then it fails, to be delivered again;
 //! - a delivery of a finished execution does nothing more.
 //!
+//! A step that still fails after its retries fails the execution, as on Step Functions, and the
+//! delivery succeeds (the order is safe in the execution). An operator then redrives it
+//! ([`InlineWorkflow::redrive`], the app's `redrive` function): it runs again from its
+//! checkpoints, so only the failed step runs again.
+//!
 //! Tasks are the save-order, email and mailing-list libraries, called in this process (under the
-//! emulator, each asks its Functions host first for a fault to suffer: [`HostFaults`]); the
-//! `sqs:sendMessage` integration, which parks a failed step's order on the follow-up queue, writes
-//! to the orchestrator's Service Bus output instead. An output is sent only if the invocation
-//! succeeds, and a checkpointed send is not run again on resumption, so each delivery that sees
-//! the execution finished writes every follow-up message the execution's checkpoints hold (with a
-//! message id derived from the execution and the step): at least once, never lost.
+//! emulator, each asks its Functions host first for a fault to suffer: [`HostFaults`]).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
 use durable::tasks::TaskFault;
-use durable::{ExecutionStatus, Executions};
+use durable::{ExecutionStatus, ExecutionSummary, Executions, RedriveError};
 use function_model::{Invocation, TaskFunction};
 use serde_json::{Value, json};
 use tracing::Instrument;
 use workflow::{History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
 
-use crate::{FOLLOW_UP_OUTPUT, FOLLOW_UP_QUEUE};
-
 /// The registration state machine, the one file every host runs.
 const DEFINITION: &str = include_str!("../../../infra/statemachine/registration.asl.json");
-/// The resource of Step Functions' SQS `SendMessage` integration.
-const SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
 /// The `Timeout` the task functions have on AWS (`template.yaml`'s `Globals`).
 const TASK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a delivery that waits for another invocation's run looks again.
 const WAIT_STEP: Duration = Duration::from_millis(250);
 
 /// The registration machine with Azure's values for the deployment's substitutions
-/// (`DefinitionSubstitutions` in `template.yaml`): the task functions by name, and the follow-up
-/// queue.
+/// (`DefinitionSubstitutions` in `template.yaml`): the task functions by name.
 pub fn registration_machine() -> anyhow::Result<StateMachine> {
     let definition = [
         ("${SaveOrderFunctionArn}", "save-order"),
         ("${EmailFunctionArn}", "email"),
         ("${MailingListFunctionArn}", "mailing-list"),
-        ("${FollowUpQueueUrl}", FOLLOW_UP_QUEUE),
     ]
     .iter()
     .fold(DEFINITION.to_owned(), |text, (name, value)| {
@@ -66,10 +60,6 @@ pub fn registration_machine() -> anyhow::Result<StateMachine> {
         );
     }
     Ok(StateMachine::from_json(&definition)?)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The emulator's fault injection, for the tasks this process runs: before each task the
@@ -123,7 +113,8 @@ impl HostFaults {
     }
 }
 
-/// Starts a registration by running it, durably, in the caller's invocation.
+/// Starts a registration by running it, durably, in the caller's invocation; redrives a failed
+/// one for an operator.
 pub struct InlineWorkflow {
     machine: StateMachine,
     executions: Executions,
@@ -135,7 +126,7 @@ pub struct InlineWorkflow {
 }
 
 impl InlineWorkflow {
-    /// Checks that the machine's every task resource is one of `tasks` or the follow-up queue.
+    /// Checks that the machine's every task resource is one of `tasks`.
     pub fn new(
         machine: StateMachine,
         executions: Executions,
@@ -149,7 +140,7 @@ impl InlineWorkflow {
             .collect();
         for resource in machine.task_resources() {
             anyhow::ensure!(
-                resource == SEND_MESSAGE || tasks.contains_key(&resource),
+                tasks.contains_key(&resource),
                 "the state machine names a task this app does not have: {resource}"
             );
         }
@@ -162,12 +153,12 @@ impl InlineWorkflow {
         })
     }
 
-    /// Runs (or resumes) the execution to its end; the follow-up messages it sent, by id.
-    async fn run(&self, name: &str, input: Value, resumed: bool) -> BTreeMap<String, Value> {
+    /// Runs (or resumes) the execution to its end. An execution still `RUNNING` after it could
+    /// not store its outcome: the caller fails, so that it is resumed later.
+    async fn run(&self, name: &str, input: Value, resumed: bool) -> Result<(), StartError> {
         let tasks = Tasks {
             functions: &self.tasks,
             faults: self.faults.as_ref(),
-            sent: Mutex::new(BTreeMap::new()),
         };
         let span = tracing::info_span!("execution", order_id = %name, resumed);
         let result = durable::executions::run(
@@ -190,74 +181,66 @@ impl InlineWorkflow {
                 failure.cause
             ),
         }
-        tasks
-            .sent
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Once the execution has stopped: writes every follow-up message it sent (this invocation's
-    /// and those of earlier ones, from the checkpoints) to the follow-up output. An execution
-    /// still `RUNNING` here could not store its outcome: the delivery fails, to resume it later.
-    async fn write_follow_ups(
-        &self,
-        name: &str,
-        mut sent: BTreeMap<String, Value>,
-    ) -> Result<(), StartError> {
-        let unavailable = |e: durable::DbError| StartError::Unavailable(e.into());
-        let status = self.executions.get(name).await.map_err(unavailable)?;
-        if status.is_none_or(|record| record.summary.status == ExecutionStatus::Running) {
+        let stored = self.executions.get(name).await.map_err(unavailable)?;
+        if stored.is_none_or(|record| record.summary.status == ExecutionStatus::Running) {
             return Err(StartError::Unavailable(
                 format!("the execution {name} did not store its outcome; it resumes on the next delivery").into(),
             ));
         }
-        for output in self
-            .executions
-            .checkpoints(name)
-            .await
-            .map_err(unavailable)?
-            .into_values()
-        {
-            if let (Some(id), Some(body)) =
-                (output["MessageId"].as_str(), output.get("MessageBody"))
-            {
-                sent.entry(id.to_owned()).or_insert_with(|| body.clone());
-            }
-        }
-        for (id, body) in sent {
-            tracing::info!(order_id = %name, message_id = %id, "parking the order on the follow-up queue");
-            function_model::azure::add_output(FOLLOW_UP_OUTPUT, body)
-                .map_err(|e| StartError::Unavailable(e.into()))?;
-        }
         Ok(())
     }
+
+    /// Redrives the failed (or stopped) execution `name`, as Step Functions' `RedriveExecution`
+    /// does, and runs it in this invocation: the tasks it completed are not run again. Its
+    /// stored summary once the run ends. A redrive whose invocation died left the execution
+    /// `RUNNING` with nothing to resume it (no delivery is pending): once its lease has lapsed,
+    /// redriving it again resumes it.
+    pub async fn redrive(&self, name: &str) -> Result<ExecutionSummary, RedriveError> {
+        let input = match self.executions.redrive(name).await {
+            Ok(redriven) => redriven.input,
+            Err(RedriveError::NotRedrivable(reason)) => match self.executions.claim(name).await? {
+                Some(input) => input,
+                None => return Err(RedriveError::NotRedrivable(reason)),
+            },
+            Err(e) => return Err(e),
+        };
+        tracing::info!(order_id = %name, "redriving the execution from its checkpoints");
+        if let Err(e) = self.run(name, input, true).await {
+            tracing::warn!(order_id = %name, "{e}");
+        }
+        self.executions
+            .get(name)
+            .await?
+            .map(|record| record.summary)
+            .ok_or_else(|| RedriveError::NotFound(name.to_owned()))
+    }
+}
+
+fn unavailable(e: durable::DbError) -> StartError {
+    StartError::Unavailable(e.into())
 }
 
 #[async_trait]
 impl WorkflowStarter for InlineWorkflow {
     async fn start(&self, name: &str, input: Value) -> Result<StartOutcome, StartError> {
-        let unavailable = |e: durable::DbError| StartError::Unavailable(e.into());
         if self
             .executions
             .start(name, &input)
             .await
             .map_err(unavailable)?
         {
-            let sent = self.run(name, input, false).await;
-            self.write_follow_ups(name, sent).await?;
+            self.run(name, input, false).await?;
             return Ok(StartOutcome::Started);
         }
         let deadline = tokio::time::Instant::now() + self.wait_limit;
         loop {
             if let Some(input) = self.executions.claim(name).await.map_err(unavailable)? {
                 tracing::info!(order_id = %name, "resuming the execution from its checkpoints");
-                let sent = self.run(name, input, true).await;
-                self.write_follow_ups(name, sent).await?;
+                self.run(name, input, true).await?;
                 return Ok(StartOutcome::Started);
             }
             let record = self.executions.get(name).await.map_err(unavailable)?;
             if record.is_some_and(|r| r.summary.status != ExecutionStatus::Running) {
-                self.write_follow_ups(name, BTreeMap::new()).await?;
                 return Ok(StartOutcome::AlreadyStarted);
             }
             if tokio::time::Instant::now() + WAIT_STEP >= deadline {
@@ -270,45 +253,15 @@ impl WorkflowStarter for InlineWorkflow {
     }
 }
 
-/// Runs one execution's tasks: the task functions in this process, and the follow-up queue's
-/// sends, kept for the output binding.
+/// Runs one execution's tasks: the task functions in this process.
 struct Tasks<'a> {
     functions: &'a HashMap<String, Arc<dyn TaskFunction>>,
     faults: Option<&'a HostFaults>,
-    sent: Mutex<BTreeMap<String, Value>>,
-}
-
-impl Tasks<'_> {
-    fn send_message(&self, task: &TaskRequest) -> Result<Value, TaskFailure> {
-        let queue = task.input["QueueUrl"].as_str().unwrap_or_default();
-        if queue != FOLLOW_UP_QUEUE {
-            return Err(TaskFailure::new(
-                "SQS.QueueDoesNotExistException",
-                format!("this app sends only to {FOLLOW_UP_QUEUE}, not {queue:?}"),
-            ));
-        }
-        let body = match &task.input["MessageBody"] {
-            Value::Null => {
-                return Err(TaskFailure::new(
-                    "SQS.MissingParameterException",
-                    "MessageBody is required",
-                ));
-            }
-            body => body.clone(),
-        };
-        let step = format!("{}/{}#{}", task.execution_name, task.state_name, task.visit);
-        let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, step.as_bytes()).to_string();
-        lock(&self.sent).insert(id.clone(), body.clone());
-        Ok(json!({ "MessageId": id, "QueueUrl": queue, "MessageBody": body }))
-    }
 }
 
 #[async_trait]
 impl TaskInvoker for Tasks<'_> {
     async fn invoke(&self, task: TaskRequest) -> Result<Value, TaskFailure> {
-        if task.resource == SEND_MESSAGE {
-            return self.send_message(&task);
-        }
         let function = self.functions.get(&task.resource).ok_or_else(|| {
             TaskFailure::new(
                 "Lambda.ResourceNotFoundException",

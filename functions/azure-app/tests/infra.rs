@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use azure_app::{FOLLOW_UP_OUTPUT, FOLLOW_UP_QUEUE, FUNCTION_NAMES, ORDER_OUTPUT, Settings};
+use azure_app::{FUNCTION_NAMES, ORDER_OUTPUT, Settings};
 use clients::config::Env;
 use function_model::azure::{HTTP_REQUEST, HTTP_RESPONSE, QUEUE_MESSAGE};
 use serde_json::Value;
@@ -139,7 +139,17 @@ fn the_functions_and_their_bindings_are_the_handlers() {
     );
     assert_eq!(
         outputs("orchestrator"),
-        [(FOLLOW_UP_OUTPUT.to_owned(), FOLLOW_UP_QUEUE.to_owned())]
+        [],
+        "the orchestrator writes no queue"
+    );
+    let redrive = &binding(&functions["redrive"], "httpTrigger")[0];
+    assert_eq!(
+        (&redrive["authLevel"], &redrive["route"]),
+        (
+            &serde_json::json!("admin"),
+            &serde_json::json!("executions/{name}/redrive")
+        ),
+        "only an operator, with the master key, redrives"
     );
     let host = json(&infra().join("host.json"));
     let executable = &host["customHandler"]["description"]["defaultExecutablePath"];

@@ -4,20 +4,24 @@
 //! - delivered again after the invocation running it died: the execution resumes from its
 //!   checkpoints, and a task that completed (the confirmation email) is not run again;
 //! - delivered twice at once: the execution runs once, and both deliveries succeed;
-//! - a step that fails for good: the order is written to the follow-up output, and written again
-//!   by a later delivery (an output is sent only with a successful invocation).
+//! - a step that fails for good: the execution fails, the delivery succeeds, a later delivery runs
+//!   nothing; an operator's redrive runs the failed step again, and only it.
+//!
+//! And what an operator's redrive answers through the app's `redrive` function.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use azure_app::redrive::Redrive;
 use azure_app::workflow::{InlineWorkflow, registration_machine};
-use azure_app::{FOLLOW_UP_OUTPUT, FOLLOW_UP_QUEUE};
 use clients::workflow::{StartError, StartOutcome, WorkflowStarter};
 use durable::{Db, ExecutionStatus, Executions};
 use function_model::azure::with_outputs;
-use function_model::{ErrorType, FunctionError, Invocation, TaskFunction};
+use function_model::{
+    ErrorType, FunctionError, HttpFunction, HttpRequest, Invocation, TaskFunction,
+};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -163,7 +167,7 @@ async fn a_redelivery_resumes_without_a_second_email(db: Db) {
         status(&db, "o-1").await,
         ExecutionStatus::Succeeded { .. }
     ));
-    assert!(outputs.is_empty(), "nothing to follow up");
+    assert!(outputs.is_empty(), "the orchestrator writes nothing");
 }
 
 async fn two_deliveries_at_once_run_it_once(db: Db) {
@@ -182,7 +186,7 @@ async fn two_deliveries_at_once_run_it_once(db: Db) {
     assert_eq!(tasks.counts(), [1, 1, 1], "each task once");
 }
 
-async fn a_failed_step_is_followed_up_by_every_delivery(db: Db) {
+async fn a_failed_step_is_redriven_by_an_operator(db: Db) {
     let mut tasks = Tasks::new();
     tasks.save_order = Arc::new(Task {
         fail: true,
@@ -190,30 +194,77 @@ async fn a_failed_step_is_followed_up_by_every_delivery(db: Db) {
     });
     let workflow = tasks.workflow(&db, Duration::from_secs(30));
     let (outcome, outputs) = with_outputs(workflow.start("o-3", order())).await;
-    assert_eq!(outcome.expect("runs"), StartOutcome::Started);
+    assert_eq!(
+        outcome.expect("the delivery succeeds: the order is safe in the execution"),
+        StartOutcome::Started
+    );
+    assert!(outputs.is_empty(), "{outputs:?}");
     assert_eq!(
         status(&db, "o-3").await,
         ExecutionStatus::Failed {
-            error: "RegistrationIncomplete".into(),
-            cause:
-                "A step failed after its retries; the order is on the follow-up dead-letter queue."
-                    .into()
+            error: "StoreError".into(),
+            cause: "the store refused it".into()
         }
     );
-    let parked = &outputs[FOLLOW_UP_OUTPUT];
-    assert_eq!(parked.len(), 1, "{outputs:?}");
-    assert_eq!(parked[0]["step"], "save-order");
-    assert_eq!(parked[0]["order"]["orderId"], order()["order"]["orderId"]);
-    assert_eq!(parked[0]["failure"]["Error"], "StoreError");
-
-    let (again, outputs_again) = with_outputs(workflow.start("o-3", order())).await;
+    let first_run = tasks.counts();
+    let (again, _) = with_outputs(workflow.start("o-3", order())).await;
     assert_eq!(again.expect("succeeds"), StartOutcome::AlreadyStarted);
-    assert_eq!(outputs_again, outputs, "the same message, written again");
     assert_eq!(
         tasks.counts(),
-        [1, 1, 1],
+        first_run,
         "a finished execution runs nothing"
     );
+
+    // The store is back: the operator redrives, through the app's function.
+    let fixed = Tasks {
+        email: tasks.email.clone(),
+        mailing_list: tasks.mailing_list.clone(),
+        ..Tasks::new()
+    };
+    let redrive = Redrive(Arc::new(fixed.workflow(&db, Duration::from_secs(30))));
+    let (status_code, body) = redrive_call(&redrive, "o-3").await;
+    assert_eq!(status_code, 200, "{body}");
+    assert_eq!(
+        (&body["status"], &body["redriveCount"]),
+        (&json!("SUCCEEDED"), &json!(1))
+    );
+    // The failed step ran again; a step the failure stopped before it ran (the other branches of
+    // the Parallel state stop with it) ran now; none that completed ran twice.
+    assert_eq!(
+        fixed.counts(),
+        [1, 1, 1],
+        "save-order once more; email and mailing list once in all"
+    );
+
+    let (status_code, body) = redrive_call(&redrive, "o-3").await;
+    assert_eq!(status_code, 409, "{body}");
+    assert_eq!(
+        body["message"],
+        "Execution is SUCCEEDED and cannot be redriven."
+    );
+    let (status_code, body) = redrive_call(&redrive, "o-none").await;
+    assert_eq!(status_code, 404, "{body}");
+}
+
+/// Calls the `redrive` function as the host would for `POST /api/executions/{name}/redrive`.
+async fn redrive_call(redrive: &Redrive, name: &str) -> (u16, Value) {
+    let request = HttpRequest {
+        method: http::Method::POST,
+        path: format!("/api/executions/{name}/redrive"),
+        query: String::new(),
+        path_parameters: [("name".to_owned(), name.to_owned())].into(),
+        source_ip: None,
+        headers: http::HeaderMap::new(),
+        body: Default::default(),
+    };
+    let answer = redrive
+        .handle(
+            &Invocation::local("redrive", Duration::from_secs(30), None),
+            request,
+        )
+        .await;
+    let body = serde_json::from_slice(&answer.body).expect("a JSON answer");
+    (answer.status.as_u16(), body)
 }
 
 async fn a_delivery_gives_up_waiting_for_a_live_run(db: Db) {
@@ -244,20 +295,11 @@ async fn a_delivery_gives_up_waiting_for_a_live_run(db: Db) {
 }
 
 #[test]
-fn the_follow_up_queue_is_the_machines() {
+fn the_machines_tasks_are_the_apps_functions() {
     let machine = registration_machine().expect("parses");
-    assert!(
-        machine.task_resources().iter().all(|r| [
-            "save-order",
-            "email",
-            "mailing-list",
-            "arn:aws:states:::sqs:sendMessage"
-        ]
-        .contains(&r.as_str())),
-        "{:?}",
-        machine.task_resources()
-    );
-    assert_eq!(FOLLOW_UP_QUEUE, "registration-followup");
+    let mut resources = machine.task_resources();
+    resources.sort_unstable();
+    assert_eq!(resources, ["email", "mailing-list", "save-order"]);
 }
 
 /// Runs `scenario` on a fresh SQLite file and on a fresh PostgreSQL database.
@@ -291,8 +333,8 @@ async fn concurrent_deliveries() {
 }
 
 #[tokio::test]
-async fn follow_ups() {
-    on_both(a_failed_step_is_followed_up_by_every_delivery).await;
+async fn redrives() {
+    on_both(a_failed_step_is_redriven_by_an_operator).await;
 }
 
 #[tokio::test]

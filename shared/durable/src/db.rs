@@ -34,11 +34,18 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 
 /// This crate's migrations (`migrations/`).
-const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[(
-    20261130000001,
-    "durable",
-    include_str!("../migrations/20261130000001_durable.sql"),
-)];
+const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[
+    (
+        20261130000001,
+        "durable",
+        include_str!("../migrations/20261130000001_durable.sql"),
+    ),
+    (
+        20261207000001,
+        "execution redrives",
+        include_str!("../migrations/20261207000001_execution_redrives.sql"),
+    ),
+];
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("durable needs a database: enable its `sqlite` or `postgres` feature");

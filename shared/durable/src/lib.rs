@@ -22,7 +22,9 @@ pub mod queue;
 pub mod tasks;
 
 pub use db::{Db, DbError, Pool};
-pub use executions::{ExecutionRecord, ExecutionStatus, ExecutionSummary, Executions};
+pub use executions::{
+    ExecutionRecord, ExecutionStatus, ExecutionSummary, Executions, RedriveError, Redriven,
+};
 pub use idempotency::SqlIdempotencyStore;
 pub use page::{Page, PageRequest};
 pub use queue::{Queue, QueueConfig, QueueError, Redrive};

@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use durable::executions::REDRIVABLE_PERIOD;
 use durable::executions::{ExecutionCounts, replay, run};
-use durable::{Db, ExecutionStatus, Executions, PageRequest};
+use durable::{Db, ExecutionStatus, Executions, PageRequest, RedriveError};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use workflow::{
@@ -36,6 +37,7 @@ support::on_both_databases!(
     resumes_a_lapsed_execution_without_rerunning_completed_tasks,
     an_execution_is_claimed_by_name_once_its_lease_lapses,
     a_stopped_execution_is_aborted_and_its_run_ends,
+    a_failed_execution_is_redriven_from_where_it_failed,
     pages_newest_first,
 );
 
@@ -329,6 +331,128 @@ mod scenarios {
         ));
         assert_eq!(executions.counts().await.expect("counts").aborted, 2);
         assert_eq!(executions.counts().await.expect("counts").failed, 0);
+    }
+
+    pub async fn a_failed_execution_is_redriven_from_where_it_failed(db: Db, _url: String) {
+        let executions = Executions::new(db, LEASE);
+        let machine = parallel_machine();
+        let input = json!({"order": "o-1"});
+        start(&executions, "o-1", &input).await;
+        let first = Tasks {
+            fail_in: Some("Email"),
+            ..Tasks::new("first")
+        };
+        let run_it = |tasks: &'static Tasks, resumed: bool| {
+            let (machine, executions, input) = (machine.clone(), executions.clone(), input.clone());
+            async move {
+                run(
+                    &machine,
+                    &executions,
+                    "o-1",
+                    input,
+                    tasks,
+                    &History::new(),
+                    resumed,
+                )
+                .await
+            }
+        };
+        let first: &'static Tasks = Box::leak(Box::new(first));
+        run_it(first, false).await.expect_err("Email fails");
+        assert_eq!(first.counts(), counts(&[("Charge", 1), ("Email", 1)]));
+
+        let redriven = executions
+            .redrive("o-1")
+            .await
+            .expect("a failed execution is redriven");
+        assert_eq!((redriven.redrive_count, &redriven.input), (1, &input));
+        assert_eq!(status(&executions, "o-1").await, ExecutionStatus::Running);
+        assert!(
+            matches!(
+                executions.redrive("o-1").await,
+                Err(RedriveError::NotRedrivable(
+                    "Execution is RUNNING and cannot be redriven."
+                ))
+            ),
+            "a running execution is not redriven"
+        );
+        let second: &'static Tasks = Box::leak(Box::new(Tasks::new("second")));
+        let output = run_it(second, true)
+            .await
+            .expect("the redriven execution succeeds");
+        assert_eq!(
+            second.counts(),
+            counts(&[("Email", 1)]),
+            "only the failed task runs again"
+        );
+        assert_eq!(
+            output,
+            json!([{"state": "Charge", "by": "first"}, {"state": "Email", "by": "second"}])
+        );
+
+        let record = executions.get("o-1").await.expect("reads").expect("exists");
+        assert_eq!(record.summary.redrive_count, 1);
+        assert_eq!(record.summary.redrive_date, Some(redriven.redrive_date));
+        let kinds: Vec<&str> = record
+            .events
+            .iter()
+            .filter_map(|event| event["type"].as_str())
+            .collect();
+        let at = |kind: &str| kinds.iter().position(|k| *k == kind);
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "ExecutionStarted").count(),
+            1,
+            "one start, then the redrive: {kinds:?}"
+        );
+        assert!(
+            at("ExecutionFailed") < at("ExecutionRedriven")
+                && at("ExecutionRedriven") < at("ExecutionSucceeded"),
+            "the first run, its redrive, then the rest: {kinds:?}"
+        );
+        let redrive_event = &record.events[at("ExecutionRedriven").expect("redriven")];
+        assert_eq!(redrive_event["detail"]["redriveCount"], 1);
+        let ids: Vec<u64> = record
+            .events
+            .iter()
+            .filter_map(|e| e["id"].as_u64())
+            .collect();
+        assert_eq!(
+            ids,
+            (1..=ids.len() as u64).collect::<Vec<_>>(),
+            "numbered in order"
+        );
+
+        assert!(matches!(
+            executions.redrive("o-1").await,
+            Err(RedriveError::NotRedrivable(
+                "Execution is SUCCEEDED and cannot be redriven."
+            ))
+        ));
+        assert!(matches!(
+            executions.redrive("o-none").await,
+            Err(RedriveError::NotFound(_))
+        ));
+
+        // A stopped execution is redriven too, within 14 days of its stop.
+        start(&executions, "o-2", &input).await;
+        executions.stop("o-2", "", "").await.expect("stops");
+        assert_eq!(
+            executions
+                .redrive("o-2")
+                .await
+                .expect("an aborted execution is redriven")
+                .redrive_count,
+            1
+        );
+        start(&executions, "o-3", &input).await;
+        executions.stop("o-3", "", "").await.expect("stops");
+        skip(REDRIVABLE_PERIOD + Duration::from_secs(1)).await;
+        assert!(matches!(
+            executions.redrive("o-3").await,
+            Err(RedriveError::NotRedrivable(
+                "Execution redrivable period exceeded."
+            ))
+        ));
     }
 
     pub async fn a_failing_task_fails_the_execution_with_its_error(db: Db, _url: String) {

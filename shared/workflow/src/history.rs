@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What an event records. Serialized as its PascalCase name, e.g. `"TaskRetryScheduled"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
     /// Detail: `input`.
     ExecutionStarted,
@@ -20,6 +20,9 @@ pub enum EventKind {
     /// Stopped from outside (Step Functions' `StopExecution`), not by the machine. Detail:
     /// `error`, `cause`.
     ExecutionAborted,
+    /// A stopped execution was started again from where it failed (Step Functions'
+    /// `RedriveExecution`). Detail: `redriveCount`.
+    ExecutionRedriven,
     /// Detail: `input` (the state's raw input).
     StateEntered,
     /// Detail: `output`.
@@ -52,7 +55,7 @@ pub enum EventKind {
 }
 
 /// One recorded event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEvent {
     /// 1 for the first event of the history, then counting up.
@@ -76,6 +79,22 @@ impl History {
         Self::default()
     }
 
+    /// Makes this history go on from the events of an earlier run (a redriven execution's):
+    /// they are put before the events recorded so far (all numbered again), and a run recorded
+    /// into it does not record `ExecutionStarted` again.
+    pub fn continue_from(&self, earlier: Vec<HistoryEvent>) {
+        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        events.splice(0..0, earlier);
+        for (index, event) in events.iter_mut().enumerate() {
+            event.id = index as u64 + 1;
+        }
+    }
+
+    /// Whether no event was recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.read(<[HistoryEvent]>::is_empty)
+    }
+
     /// A snapshot of the events recorded so far.
     pub fn events(&self) -> Vec<HistoryEvent> {
         self.events
@@ -95,6 +114,15 @@ impl History {
             EventKind::ExecutionAborted,
             None,
             serde_json::json!({ "error": error, "cause": cause }),
+        );
+    }
+
+    /// Records that the execution was redriven, for the `count`th time.
+    pub fn record_redriven(&self, count: u64) {
+        self.record(
+            EventKind::ExecutionRedriven,
+            None,
+            serde_json::json!({ "redriveCount": count }),
         );
     }
 

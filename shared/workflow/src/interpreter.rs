@@ -25,7 +25,8 @@ use crate::path::Path;
 
 impl StateMachine {
     /// Runs one execution to its end and returns its output, or the error and cause it failed
-    /// with. Events are appended to `history` as the run proceeds.
+    /// with. Events are appended to `history` as the run proceeds; it starts with
+    /// `ExecutionStarted` unless `history` goes on from an earlier run ([`History::continue_from`]).
     pub async fn run(
         &self,
         execution_name: &str,
@@ -59,11 +60,14 @@ impl StateMachine {
         history: &History,
         waits: bool,
     ) -> Result<Value, ExecutionFailure> {
-        history.record(
-            EventKind::ExecutionStarted,
-            None,
-            json!({ "name": execution_name, "input": input }),
-        );
+        // A history that holds events already goes on from an earlier run (a redrive).
+        if history.is_empty() {
+            history.record(
+                EventKind::ExecutionStarted,
+                None,
+                json!({ "name": execution_name, "input": input }),
+            );
+        }
         let runner = Runner {
             invoker,
             history,

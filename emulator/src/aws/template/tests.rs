@@ -100,7 +100,7 @@ fn the_repository_template_is_the_registration_system() {
             redrive: Some(("RegistrationsDeadLetterQueue".into(), 5)),
         })
     );
-    assert!(queue("FollowUpDeadLetterQueue").is_some());
+    assert!(queue("RegistrationsDeadLetterQueue").is_some());
     assert_eq!(
         topology.event_sources,
         [EventSource {
@@ -140,11 +140,6 @@ fn the_repository_template_is_the_registration_system() {
         machine
             .definition
             .contains("arn:aws:lambda:us-east-1:000000000000:function:save-order")
-    );
-    assert!(
-        machine
-            .definition
-            .contains(&format!("{BASE}/000000000000/FollowUpDeadLetterQueue"))
     );
     assert!(
         !machine.definition.contains("${"),

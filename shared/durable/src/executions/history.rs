@@ -61,11 +61,11 @@ impl Serialize for CompactEvent<'_> {
 /// error and cause that `events` (the stored history) recorded for it, so that retries and
 /// catchers take the same way again.
 ///
-/// The run stops at the first task with no known outcome (one still running), where its input is
-/// known and its result is not. This is what the inspector shows as each state's input and
+/// The run stops at the first task with no known outcome (one still running, or stopped with its
+/// Parallel state), where its input is known and its result is not. This is what the inspector shows as each state's input and
 /// output, while the stored history (compact, see the module documentation) gives the statuses,
 /// times, attempts and errors. Run within a Tokio runtime (task timeouts arm its timers); it
-/// returns at once. A state visited more than once (a loop) is answered as in its last visit.
+/// returns at once, having polled the run until it stopped making progress. A state visited more than once (a loop) is answered as in its last visit.
 pub fn replay(
     machine: &StateMachine,
     name: &str,
@@ -79,9 +79,16 @@ pub fn replay(
         failed: failed_attempts(events),
     };
     let mut run = std::pin::pin!(machine.run_without_waiting(name, input, &replaying, &history));
-    let _ = run
-        .as_mut()
-        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    // Polled until it ends or stops making progress (a task with no known outcome never answers).
+    let mut recorded = usize::MAX;
+    while run.as_mut().poll(&mut context).is_pending() {
+        let now = history.read(<[HistoryEvent]>::len);
+        if now == recorded {
+            break;
+        }
+        recorded = now;
+    }
     history.events()
 }
 
@@ -113,6 +120,24 @@ fn failed_attempts(events: &[Value]) -> HashMap<(String, u64), TaskFailure> {
     failed
 }
 
+/// Pending once, then ready: lets the other futures polled with it go first.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        std::task::Poll::Pending
+    }
+}
+
 /// Answers each step as it was answered (see [`replay`]); a step with no known outcome never
 /// answers.
 struct Replaying {
@@ -130,7 +155,13 @@ impl TaskInvoker for Replaying {
             .failed
             .get(&(task.state_name.clone(), u64::from(task.attempt)))
         {
-            Some(failure) => Err(failure.clone()),
+            Some(failure) => {
+                // A failure answers after the tasks that completed, as it did when it ran (retries
+                // take seconds): a Parallel state that fails stops its other branches, which in the
+                // run had completed before it failed.
+                YieldOnce(false).await;
+                Err(failure.clone())
+            }
             None => std::future::pending().await,
         }
     }

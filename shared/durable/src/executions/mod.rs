@@ -36,7 +36,9 @@ use group_commit::{Arg, BatchedWrite};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::Notify;
-use workflow::{ExecutionFailure, History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
+use workflow::{
+    ExecutionFailure, History, HistoryEvent, StateMachine, TaskFailure, TaskInvoker, TaskRequest,
+};
 
 use crate::db::{Db, DbError, millis};
 use crate::on_pool;
@@ -68,6 +70,53 @@ pub struct ExecutionSummary {
     pub input: Value,
     pub started_at: DateTime<Utc>,
     pub stopped_at: Option<DateTime<Utc>>,
+    /// How many times it was redriven ([`Executions::redrive`]), and when last.
+    pub redrive_count: u64,
+    pub redrive_date: Option<DateTime<Utc>>,
+}
+
+impl ExecutionSummary {
+    /// Why it cannot be redriven at `now`, in Step Functions' words (its `redriveStatusReason`),
+    /// or `None` when it can be.
+    pub fn not_redrivable(&self, now: DateTime<Utc>) -> Option<&'static str> {
+        match (&self.status, self.stopped_at) {
+            (ExecutionStatus::Running, _) => Some("Execution is RUNNING and cannot be redriven."),
+            (ExecutionStatus::Succeeded { .. }, _) => {
+                Some("Execution is SUCCEEDED and cannot be redriven.")
+            }
+            (_, Some(stopped))
+                if (now - stopped).to_std().unwrap_or_default() > REDRIVABLE_PERIOD =>
+            {
+                Some("Execution redrivable period exceeded.")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How long after it stopped an execution can be redriven: Step Functions' 14 days.
+pub const REDRIVABLE_PERIOD: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+/// Step Functions' limit on a history's events, less room for the redrive's own.
+const REDRIVE_EVENT_LIMIT: usize = 24_999;
+
+/// Why [`Executions::redrive`] did not redrive.
+#[derive(Debug, thiserror::Error)]
+pub enum RedriveError {
+    #[error("no execution named {0:?}")]
+    NotFound(String),
+    /// Step Functions' `ExecutionNotRedrivable`, with its reason.
+    #[error("{0}")]
+    NotRedrivable(&'static str),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// A redriven execution, `RUNNING` again and leased to the caller, who resumes it with [`run`].
+#[derive(Debug, Clone)]
+pub struct Redriven {
+    pub input: Value,
+    pub redrive_count: u64,
+    pub redrive_date: DateTime<Utc>,
 }
 
 /// An execution with its history (the events of its last run).
@@ -98,6 +147,8 @@ struct ExecutionRow {
     history: Option<String>,
     started_at: i64,
     stopped_at: Option<i64>,
+    redrive_count: i64,
+    redrive_date: Option<i64>,
 }
 
 /// Written out as `#[derive(sqlx::FromRow)]` would write it: the derive needs sqlx's macros,
@@ -121,6 +172,8 @@ where
             history: row.try_get("history")?,
             started_at: row.try_get("started_at")?,
             stopped_at: row.try_get("stopped_at")?,
+            redrive_count: row.try_get("redrive_count")?,
+            redrive_date: row.try_get("redrive_date")?,
         })
     }
 }
@@ -152,6 +205,8 @@ impl ExecutionRow {
             input: json(&self.input, "execution input")?,
             started_at: time(self.started_at),
             stopped_at: self.stopped_at.map(time),
+            redrive_count: u64::try_from(self.redrive_count).unwrap_or(0),
+            redrive_date: self.redrive_date.map(time),
         })
     }
 }
@@ -226,6 +281,63 @@ impl Executions {
             run.notify_one();
         }
         Ok(stopped.map(time))
+    }
+
+    /// Redrives the execution `name` (Step Functions' `RedriveExecution`): if it failed or was
+    /// stopped within [`REDRIVABLE_PERIOD`], it is `RUNNING` again, leased to the caller, with its
+    /// redrive counted and an `ExecutionRedriven` event after its stored history. The caller then
+    /// [`run`]s it as resumed: the tasks it completed answer from their checkpoints, and the rest
+    /// (the failed ones, and those stopped with them) run again, with their retries anew.
+    pub async fn redrive(&self, name: &str) -> Result<Redriven, RedriveError> {
+        let record = self
+            .get(name)
+            .await?
+            .ok_or_else(|| RedriveError::NotFound(name.to_owned()))?;
+        let summary = &record.summary;
+        let now = self.db.now_ms();
+        if let Some(reason) = summary.not_redrivable(time(now)) {
+            return Err(RedriveError::NotRedrivable(reason));
+        }
+        if record.events.len() >= REDRIVE_EVENT_LIMIT {
+            return Err(RedriveError::NotRedrivable(
+                "Execution history event limit exceeded.",
+            ));
+        }
+        let history = History::new();
+        history.continue_from(stored_events(record.events)?);
+        let redrive_count = summary.redrive_count + 1;
+        history.record_redriven(redrive_count);
+        let status = match summary.status {
+            ExecutionStatus::Aborted { .. } => "ABORTED",
+            _ => "FAILED",
+        };
+        // Only if nothing changed it since it was read: two redrives at once redrive once.
+        let redriven = on_pool!(self.db, pool => sqlx::query(
+            "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, \
+             stopped_at = NULL, history = $1, redrive_count = $2, redrive_date = $3, lease_until = $4 \
+             WHERE name = $5 AND status = $6 AND redrive_count = $7",
+        )
+        .bind(compact_history(&history)?)
+        .bind(i64::try_from(redrive_count).unwrap_or(i64::MAX))
+        .bind(now)
+        .bind(self.lease_until())
+        .bind(name)
+        .bind(status)
+        .bind(i64::try_from(summary.redrive_count).unwrap_or(i64::MAX))
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .map_err(DbError::from)?;
+        if redriven == 0 {
+            return Err(RedriveError::NotRedrivable(
+                "Execution is RUNNING and cannot be redriven.",
+            ));
+        }
+        Ok(Redriven {
+            input: record.summary.input,
+            redrive_count,
+            redrive_date: time(now),
+        })
     }
 
     /// Keeps the history of an execution that was stopped from outside.
@@ -367,8 +479,8 @@ impl Executions {
 
     /// One execution with its stored history (empty while it runs), if it exists.
     pub async fn get(&self, name: &str) -> Result<Option<ExecutionRecord>, DbError> {
-        let sql = "SELECT name, status, input, output, error, cause, history, started_at, stopped_at \
-                   FROM executions WHERE name = $1";
+        let sql = "SELECT name, status, input, output, error, cause, history, started_at, stopped_at, \
+                   redrive_count, redrive_date FROM executions WHERE name = $1";
         let row: Option<ExecutionRow> = on_pool!(self.db, pool => sqlx::query_as(sql)
             .bind(name)
             .fetch_optional(pool)
@@ -393,8 +505,8 @@ impl Executions {
     pub async fn page(&self, request: &PageRequest) -> Result<Page<ExecutionSummary>, DbError> {
         let (at, name) = request.after();
         // Listings show no history: it is not read.
-        let sql = "SELECT name, status, input, output, error, cause, NULL AS history, started_at, stopped_at \
-             FROM executions WHERE started_at < $1 OR (started_at = $1 AND name < $2) \
+        let sql = "SELECT name, status, input, output, error, cause, NULL AS history, started_at, stopped_at, \
+             redrive_count, redrive_date FROM executions WHERE started_at < $1 OR (started_at = $1 AND name < $2) \
              ORDER BY started_at DESC, name DESC LIMIT $3";
         let rows: Vec<ExecutionRow> = on_pool!(self.db, pool => sqlx::query_as(sql)
             .bind(at)
@@ -455,15 +567,22 @@ pub async fn run(
     history: &History,
     resumed: bool,
 ) -> Result<Value, ExecutionFailure> {
-    let checkpoints = async {
-        if resumed {
-            executions.checkpoints(name).await
-        } else {
-            Ok(HashMap::new())
+    let earlier = async {
+        if !resumed {
+            return Ok((HashMap::new(), Vec::new()));
         }
+        let stored = executions.get(name).await?.map(|record| record.events);
+        Ok::<_, DbError>((
+            executions.checkpoints(name).await?,
+            stored_events(stored.unwrap_or_default())?,
+        ))
     };
-    let done = match checkpoints.await {
-        Ok(done) => done,
+    let done = match earlier.await {
+        Ok((done, events)) => {
+            // A redriven execution's history goes on from its stored events.
+            history.continue_from(events);
+            done
+        }
         Err(e) => {
             tracing::warn!(
                 execution = name,
@@ -510,6 +629,12 @@ pub async fn run(
         );
     }
     result
+}
+
+/// The events of a stored history, as the workflow crate records them (without their payloads).
+fn stored_events(events: Vec<Value>) -> Result<Vec<HistoryEvent>, DbError> {
+    serde_json::from_value(Value::Array(events))
+        .map_err(|e| DbError::Corrupt(format!("history: {e}")))
 }
 
 /// What a run whose execution was stopped from outside returns, once it has kept its history

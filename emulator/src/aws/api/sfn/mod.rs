@@ -1,7 +1,7 @@
 //! AWS Step Functions over the JSON protocol, on the emulator's durable executions of the
 //! registration state machine: `ListStateMachines` and `DescribeStateMachine` (the one machine,
 //! its definition as deployed, substitutions done), `StartExecution`, `DescribeExecution`,
-//! `ListExecutions`, `GetExecutionHistory`.
+//! `ListExecutions`, `GetExecutionHistory` ([`history`]), `StopExecution`, `RedriveExecution`.
 //!
 //! `StartExecution` holds the execution's input to Step Functions' quota, 256 KiB (262,144 bytes of
 //! UTF-8), with the `ValidationException` the service answers for a constraint
@@ -11,19 +11,19 @@
 //! the execution runs answers its ARN again (an idempotent retry); anything else is
 //! `ExecutionAlreadyExists`.
 //!
-//! `GetExecutionHistory` gives the events of the execution's last run (a resumed execution's
-//! history starts at its resumption) in Step Functions' types: `ExecutionStarted`,
-//! `{Type}StateEntered`/`Exited`, `LambdaFunctionScheduled`/`Succeeded`/`Failed`/`TimedOut` (and
-//! `TaskScheduled`/... for the SQS integration), `ParallelStateStarted`/..., `Execution
-//! Succeeded`/`Failed`. The interpreter's own events without a Step Functions type (a retry
-//! scheduled, an error caught, a choice matched) are left out. `previousEventId` is the event
-//! before, not the causal one.
+//! `RedriveExecution` starts a failed or aborted execution again from where it stopped, with Step
+//! Functions' rules (`durable::Executions::redrive`): not a running or succeeded one, nor one
+//! stopped more than 14 days ago (`ExecutionNotRedrivable`, with the reason
+//! `DescribeExecution` gives as `redriveStatusReason`). Its history ([`history`]) goes on from the
+//! first run.
 //!
 //! Not reproduced: `ListExecutions` pages filtered by status may hold fewer than `maxResults`
 //! items (Step Functions allows that too; the `nextToken` still leads on).
 
+mod history;
+
 use chrono::Utc;
-use durable::{ExecutionStatus, ExecutionSummary, PageRequest};
+use durable::{ExecutionStatus, ExecutionSummary, PageRequest, RedriveError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -48,6 +48,7 @@ pub(crate) async fn call(services: &Services, operation: &str, body: Value) -> A
         "ListExecutions" => list_executions(step_functions, input(body)?).await,
         "GetExecutionHistory" => get_execution_history(step_functions, input(body)?).await,
         "StopExecution" => stop_execution(step_functions, input(body)?).await,
+        "RedriveExecution" => redrive_execution(step_functions, input(body)?).await,
         other => Err(AwsError::client(
             "UnknownOperationException",
             format!("The emulator does not serve Step Functions {other}"),
@@ -261,6 +262,10 @@ fn listed(machine: &str, summary: &ExecutionSummary) -> Value {
     if let Some(stopped) = summary.stopped_at {
         item["stopDate"] = json!(epoch_seconds(stopped));
     }
+    item["redriveCount"] = json!(summary.redrive_count);
+    if let Some(redriven) = summary.redrive_date {
+        item["redriveDate"] = json!(epoch_seconds(redriven));
+    }
     item
 }
 
@@ -296,7 +301,51 @@ async fn describe_execution(
             described["cause"] = json!(cause);
         }
     }
+    match summary.not_redrivable(Utc::now()) {
+        None => described["redriveStatus"] = json!("REDRIVABLE"),
+        Some(reason) => {
+            described["redriveStatus"] = json!("NOT_REDRIVABLE");
+            described["redriveStatusReason"] = json!(reason);
+        }
+    }
     Ok(described)
+}
+
+async fn get_execution_history(
+    step_functions: &Arc<LocalStepFunctions>,
+    request: history::GetExecutionHistory,
+) -> AwsResult {
+    let name = execution_name(step_functions.name(), &request.execution_arn)?;
+    let record = step_functions
+        .execution(name)
+        .await
+        .map_err(AwsError::internal)?
+        .ok_or_else(|| execution_does_not_exist(&request.execution_arn))?;
+    history::history_page(step_functions, &record, request)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RedriveExecution {
+    execution_arn: String,
+}
+
+/// Redrives a failed or aborted execution: it runs again from where it stopped, in the
+/// background; the answer is the redrive's date.
+async fn redrive_execution(
+    step_functions: &Arc<LocalStepFunctions>,
+    request: RedriveExecution,
+) -> AwsResult {
+    let name = execution_name(step_functions.name(), &request.execution_arn)?;
+    match step_functions.redrive(name).await {
+        Ok(date) => Ok(json!({ "redriveDate": epoch_seconds(date) })),
+        Err(RedriveError::NotFound(_)) => Err(execution_does_not_exist(&request.execution_arn)),
+        Err(RedriveError::NotRedrivable(reason)) => Err(AwsError::client(
+            "ExecutionNotRedrivable",
+            format!("{reason} Execution: '{}'", request.execution_arn),
+        )),
+        Err(RedriveError::Db(e)) => Err(AwsError::internal(e)),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -357,6 +406,7 @@ async fn stop_execution(
 struct ListExecutions {
     state_machine_arn: String,
     status_filter: Option<String>,
+    redrive_filter: Option<String>,
     max_results: Option<u32>,
     next_token: Option<String>,
 }
@@ -382,6 +432,17 @@ async fn list_executions(
             format!("Value '{filter}' at 'statusFilter' failed to satisfy constraint"),
         ));
     }
+    let redriven = match request.redrive_filter.as_deref() {
+        None => None,
+        Some("REDRIVEN") => Some(true),
+        Some("NOT_REDRIVEN") => Some(false),
+        Some(filter) => {
+            return Err(AwsError::client(
+                "ValidationException",
+                format!("Value '{filter}' at 'redriveFilter' failed to satisfy constraint"),
+            ));
+        }
+    };
     let page = step_functions
         .executions()
         .page(&PageRequest {
@@ -400,6 +461,7 @@ async fn list_executions(
                 .status_filter
                 .as_deref()
                 .is_none_or(|filter| item["status"] == filter)
+                && redriven.is_none_or(|redriven| (item["redriveCount"] != 0) == redriven)
         })
         .collect();
     let mut answer = json!({ "executions": executions });
@@ -407,175 +469,6 @@ async fn list_executions(
         answer["nextToken"] = json!(token);
     }
     Ok(answer)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GetExecutionHistory {
-    execution_arn: String,
-    max_results: Option<usize>,
-    next_token: Option<String>,
-    #[serde(default)]
-    reverse_order: bool,
-    include_execution_data: Option<bool>,
-}
-
-async fn get_execution_history(
-    step_functions: &Arc<LocalStepFunctions>,
-    request: GetExecutionHistory,
-) -> AwsResult {
-    let name = execution_name(step_functions.name(), &request.execution_arn)?;
-    let record = step_functions
-        .execution(name)
-        .await
-        .map_err(AwsError::internal)?
-        .ok_or_else(|| execution_does_not_exist(&request.execution_arn))?;
-    let types = step_functions.machine().state_types();
-    let with_data = request.include_execution_data.unwrap_or(true);
-    let mut events: Vec<Value> = record
-        .events
-        .iter()
-        .filter_map(|event| history_event(event, &types, with_data))
-        .collect();
-    for (index, event) in events.iter_mut().enumerate() {
-        event["id"] = json!(index + 1);
-        if index > 0 {
-            event["previousEventId"] = json!(index);
-        }
-    }
-    if request.reverse_order {
-        events.reverse();
-    }
-    let start: usize = match &request.next_token {
-        Some(token) => token
-            .parse()
-            .map_err(|_| AwsError::client("InvalidToken", format!("Invalid Token: '{token}'")))?,
-        None => 0,
-    };
-    let limit = request
-        .max_results
-        .filter(|n| *n > 0)
-        .unwrap_or(100)
-        .min(1000);
-    let page: Vec<Value> = events.iter().skip(start).take(limit).cloned().collect();
-    let mut answer = json!({ "events": page });
-    if start + limit < events.len() {
-        answer["nextToken"] = json!((start + limit).to_string());
-    }
-    Ok(answer)
-}
-
-/// One of the interpreter's events (`workflow::HistoryEvent`, as JSON) as Step Functions writes
-/// it, or `None` for those Step Functions has no type for.
-fn history_event(
-    event: &Value,
-    types: &std::collections::BTreeMap<String, &'static str>,
-    with_data: bool,
-) -> Option<Value> {
-    let detail = &event["detail"];
-    let state = event["state"].as_str().unwrap_or_default();
-    let text = |value: &Value| -> Value {
-        if with_data {
-            json!(value.to_string())
-        } else {
-            Value::Null
-        }
-    };
-    let error = || json!({ "error": detail["error"], "cause": detail["cause"] });
-    let sqs = detail["resource"].as_str() == Some(crate::aws::step_functions::SQS_SEND_MESSAGE);
-    let task = |suffix: &str| {
-        if sqs {
-            format!("Task{suffix}")
-        } else {
-            format!("LambdaFunction{suffix}")
-        }
-    };
-    let (kind, details_field, details) = match event["type"].as_str()? {
-        "ExecutionStarted" => (
-            "ExecutionStarted".to_owned(),
-            "executionStartedEventDetails",
-            json!({ "input": text(&detail["input"]), "inputDetails": { "truncated": false } }),
-        ),
-        "ExecutionSucceeded" => (
-            "ExecutionSucceeded".to_owned(),
-            "executionSucceededEventDetails",
-            json!({ "output": text(&detail["output"]), "outputDetails": { "truncated": false } }),
-        ),
-        "ExecutionAborted" => (
-            "ExecutionAborted".to_owned(),
-            "executionAbortedEventDetails",
-            error(),
-        ),
-        "ExecutionFailed" => (
-            "ExecutionFailed".to_owned(),
-            "executionFailedEventDetails",
-            error(),
-        ),
-        "StateEntered" => (
-            format!("{}StateEntered", types.get(state)?),
-            "stateEnteredEventDetails",
-            json!({ "name": state, "input": text(&detail["input"]), "inputDetails": { "truncated": false } }),
-        ),
-        "StateExited" => (
-            format!("{}StateExited", types.get(state)?),
-            "stateExitedEventDetails",
-            json!({ "name": state, "output": text(&detail["output"]), "outputDetails": { "truncated": false } }),
-        ),
-        "TaskScheduled" if sqs => (
-            task("Scheduled"),
-            "taskScheduledEventDetails",
-            json!({ "resourceType": "sqs", "resource": "sendMessage", "region": crate::names::REGION,
-                    "parameters": text(&detail["input"]).as_str().unwrap_or("{}") }),
-        ),
-        "TaskScheduled" => (
-            task("Scheduled"),
-            "lambdaFunctionScheduledEventDetails",
-            json!({ "resource": detail["resource"], "input": text(&detail["input"]),
-                    "inputDetails": { "truncated": false } }),
-        ),
-        "TaskSucceeded" => (
-            task("Succeeded"),
-            if sqs {
-                "taskSucceededEventDetails"
-            } else {
-                "lambdaFunctionSucceededEventDetails"
-            },
-            json!({ "output": text(&detail["output"]), "outputDetails": { "truncated": false } }),
-        ),
-        "TaskFailed" => (
-            task("Failed"),
-            if sqs {
-                "taskFailedEventDetails"
-            } else {
-                "lambdaFunctionFailedEventDetails"
-            },
-            error(),
-        ),
-        "TaskTimedOut" => (
-            task("TimedOut"),
-            if sqs {
-                "taskTimedOutEventDetails"
-            } else {
-                "lambdaFunctionTimedOutEventDetails"
-            },
-            error(),
-        ),
-        "ParallelStarted" => ("ParallelStateStarted".to_owned(), "", Value::Null),
-        "ParallelSucceeded" => ("ParallelStateSucceeded".to_owned(), "", Value::Null),
-        "ParallelFailed" => ("ParallelStateFailed".to_owned(), "", Value::Null),
-        _ => return None,
-    };
-    let mut out = json!({ "timestamp": event_time(event)?, "type": kind });
-    if !details_field.is_empty() {
-        out[details_field] = details;
-    }
-    Some(out)
-}
-
-/// The event's RFC 3339 timestamp in epoch seconds.
-fn event_time(event: &Value) -> Option<f64> {
-    let at = chrono::DateTime::parse_from_rfc3339(event["timestamp"].as_str()?).ok()?;
-    Some(epoch_seconds(at.with_timezone(&Utc)))
 }
 
 #[cfg(test)]
