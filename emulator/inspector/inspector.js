@@ -49,6 +49,10 @@ const selectedExecution = () => {
   const match = /^#execution=(.+)$/.exec(location.hash);
   return match ? decodeURIComponent(match[1]) : null;
 };
+const selectedStory = () => {
+  const match = /^#story=(.+)$/.exec(location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+};
 /** A machine's states in the order they can run: from StartAt along every transition. */
 function reachable(machine) {
   const order = [];
@@ -181,7 +185,7 @@ const views = {
     ['Attendee', (o) => `${text(o.attendee.firstName)} ${text(o.attendee.lastName)} &lt;${text(o.attendee.email)}&gt;`],
     ['Ticket', (o) => text(o.ticket.name)], ['Amount', (o) => money(o.amount)], ['Newsletter', (o) => o.newsletter ? 'yes' : 'no'],
     ['Stored', (o) => when(o.storedAt)],
-    ['See', (o) => [`<a href="#execution=${encodeURIComponent(o.orderId)}">execution</a>`,
+    ['See', (o) => [`<a href="#story=${encodeURIComponent(o.orderId)}">story</a>`, `<a href="#execution=${encodeURIComponent(o.orderId)}">execution</a>`,
       `<a href="#${anchor('payment', o.orderId)}">payment</a>`, `<a href="#${anchor('email', o.orderId)}">email</a>`,
       o.newsletter ? `<a href="#${anchor('member', o.attendee.email)}">audience entry</a>` : ''].filter(Boolean).join(' · ')]],
   (o) => anchor('order', o.orderId)),
@@ -235,11 +239,51 @@ function buildView(report) {
   };
   return (states[report.state] || '') + restart;
 }
+/** One registration's story: every step (the functions' invocations with their log lines, the
+ *  order's message on its queue, the execution and its states) as a bar on one time axis. */
+async function storyView() {
+  const id = selectedStory();
+  if (!id) return '';
+  const response = await fetch(`/_emulator/api/stories/${encodeURIComponent(id)}`);
+  const story = await response.json();
+  if (!response.ok) return `<h2>Story of <code>${text(id)}</code> <a href="#">close</a></h2><p>${text(story.error)}</p>`;
+  const at = (t) => (t ? new Date(t).getTime() : NaN);
+  const starts = story.steps.map((s) => at(s.startedAt)).filter((t) => !Number.isNaN(t));
+  const ends = story.steps.map((s) => at(s.endedAt || s.startedAt)).filter((t) => !Number.isNaN(t));
+  const first = Math.min(...starts);
+  const span = Math.max(1, Math.max(...ends) - first);
+  const kinds = { invocation: 'function', message: 'queue', execution: 'workflow', state: 'state' };
+  const rows = story.steps.map((step) => {
+    const start = at(step.startedAt) - first;
+    const length = (Number.isNaN(at(step.endedAt)) ? 0 : at(step.endedAt) - at(step.startedAt));
+    // SVG attributes, not inline styles: the inspector's Content-Security-Policy allows no style attribute.
+    const bar = `<svg class="track" viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label="from +${Math.round(start)} ms for ${Math.round(length)} ms">`
+      + `<rect class="bar ${text(step.status)}" x="${(start / span) * 1000}" width="${Math.max(2, (length / span) * 1000)}" height="12"></rect></svg>`;
+    const facts = [step.deliveries ? `${step.deliveries} ${step.deliveries === 1 ? 'delivery' : 'deliveries'}` : '',
+      step.attempts > 1 ? `${step.attempts} attempts` : '', step.requestId ? `request <code>${text(step.requestId)}</code>` : '',
+      step.error ? `<span class="FAILED">${text(step.error)}${step.cause ? `: ${text(step.cause)}` : ''}</span>` : ''].filter(Boolean).join(' · ');
+    const log = step.log && step.log.length
+      ? `<details data-key="log:${text(step.requestId)}"><summary>${step.log.length} log ${step.log.length === 1 ? 'line' : 'lines'}</summary><ol class="log">${
+        step.log.map((line) => `<li><code>${text(line.level || '')} ${text(line.message)}</code></li>`).join('')}</ol></details>` : '';
+    return `<tr data-kind="${text(step.kind)}" data-name="${text(step.name)}"><td>${text(kinds[step.kind] || step.kind)} <strong>${text(step.name)}</strong></td>`
+      + `<td><span class="${text(step.status)}">${text(step.status)}</span></td><td>+${Math.round(start)} ms</td>`
+      + `<td>${text(duration(step.durationMs == null ? null : Math.round(step.durationMs)))}</td><td>${bar}</td><td>${facts}${log}</td></tr>`;
+  }).join('');
+  return `<h2>Story of registration <code>${text(id)}</code>${story.traceId ? ` · trace <code>${text(story.traceId)}</code>` : ''} <a href="#">close</a></h2>`
+    + '<p>Every step the emulator saw, on one time axis. Function invocations are recorded in process mode (the default), with the log lines each printed.</p>'
+    + `<table class="story"><thead><tr><th scope="col">Step</th><th scope="col">Status</th><th scope="col">Start</th><th scope="col">Took</th><th scope="col">Time axis</th><th scope="col">Details</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
 async function refresh() {
   try {
     render(document.getElementById('build'), buildView(await (await fetch('/_emulator/api/build')).json()));
   } catch (e) {
     render(document.getElementById('build'), '');
+  }
+  const story = document.getElementById('story');
+  try {
+    render(story, await storyView());
+  } catch (e) {
+    render(story, `<p>Could not load the story: ${text(e)}</p>`);
   }
   const detail = document.getElementById('execution');
   try {
@@ -263,6 +307,7 @@ async function refresh() {
 window.addEventListener('hashchange', async () => {
   await refresh();
   if (selectedExecution()) document.getElementById('execution').scrollIntoView();
+  if (selectedStory()) document.getElementById('story').scrollIntoView();
 });
 // A failed execution's Redrive button: Step Functions' RedriveExecution, or the Azure app's redrive
 // function (the emulator calls the one of its topology).
@@ -344,6 +389,7 @@ document.getElementById('search').addEventListener('input', (event) => {
 });
 refresh().then(() => {
   if (selectedExecution()) document.getElementById('execution').scrollIntoView();
+  if (selectedStory()) document.getElementById('story').scrollIntoView();
 });
 // Every two seconds, unless paused (to read or copy something that keeps changing).
 const pause = document.getElementById('pause');

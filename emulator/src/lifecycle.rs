@@ -37,6 +37,7 @@ pub(crate) fn launch(
         faults,
         providers,
         executions,
+        invocations,
         ..
     } = platform;
     let (stop_work, stopping) = watch::channel(false);
@@ -60,6 +61,7 @@ pub(crate) fn launch(
         mailchimp: providers.mailchimp,
         faults,
         lambda_functions: wiring.lambda_functions,
+        invocations,
         stopping: stopping.clone(),
         live_site,
         build,

@@ -18,6 +18,7 @@ use crate::aws::step_functions::{LocalStepFunctions, TaskTarget};
 use crate::aws::template::{Cors, Route};
 use crate::azure::handler::CustomHandler;
 use crate::config::Config;
+use crate::functions::invocations::Invocations;
 use crate::functions::reload::{BuildReport, Reloadable};
 use crate::inspector::execution_view::Workflow;
 use crate::local_providers::faults::Faults;
@@ -34,6 +35,8 @@ pub(crate) struct Platform {
     pub faults: Arc<Faults>,
     pub providers: LocalProviders,
     pub executions: Executions,
+    /// The recent invocations of the functions run as their binaries (AWS topology).
+    pub invocations: Arc<Invocations>,
 }
 
 impl Platform {
@@ -53,6 +56,7 @@ impl Platform {
         )?;
         Ok(Self {
             executions: Executions::new(db.clone(), config.execution_lease),
+            invocations: Arc::default(),
             base,
             db,
             store,
@@ -117,6 +121,8 @@ pub(crate) struct Services {
     pub faults: Arc<Faults>,
     /// What Lambda's `Invoke` reaches, by function name (see `aws::api`).
     pub lambda_functions: HashMap<String, TaskTarget>,
+    /// The recent invocations of the functions run as their binaries, for a registration's story.
+    pub invocations: Arc<Invocations>,
     /// True once a clean stop has begun: the gateway takes no new registrations.
     pub stopping: watch::Receiver<bool>,
     /// Where reload on save's builds stand.

@@ -4,7 +4,7 @@
 // expiry); every static file revalidated with a 304; the layout shift while the
 // tickets load on a phone; axe-core on the site and the inspector; and the inspector drawing an
 // execution as the workflow's graph, rendering an email, redriving a dead-lettered order, naming
-// the step of a failed execution and redriving it, keeping a selection across refreshes, `/` for
+// the step of a failed execution and redriving it, a registration's story, keeping a selection across refreshes, `/` for
 // search, and asking before a purge or a delete.
 //
 //   node tests/browser/registration.mjs            # starts `cargo run -q -p emulator -- --port 0`
@@ -288,6 +288,24 @@ try {
   assert.ok(await page.locator('#execution .timeline tbody tr').count() >= 10, 'a timeline of its events');
   assert.deepEqual(await accessibilityProblems(page), [], 'axe-core on the inspector, with an execution open');
   await screenshot(page.locator('#execution'), 'inspector-execution');
+
+  // The registration's story: every step on one time axis, each function's invocation with the
+  // log lines it printed (process mode, the default), the order on its queue, the workflow's states.
+  await orderRow.getByRole('link', { name: 'story', exact: true }).click();
+  const step = (kind, name) => page.locator(`#story tr[data-kind="${kind}"][data-name="${name}"]`);
+  await step('state', 'SendConfirmation').waitFor();
+  for (const fn of ['payment', 'orchestrator', 'save-order', 'email', 'mailing-list']) {
+    let logged = 0;
+    for (let i = 0; i < 30 && !(logged = await step('invocation', fn).locator('details li').count()); i++) await page.waitForTimeout(200);
+    assert.ok(logged > 0, `${fn}'s invocation, with its log lines`);
+    assert.equal(await step('invocation', fn).locator('.bar').count(), 1, `${fn} on the time axis`);
+  }
+  assert.equal(await step('message', 'RegistrationsQueue').count(), 1, 'the order on its queue');
+  assert.equal(await step('execution', 'registration workflow').count(), 1, 'the execution');
+  await step('invocation', 'email').locator('summary').click();
+  assert.match(await step('invocation', 'email').textContent(), /confirmation email sent/, "the email function's own line");
+  assert.deepEqual(await accessibilityProblems(page), [], "axe-core on a registration's story");
+  await screenshot(page.locator('#story-section'), 'inspector-story');
 
   // An email's panel, opened here, stays open while the outbox changes below: the HTML part in a
   // sandboxed frame (no script), and the text part.

@@ -6,7 +6,8 @@
 //! - `failures`: retries, exhausted retries, dead-letter queues;
 //! - `hardening`: hostile and careless clients, one test per way they once got through;
 //! - `malformed`: hundreds of malformed requests, each a 4xx with a JSON error within a second;
-//! - `azure`: what only the Azure topology does (a redelivery resuming a half-finished execution).
+//! - `azure`: what only the Azure topology does (a redelivery resuming a half-finished execution);
+//! - `story`: one registration's story in the inspector.
 //!
 //! Every answer of the public API is held to web/openapi.json, and each test ends by scanning
 //! for card data (the number, grouped or not, and the security code) in logs, queues, tables
@@ -24,3 +25,4 @@ mod hardening;
 mod idempotency;
 mod malformed;
 mod registration;
+mod story;

@@ -39,6 +39,12 @@ pub fn queues() -> QueueNames {
     }
 }
 
+/// Whether the functions run as their binaries under the Lambda Runtime API (the AWS topology
+/// with `E2E_FUNCTIONS=process`).
+pub fn process_mode() -> bool {
+    !azure() && std::env::var("E2E_FUNCTIONS").as_deref() == Ok("process")
+}
+
 /// The binaries, built with cargo once per test binary.
 fn binaries() -> HashMap<String, PathBuf> {
     static BINARIES: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();

@@ -131,6 +131,8 @@ fn function(
         memory_mb: 128,
         concurrency: 1,
         endpoint_url: "http://127.0.0.1:1".into(),
+        json_logs: false,
+        invocations: Default::default(),
     })
 }
 

@@ -66,6 +66,8 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
                     memory_mb: function.memory_mb,
                     concurrency: config.function_concurrency,
                     endpoint_url: base.clone(),
+                    json_logs: function.json_logs,
+                    invocations: platform.invocations.clone(),
                 };
                 Ok((function.name.clone(), LambdaFunction::new(spec)))
             })

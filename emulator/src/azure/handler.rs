@@ -219,7 +219,7 @@ fn spawn(spec: &HandlerSpec, port: u16) -> anyhow::Result<Child> {
         .env("AzureWebJobsScriptRoot", &spec.app_dir)
         .env("WEBSITE_SITE_NAME", "emulator")
         .envs(spec.environment.iter().map(|(k, v)| (k, v)));
-    crate::functions::spawn_function_process(&mut command, "handler", None)
+    crate::functions::spawn_function_process(&mut command, "handler", None, None)
         .map_err(|e| anyhow::anyhow!("could not start {}: {e}", spec.executable.display()))
 }
 

@@ -3,11 +3,13 @@
 //! binaries built with cargo ([`build_binaries`], which skips cargo when nothing changed, and
 //! [`reload`], which builds them again when a source changes) or found in a folder
 //! ([`binaries_in`]), and a
-//! function process started as a cloud host starts one (`spawn_function_process`). Both hosts use
-//! this: the AWS host's Lambda instances and the Azure host's custom handler.
+//! function process started as a cloud host starts one (`spawn_function_process`), whose log
+//! lines go to the emulator's log and to the recent [`invocations`]. Both hosts use this: the AWS
+//! host's Lambda instances and the Azure host's custom handler.
 
 mod cargo_build;
 mod crates;
+pub mod invocations;
 pub mod reload;
 
 use std::collections::HashMap;
@@ -18,6 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub use cargo_build::build_binaries;
 pub(crate) use cargo_build::workspace;
 pub use crates::{AZURE_HANDLER, FunctionCrate};
+use invocations::Invocations;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
@@ -48,11 +51,13 @@ pub(crate) type LogCapture = Arc<Mutex<Option<Vec<String>>>>;
 
 /// Starts a function's process as a cloud host does: with the variables `command` was given (and
 /// the emulator's `RUST_LOG` unless it sets one), no input, its output copied into the
-/// emulator's log under `name` (and into `capture`, when it collects), and killed when dropped.
+/// emulator's log under `name` (and into `capture`, when it collects; and to the invocation a
+/// JSON line names, among `invocations`), and killed when dropped.
 pub(crate) fn spawn_function_process(
     command: &mut Command,
     name: &str,
     capture: Option<LogCapture>,
+    invocations: Option<Arc<Invocations>>,
 ) -> std::io::Result<Child> {
     if !command
         .as_std()
@@ -70,17 +75,31 @@ pub(crate) fn spawn_function_process(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
+    let relay = |output| {
+        relay(
+            name.to_owned(),
+            output,
+            capture.clone(),
+            invocations.clone(),
+        )
+    };
     if let Some(stdout) = child.stdout.take() {
-        tokio::spawn(relay(name.to_owned(), stdout, capture.clone()));
+        tokio::spawn(relay(Box::new(stdout)));
     }
     if let Some(stderr) = child.stderr.take() {
-        tokio::spawn(relay(name.to_owned(), stderr, capture));
+        tokio::spawn(relay(Box::new(stderr)));
     }
     Ok(child)
 }
 
-/// Copies an instance's output into the emulator's log (and `capture`), a line at a time.
-async fn relay(function: String, output: impl AsyncRead + Unpin, capture: Option<LogCapture>) {
+/// Copies an instance's output into the emulator's log (and `capture`, and the invocation a JSON
+/// line names), a line at a time; a JSON line is shown as its level, message and fields.
+async fn relay(
+    function: String,
+    output: Box<dyn AsyncRead + Unpin + Send>,
+    capture: Option<LogCapture>,
+    invocations: Option<Arc<Invocations>>,
+) {
     let mut lines = BufReader::new(output).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(capture) = &capture
@@ -91,6 +110,12 @@ async fn relay(function: String, output: impl AsyncRead + Unpin, capture: Option
         {
             kept.push(line.clone());
         }
-        tracing::info!(target: "function", "[{function}] {line}");
+        if let Some(invocations) = &invocations {
+            invocations.printed(&line);
+        }
+        match invocations::readable(&line) {
+            Some(readable) => tracing::info!(target: "function", "[{function}] {readable}"),
+            None => tracing::info!(target: "function", "[{function}] {line}"),
+        }
     }
 }

@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use durable::RedriveError;
+use durable::{DbError, RedriveError};
 use function_model::{HttpRequest, Invocation};
 use serde_json::{Value, json};
 
@@ -32,28 +32,30 @@ pub(super) async fn one(
     State(services): State<Arc<Services>>,
     Path(name): Path<String>,
 ) -> Response {
+    match drawn(&services, &name).await {
+        Ok(Some(execution)) => Json(execution).into_response(),
+        Ok(None) => inspector_error(
+            StatusCode::NOT_FOUND,
+            &format!("no execution named {name:?}"),
+        ),
+        Err(e) => unavailable("the executions", &e),
+    }
+}
+
+/// The execution `name` with its events and each state's run (see the module documentation).
+pub(super) async fn drawn(services: &Services, name: &str) -> Result<Option<Value>, DbError> {
     let execution = match &services.step_functions {
-        Some(step_functions) => step_functions.execution(&name).await,
-        None => services.executions.get(&name).await,
+        Some(step_functions) => step_functions.execution(name).await?,
+        None => services.executions.get(name).await?,
     };
-    let execution = match execution {
-        Ok(Some(execution)) => execution,
-        Ok(None) => {
-            return inspector_error(
-                StatusCode::NOT_FOUND,
-                &format!("no execution named {name:?}"),
-            );
-        }
-        Err(e) => return unavailable("the executions", &e),
+    let Some(execution) = execution else {
+        return Ok(None);
     };
-    let checkpoints = match services.executions.checkpoints(&name).await {
-        Ok(checkpoints) => checkpoints,
-        Err(e) => return unavailable("the executions", &e),
-    };
+    let checkpoints = services.executions.checkpoints(name).await?;
     let summary = &execution.summary;
     let replayed = durable::executions::replay(
         &services.workflow.machine,
-        &name,
+        name,
         summary.input.clone(),
         checkpoints,
         &execution.events,
@@ -67,7 +69,7 @@ pub(super) async fn one(
         execution_view::state_runs(&execution.events, &replayed, unfinished, summary.stopped_at);
     let mut body = json!(execution);
     body["states"] = json!(states);
-    Json(body).into_response()
+    Ok(Some(body))
 }
 
 /// Redrives a failed or stopped execution: on AWS through the local Step Functions (the run goes

@@ -1,6 +1,6 @@
 //! The inspector's JSON API at `/_emulator/api/*`, which its page (`emulator/inspector/`), the
 //! tests and a benchmark read: the queues ([`queues`]), the workflow's executions
-//! ([`executions`]), what the local providers and the order store keep ([`records`]), the counts
+//! ([`executions`]), one registration's story ([`stories`]), what the local providers and the order store keep ([`records`]), the counts
 //! of everything, and the fault injector ([`faults`]). Errors are `{"error"}`; a store that
 //! cannot be read is a `503` that names the part.
 
@@ -10,6 +10,7 @@ mod executions;
 mod faults;
 mod queues;
 mod records;
+mod stories;
 
 use std::sync::Arc;
 
@@ -41,6 +42,7 @@ pub(crate) fn routes() -> Router<Arc<Services>> {
         .route("/executions/{name}", get(executions::one))
         .route("/executions/{name}/redrive", post(executions::redrive))
         .route("/workflow", get(executions::workflow))
+        .route("/stories/{order}", get(stories::one))
         .route("/outbox", get(records::emails))
         .route("/outbox/{id}/html", get(records::email_html))
         .route("/audience", get(records::members))

@@ -107,7 +107,11 @@ pub async fn invoke(args: &InvokeArgs) -> Result<Outcome, String> {
         });
     }
     if let Some(log) = log {
-        eprint!("{log}");
+        // The functions' JSON lines, as a person reads them (`LEVEL message fields (request id)`).
+        for line in log.lines() {
+            let readable = crate::functions::invocations::readable(line);
+            eprintln!("{}", readable.as_deref().unwrap_or(line));
+        }
     }
     let answer = serde_json::from_str::<Value>(&body)
         .ok()

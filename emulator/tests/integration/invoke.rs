@@ -44,7 +44,8 @@ async fn a_function_is_invoked_from_the_terminal_with_its_log() {
     let log = text(&saved.stderr);
     for expected in [
         "START RequestId: ",
-        "order stored",
+        // The function's JSON line, as a person reads it.
+        "INFO order stored order_id=",
         "END RequestId: ",
         "REPORT RequestId: ",
     ] {
@@ -131,8 +132,8 @@ async fn a_function_is_invoked_from_the_terminal_with_its_log() {
     assert!(log.len() <= 4096, "the last 4 KB at most");
     assert!(log.starts_with("START RequestId: "), "{log}");
     assert!(
-        log.contains("function=email"),
-        "the function's own lines: {log}"
+        log.contains("confirmation email sent") && log.contains("\"requestId\""),
+        "the function's own lines, as Lambda gives JSON lines: {log}"
     );
     emulator.stop("TERM").await;
 }

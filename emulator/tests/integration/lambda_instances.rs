@@ -42,6 +42,8 @@ fn function(dir: &Path, timeout: Duration, concurrency: usize) -> std::sync::Arc
         memory_mb: 128,
         concurrency,
         endpoint_url: "http://127.0.0.1:1".into(),
+        json_logs: false,
+        invocations: Default::default(),
     })
 }
 
@@ -135,6 +137,8 @@ async fn a_missing_executable_fails_as_an_invalid_entrypoint() {
         memory_mb: 128,
         concurrency: 1,
         endpoint_url: "http://127.0.0.1:1".into(),
+        json_logs: false,
+        invocations: Default::default(),
     });
     match invoke(&missing, json!({})).await {
         Err(InvokeError::InitFailed(failure)) => {

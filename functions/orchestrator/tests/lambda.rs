@@ -60,6 +60,8 @@ async fn the_binary_starts_workflows_on_step_functions_and_dead_letters_the_hope
         memory_mb: 128,
         concurrency: 1,
         endpoint_url: cloud.url(),
+        json_logs: false,
+        invocations: Default::default(),
     });
     let order = include_str!("../../../shared/domain/data/order-placed.example.json");
     let order_id = serde_json::from_str::<Value>(order).expect("JSON")["orderId"]

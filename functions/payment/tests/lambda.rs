@@ -101,6 +101,8 @@ async fn the_binary_charges_once_and_publishes_through_sqs() {
         memory_mb: 128,
         concurrency: 1,
         endpoint_url: cloud.url(),
+        json_logs: false,
+        invocations: Default::default(),
     });
     let invoke = |event: Value| {
         let payment = payment.clone();

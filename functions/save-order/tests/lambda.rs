@@ -77,5 +77,5 @@ async fn the_binary_answers_invocations_through_the_runtime_api() {
         other => panic!("expected InvalidInput, got {other:?}\n{}", logged()),
     }
     // Every log line of an invocation names its request id.
-    assert!(logged().contains("request_id="), "{}", logged());
+    assert!(logged().contains("requestId="), "{}", logged());
 }

@@ -161,16 +161,28 @@ where
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`): plain text, or one JSON object per
+/// line when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (as Lambda sets it for a function whose
+/// `LoggingConfig` says so). A JSON line carries the spans it is in (`spans`), among them its
+/// invocation's with its `requestId`, so that CloudWatch queries and the emulator can tell which
+/// invocation printed it.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = if json {
+        logs.json()
+            .with_current_span(false)
+            .with_span_list(true)
+            .try_init()
+    } else {
         // Colour codes only on a terminal: CloudWatch and log files get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
+    };
 }
 
 #[cfg(test)]

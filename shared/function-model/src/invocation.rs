@@ -41,12 +41,14 @@ impl Invocation {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
-    /// A span naming the invocation: every log line within it carries the request id.
+    /// A span naming the invocation: every log line within it carries the request id, named
+    /// `requestId` as Lambda's JSON log lines name it (CloudWatch Logs Insights queries it; the
+    /// emulator attributes a line to its invocation by it).
     pub fn span(&self) -> tracing::Span {
         tracing::info_span!(
             "invocation",
             function = %self.function_name,
-            request_id = %self.request_id,
+            requestId = %self.request_id,
         )
     }
 }

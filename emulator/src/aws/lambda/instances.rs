@@ -12,6 +12,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
 
 use super::runtime_api::{FunctionFailure, InvokeError, RuntimeApi};
+use crate::functions::invocations::Invocations;
 use crate::functions::{LogCapture, spawn_function_process};
 use crate::names::REGION;
 
@@ -31,6 +32,10 @@ pub struct FunctionSpec {
     pub concurrency: usize,
     /// Where the functions' AWS SDK clients are sent (the emulator).
     pub endpoint_url: String,
+    /// `LoggingConfig.LogFormat` is `JSON`: `AWS_LAMBDA_LOG_FORMAT=JSON` for its runtime.
+    pub json_logs: bool,
+    /// Where each invocation is recorded, with the lines it printed.
+    pub invocations: Arc<Invocations>,
 }
 
 /// A started instance: its process, its Runtime API, the build it runs, and where its output is
@@ -125,6 +130,8 @@ impl LambdaFunction {
     ) -> (Result<Bytes, InvokeError>, Vec<String>) {
         let request_id = uuid::Uuid::new_v4().to_string();
         let started = std::time::Instant::now();
+        let invocations = &self.spec.invocations;
+        invocations.begin(&request_id, &self.spec.name, trace_id.as_deref(), &payload);
         let (outcome, printed) = match self
             .run(request_id.clone(), payload, trace_id, keep_log)
             .await
@@ -132,6 +139,21 @@ impl LambdaFunction {
             Ok(ran) => ran,
             Err(no_instance) => (Err(no_instance), Vec::new()),
         };
+        let took = started.elapsed().as_secs_f64() * 1000.0;
+        match &outcome {
+            Ok(answer) => invocations.end(&request_id, took, Ok(answer)),
+            Err(InvokeError::Function(failure) | InvokeError::InitFailed(failure)) => invocations
+                .end(
+                    &request_id,
+                    took,
+                    Err((&failure.error_type, &failure.error_message)),
+                ),
+            Err(timed_out @ InvokeError::TimedOut(_)) => invocations.end(
+                &request_id,
+                took,
+                Err(("Sandbox.Timedout", &timed_out.to_string())),
+            ),
+        }
         let mut log = Vec::new();
         if keep_log {
             let duration = started.elapsed().as_secs_f64() * 1000.0;
@@ -244,13 +266,18 @@ impl LambdaFunction {
             .envs(lambda_environment(spec, &runtime_api.to_string()))
             .envs(spec.environment.iter().map(|(k, v)| (k, v)));
         let log = LogCapture::default();
-        let child =
-            spawn_function_process(&mut command, &spec.name, Some(log.clone())).map_err(|e| {
-                init_failure(
-                    "Runtime.InvalidEntrypoint",
-                    &format!("could not start {}: {e}", executable.display()),
-                )
-            })?;
+        let child = spawn_function_process(
+            &mut command,
+            &spec.name,
+            Some(log.clone()),
+            Some(spec.invocations.clone()),
+        )
+        .map_err(|e| {
+            init_failure(
+                "Runtime.InvalidEntrypoint",
+                &format!("could not start {}: {e}", executable.display()),
+            )
+        })?;
         tracing::debug!(function = %spec.name, %runtime_api, "instance started");
         Ok(Instance {
             api,
@@ -293,7 +320,7 @@ fn lambda_environment(spec: &FunctionSpec, runtime_api: &str) -> Vec<(&'static s
         chrono::Utc::now().format("%Y/%m/%d"),
         uuid::Uuid::new_v4().simple()
     );
-    vec![
+    let mut variables = vec![
         ("_HANDLER", spec.handler.clone()),
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
@@ -322,7 +349,12 @@ fn lambda_environment(spec: &FunctionSpec, runtime_api: &str) -> Vec<(&'static s
         ("TZ", ":UTC".to_owned()),
         // Not Lambda's: where the functions' AWS SDK clients find SQS and Step Functions.
         ("AWS_ENDPOINT_URL", spec.endpoint_url.clone()),
-    ]
+    ];
+    if spec.json_logs {
+        // Lambda's advanced logging controls, for `LoggingConfig.LogFormat: JSON`.
+        variables.push(("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()));
+    }
+    variables
 }
 
 fn init_failure(error_type: &str, message: &str) -> InvokeError {

@@ -37,6 +37,8 @@ pub struct Function {
     /// runtime as `_HANDLER`.
     pub handler: String,
     pub environment: Vec<Variable>,
+    /// `LoggingConfig.LogFormat` is `JSON`: Lambda sets `AWS_LAMBDA_LOG_FORMAT=JSON`.
+    pub json_logs: bool,
 }
 
 impl Function {

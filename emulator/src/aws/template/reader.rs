@@ -231,6 +231,20 @@ impl Reader<'_> {
                 });
             }
         }
+        let json_logs = match self.text(
+            &at("LoggingConfig.LogFormat"),
+            &properties["LoggingConfig"]["LogFormat"],
+        )? {
+            None => false,
+            Some(format) if format == "JSON" => true,
+            Some(format) if format == "Text" => false,
+            Some(other) => {
+                return Err(self.template.error(
+                    &at("LoggingConfig.LogFormat"),
+                    format!("is {other:?}; Lambda takes Text or JSON"),
+                ));
+            }
+        };
         Ok(Function {
             logical_id: id.to_owned(),
             name,
@@ -239,6 +253,7 @@ impl Reader<'_> {
             memory_mb: memory as u32,
             handler,
             environment,
+            json_logs,
         })
     }
 

@@ -62,6 +62,7 @@ fn the_repository_template_is_the_registration_system() {
     let payment = topology.function("payment").expect("payment");
     assert_eq!(payment.timeout, Duration::from_secs(29));
     assert_eq!(payment.memory_mb, 128);
+    assert!(payment.json_logs, "Globals' LoggingConfig: JSON");
     assert_eq!(
         payment.code,
         Code::Cargo {
@@ -266,6 +267,17 @@ fn errors_name_the_resource_and_the_property() {
 
     let runtime = error(&function("      Runtime: python3.12\n"), &[]);
     assert_eq!(runtime.at, "Resources.Tool.Properties.Runtime");
+
+    let log_format = error(
+        &function(
+            "      Runtime: provided.al2023\n      LoggingConfig:\n        LogFormat: Yaml\n",
+        ),
+        &[],
+    );
+    assert_eq!(
+        log_format.at,
+        "Resources.Tool.Properties.LoggingConfig.LogFormat"
+    );
 
     let redrive = error(
         &format!(
