@@ -5,6 +5,8 @@ const when = (t) => t ? `<time datetime="${text(t)}" title="${text(t)}">${text(n
 /** An order id that leads to its workflow execution (named by it), drawn as a graph. */
 const order = (id) => id
   ? `<a href="#execution=${encodeURIComponent(id)}" title="its workflow execution"><code>${text(id)}</code></a>` : '';
+/** A link to the registration's story (every step on one time axis). */
+const storyLink = (id) => id ? ` · <a href="#story=${encodeURIComponent(id)}">story</a>` : '';
 /** What names a row, so that a link can lead to it (`#payment-…`, `#email-…`, `#member-…`). */
 const anchor = (kind, key) => `${kind}-${String(key ?? '').toLowerCase().replace(/[^a-z0-9@._-]/g, '-')}`;
 /** What the search box asks for (an email, an order id, any text), lower case; empty shows all. */
@@ -180,7 +182,7 @@ const views = {
   executions: (rows) => table(rows, [['Name (order id)', (e) => order(e.name)],
     ['Status', (e) => `<span class="${text(e.status)}">${text(e.status)}</span> ${text(e.error || '')}`],
     ['Started', (e) => when(e.startedAt)],
-    ['History', (e) => `<a href="#execution=${encodeURIComponent(e.name)}">graph</a> · <a href="/_emulator/api/executions/${encodeURIComponent(e.name)}">JSON</a>`]]),
+    ['History', (e) => `<a href="#execution=${encodeURIComponent(e.name)}">graph</a>${storyLink(e.name)} · <a href="/_emulator/api/executions/${encodeURIComponent(e.name)}">JSON</a>`]]),
   orders: (rows) => table(rows, [['Order', (o) => order(o.orderId)],
     ['Attendee', (o) => `${text(o.attendee.firstName)} ${text(o.attendee.lastName)} &lt;${text(o.attendee.email)}&gt;`],
     ['Ticket', (o) => text(o.ticket.name)], ['Amount', (o) => money(o.amount)], ['Newsletter', (o) => o.newsletter ? 'yes' : 'no'],
@@ -191,10 +193,10 @@ const views = {
   (o) => anchor('order', o.orderId)),
   payments: (rows) => table(rows, [['Capture', (p) => `<code>${text(p.captureId)}</code>`],
     ['Status', (p) => `<span class="${text(p.status)}">${text(p.status)}</span>`], ['Amount', (p) => money(p.amount)],
-    ['Card', (p) => `${text(p.card.brand)} ····${text(p.card.lastDigits)}`], ['Order', (p) => order(p.orderId)]],
+    ['Card', (p) => `${text(p.card.brand)} ····${text(p.card.lastDigits)}`], ['Order', (p) => order(p.orderId) + storyLink(p.orderId)]],
   (p) => anchor('payment', p.orderId)),
   outbox: (rows) => table(rows, [['To', (m) => text(m.to.join(', '))], ['Subject', (m) => text(m.subject)],
-    ['Order', (m) => order(m.orderId)], ['Email', email], ['Sent', (m) => when(m.sentAt)]],
+    ['Order', (m) => order(m.orderId) + storyLink(m.orderId)], ['Email', email], ['Sent', (m) => when(m.sentAt)]],
   (m) => anchor('email', m.orderId)),
   audience: (rows) => table(rows, [['Email', (m) => text(m.emailAddress)], ['Name', (m) => `${text(m.firstName)} ${text(m.lastName)}`],
     ['Status', (m) => text(m.status)], ['Changed', (m) => when(m.lastChanged)]],
@@ -269,7 +271,7 @@ async function storyView() {
       + `<td><span class="${text(step.status)}">${text(step.status)}</span></td><td>+${Math.round(start)} ms</td>`
       + `<td>${text(duration(step.durationMs == null ? null : Math.round(step.durationMs)))}</td><td>${bar}</td><td>${facts}${log}</td></tr>`;
   }).join('');
-  return `<h2>Story of registration <code>${text(id)}</code>${story.traceId ? ` · trace <code>${text(story.traceId)}</code>` : ''} <a href="#">close</a></h2>`
+  return `<h2>Story of registration <code>${text(story.orderId)}</code>${story.traceId ? ` · trace <code>${text(story.traceId)}</code>` : ''} <a href="#">close</a></h2>`
     + '<p>Every step the emulator saw, on one time axis. Function invocations are recorded in process mode (the default), with the log lines each printed.</p>'
     + `<table class="story"><thead><tr><th scope="col">Step</th><th scope="col">Status</th><th scope="col">Start</th><th scope="col">Took</th><th scope="col">Time axis</th><th scope="col">Details</th></tr></thead><tbody>${rows}</tbody></table>`;
 }

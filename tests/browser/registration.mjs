@@ -4,8 +4,9 @@
 // expiry); every static file revalidated with a 304; the layout shift while the
 // tickets load on a phone; axe-core on the site and the inspector; and the inspector drawing an
 // execution as the workflow's graph, rendering an email, redriving a dead-lettered order, naming
-// the step of a failed execution and redriving it, a registration's story, keeping a selection across refreshes, `/` for
-// search, and asking before a purge or a delete.
+// the step of a failed execution and redriving it, a registration's story (from its order, its
+// payment, its email or its trace id), keeping a selection across refreshes, `/` for search, and
+// asking before a purge or a delete.
 //
 //   node tests/browser/registration.mjs            # starts `cargo run -q -p emulator -- --port 0`
 //   EMULATOR_URL=http://127.0.0.1:3000 node tests/browser/registration.mjs
@@ -306,6 +307,15 @@ try {
   assert.match(await step('invocation', 'email').textContent(), /confirmation email sent/, "the email function's own line");
   assert.deepEqual(await accessibilityProblems(page), [], "axe-core on a registration's story");
   await screenshot(page.locator('#story-section'), 'inspector-story');
+  // The same story from the order's payment and email, and from the trace id of its POST.
+  for (const section of ['payments', 'outbox']) {
+    const link = page.locator(`#${section} tr`, { hasText: id }).getByRole('link', { name: 'story', exact: true });
+    assert.equal(await link.getAttribute('href'), `#story=${id}`, `the ${section} row leads to the story`);
+  }
+  const { traceId } = await api(`/_emulator/api/stories/${id}`);
+  await page.goto(`${emulator.url}/_emulator#story=${encodeURIComponent(traceId)}`);
+  await step('invocation', 'payment').waitFor();
+  assert.match(await page.textContent('#story h2'), new RegExp(id), 'a trace id leads to its registration');
 
   // An email's panel, opened here, stays open while the outbox changes below: the HTML part in a
   // sandboxed frame (no script), and the text part.

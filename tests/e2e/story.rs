@@ -89,11 +89,13 @@ async fn a_registrations_story_has_every_step_with_its_log_lines() {
         );
     }
     let payment = invocations[0];
-    assert!(
-        payment["traceId"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("Root=")),
-        "{payment}"
+    let trace_id = payment["traceId"].as_str().expect("the POST's trace id");
+    assert!(trace_id.starts_with("Root="), "{payment}");
+    let traced = app.get(&format!("/_emulator/api/stories/{trace_id}")).await;
+    assert_eq!(
+        traced["orderId"],
+        id.as_str(),
+        "the trace id leads to its registration"
     );
     let email_lines = invocations
         .iter()

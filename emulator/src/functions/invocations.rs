@@ -133,23 +133,32 @@ impl Invocations {
         }
     }
 
-    /// A line a function printed: kept with its invocation when it names one (a JSON line with
-    /// a `requestId` at its top or in one of its spans).
-    pub fn printed(&self, line: &str) {
-        let Some(line) = json_line(line) else {
-            return;
-        };
-        let Some(request_id) = request_id(&line) else {
+    /// A JSON line a function printed ([`json_line`]): kept with its invocation when it names
+    /// one (a `requestId` at its top or in one of its spans).
+    pub fn printed(&self, line: &Value) {
+        let Some(request_id) = request_id(line) else {
             return;
         };
         let logged = LogLine {
             timestamp: line["timestamp"].as_str().map(str::to_owned),
             level: line["level"].as_str().map(str::to_owned),
-            message: message(&line),
+            message: message(line),
         };
         if let Some(invocation) = self.kept().by_request.get_mut(request_id) {
             invocation.log.push(logged);
         }
+    }
+
+    /// The order of the newest kept invocation traced as `trace_id` that names one (the POST's
+    /// trace id leads to its registration).
+    pub fn order_traced_as(&self, trace_id: &str) -> Option<String> {
+        let kept = self.kept();
+        kept.order
+            .iter()
+            .rev()
+            .filter_map(|id| kept.by_request.get(id))
+            .filter(|invocation| invocation.trace_id.as_deref() == Some(trace_id))
+            .find_map(|invocation| invocation.order_ids.first().cloned())
     }
 
     /// The kept invocations about `order_id`, oldest first.
@@ -164,7 +173,8 @@ impl Invocations {
     }
 }
 
-fn json_line(line: &str) -> Option<Value> {
+/// A printed line as JSON, when it is a JSON object (each line is parsed once, for both uses).
+pub fn json_line(line: &str) -> Option<Value> {
     line.starts_with('{')
         .then(|| serde_json::from_str(line).ok())
         .flatten()
@@ -208,15 +218,13 @@ fn message(line: &Value) -> String {
         .join(" ")
 }
 
-/// A JSON log line as a person reads it in the terminal: `LEVEL message fields (request id)`;
-/// `None` for a line that is not one.
-pub fn readable(line: &str) -> Option<String> {
-    let line = json_line(line)?;
+/// A JSON log line as a person reads it in the terminal: `LEVEL message fields (request id)`.
+pub fn readable(line: &Value) -> String {
     let level = line["level"].as_str().unwrap_or("INFO");
-    let request = request_id(&line)
+    let request = request_id(line)
         .map(|id| format!(" (request {id})"))
         .unwrap_or_default();
-    Some(format!("{level} {}{request}", message(&line)))
+    format!("{level} {}{request}", message(line))
 }
 
 /// The order ids in a JSON document: the values of `orderId` and `registrationId`, also inside
@@ -293,6 +301,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn printed(invocations: &Invocations, line: &str) {
+        invocations.printed(&json_line(line).expect("a JSON line"));
+    }
+
     #[test]
     fn an_invocation_is_found_by_the_orders_of_its_event_and_answer_with_its_lines() {
         let invocations = Invocations::default();
@@ -310,14 +322,16 @@ mod tests {
             12.5,
             Ok(br#"{"statusCode":201,"body":"{\"registrationId\":\"o-1\"}"}"#),
         );
-        invocations.printed(
+        printed(
+            &invocations,
             r#"{"timestamp":"t","level":"INFO","fields":{"message":"paid","order_id":"o-1"},"span":{"requestId":"r-2"}}"#,
         );
-        invocations.printed("plain text names no invocation");
-        invocations.printed(
+        printed(
+            &invocations,
             r#"{"level":"WARN","fields":{"message":"nested"},"spans":[{"name":"invocation","requestId":"r-1"},{"name":"orchestrate"}]}"#,
         );
-        invocations.printed(
+        printed(
+            &invocations,
             r#"{"level":"INFO","fields":{"message":"elsewhere"},"span":{"requestId":"r-9"}}"#,
         );
 
@@ -332,6 +346,12 @@ mod tests {
         assert_eq!(story[1].log.len(), 1);
         assert_eq!(story[1].log[0].message, "paid order_id=o-1");
         assert!(invocations.of_order("o-2").is_empty());
+        assert_eq!(
+            invocations.order_traced_as("Root=1-a").as_deref(),
+            Some("o-1")
+        );
+        assert_eq!(invocations.order_traced_as("Root=1-b"), None);
+        assert_eq!(json_line("plain text is no JSON line"), None);
     }
 
     #[test]

@@ -110,12 +110,18 @@ async fn relay(
         {
             kept.push(line.clone());
         }
-        if let Some(invocations) = &invocations {
-            invocations.printed(&line);
+        let json = invocations::json_line(&line);
+        if let (Some(invocations), Some(json)) = (&invocations, &json) {
+            invocations.printed(json);
         }
-        match invocations::readable(&line) {
-            Some(readable) => tracing::info!(target: "function", "[{function}] {readable}"),
-            None => tracing::info!(target: "function", "[{function}] {line}"),
+        if tracing::enabled!(target: "function", tracing::Level::INFO) {
+            match &json {
+                Some(json) => {
+                    let readable = invocations::readable(json);
+                    tracing::info!(target: "function", "[{function}] {readable}");
+                }
+                None => tracing::info!(target: "function", "[{function}] {line}"),
+            }
         }
     }
 }

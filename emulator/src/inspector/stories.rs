@@ -5,6 +5,8 @@
 //! delivered, how many deliveries, from the orchestrator's SQS events), and the execution with
 //! each of its states (as [`super::executions`] draws them).
 //!
+//! Reached by the order's id, or by the trace id of the POST that registered it.
+//!
 //! What it cannot show: invocations in `--functions in-process` mode and on the Azure topology
 //! (one handler process serves every function there, and its lines name no invocation) are not
 //! recorded; their story is the message and the execution. Invocations are kept in memory, the
@@ -24,10 +26,15 @@ use super::executions::drawn;
 use crate::functions::invocations::Invocation;
 use crate::state::Services;
 
+/// The story of `key`: an order id, or the trace id of a POST that registered one.
 pub(super) async fn one(
     State(services): State<Arc<Services>>,
-    Path(order): Path<String>,
+    Path(key): Path<String>,
 ) -> Response {
+    let order = match key.starts_with("Root=") {
+        true => services.invocations.order_traced_as(&key).unwrap_or(key),
+        false => key,
+    };
     let invocations = services.invocations.of_order(&order);
     let execution = match drawn(&services, &order).await {
         Ok(execution) => execution,

@@ -109,8 +109,10 @@ pub async fn invoke(args: &InvokeArgs) -> Result<Outcome, String> {
     if let Some(log) = log {
         // The functions' JSON lines, as a person reads them (`LEVEL message fields (request id)`).
         for line in log.lines() {
-            let readable = crate::functions::invocations::readable(line);
-            eprintln!("{}", readable.as_deref().unwrap_or(line));
+            match crate::functions::invocations::json_line(line) {
+                Some(json) => eprintln!("{}", crate::functions::invocations::readable(&json)),
+                None => eprintln!("{line}"),
+            }
         }
     }
     let answer = serde_json::from_str::<Value>(&body)
