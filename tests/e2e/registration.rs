@@ -1,4 +1,4 @@
-use end_to_end::{queues, registration, spawn_app, unique_email};
+use end_to_end::{REGISTRATION_STATES, queues, registration, spawn_app, unique_email};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,12 +30,7 @@ async fn a_valid_registration_is_paid_stored_confirmed_and_subscribed() {
         .filter(|e| e["type"] == "StateEntered")
         .filter_map(|e| e["state"].as_str())
         .collect();
-    for state in [
-        "Register",
-        "SaveOrder",
-        "SendConfirmation",
-        "AddToMailingList",
-    ] {
+    for state in REGISTRATION_STATES {
         assert!(entered.contains(&state), "{state} not entered: {entered:?}");
     }
 
@@ -91,12 +86,7 @@ async fn a_valid_registration_is_paid_stored_confirmed_and_subscribed() {
     // succeeded, with the input and output that the replay of its checkpoints gives.
     let workflow = app.get("/_emulator/api/workflow").await;
     assert_eq!(workflow["definition"]["StartAt"], "Register");
-    for state in [
-        "Register",
-        "SaveOrder",
-        "SendConfirmation",
-        "AddToMailingList",
-    ] {
+    for state in REGISTRATION_STATES {
         let run = &execution["states"][state];
         assert_eq!(run["status"], "SUCCEEDED", "{state}: {run}");
         assert!(run["input"].to_string().contains(&id), "{state}: {run}");

@@ -4,7 +4,7 @@
 //! functions print (`template.yaml`'s `LoggingConfig: JSON`), and the order's message with its
 //! deliveries; in every mode, the execution and its states.
 
-use end_to_end::{process_mode, registration, spawn_app, unique_email};
+use end_to_end::{REGISTRATION_STATES, process_mode, registration, spawn_app, unique_email};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,12 +52,7 @@ async fn a_registrations_story_has_every_step_with_its_log_lines() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    for state in [
-        "Register",
-        "SaveOrder",
-        "SendConfirmation",
-        "AddToMailingList",
-    ] {
+    for state in REGISTRATION_STATES {
         assert!(states.contains(&state), "{state} in {states:?}");
     }
     let starts: Vec<&str> = steps

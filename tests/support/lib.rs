@@ -31,4 +31,4 @@ pub use contract::assert_documented;
 pub use logs::{log_lines, logs_contain};
 pub use public_api::{registration, unique_email};
 pub use raw_http::RawAnswer;
-pub use topology::{QueueNames, azure, process_mode, queues};
+pub use topology::{QueueNames, REGISTRATION_STATES, azure, process_mode, queues};

@@ -16,6 +16,15 @@ pub fn azure() -> bool {
     }
 }
 
+/// The registration workflow's states (`infra/statemachine/registration.asl.json`), the same on
+/// every topology: the Parallel state and its three tasks.
+pub const REGISTRATION_STATES: [&str; 4] = [
+    "Register",
+    "SaveOrder",
+    "SendConfirmation",
+    "AddToMailingList",
+];
+
 /// The queues of the topology under test, by their role.
 pub struct QueueNames {
     /// Where the payment puts the order, and the orchestrator takes it.

@@ -18,7 +18,12 @@
 //! An execution can be stopped from outside ([`Executions::stop`], Step Functions'
 //! `StopExecution`): it is `ABORTED` at once, and the process running it stops running it, at once
 //! if it is this one, else at its next lease renewal (a third of the lease). A task in flight is
-//! not called back, and its result is not kept, as on Step Functions.
+//! not called back, and its result is not kept, as on Step Functions. A failed or stopped one can
+//! be redriven ([`Executions::redrive`], Step Functions' `RedriveExecution`): it runs again as
+//! resumed, its stored history going on.
+//!
+//! Layout: this file the executions' store and [`run`]; `row.rs` a stored row; `history.rs` the
+//! stored history and [`replay`]; `redrive.rs` the redrive's rules.
 //!
 //! The stored history is compact: every event with its type, state, time and details (errors,
 //! causes, attempts, delays, resources, branches), but without the JSON payloads that states pass
@@ -46,9 +51,13 @@ use crate::page::{Page, PageRequest};
 use crate::queue::time;
 
 mod history;
+mod redrive;
+mod row;
 
 use history::compact_history;
 pub use history::replay;
+pub use redrive::{REDRIVABLE_PERIOD, RedriveError, Redriven};
+use row::{ExecutionRow, json};
 
 /// How an execution stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,50 +84,6 @@ pub struct ExecutionSummary {
     pub redrive_date: Option<DateTime<Utc>>,
 }
 
-impl ExecutionSummary {
-    /// Why it cannot be redriven at `now`, in Step Functions' words (its `redriveStatusReason`),
-    /// or `None` when it can be.
-    pub fn not_redrivable(&self, now: DateTime<Utc>) -> Option<&'static str> {
-        match (&self.status, self.stopped_at) {
-            (ExecutionStatus::Running, _) => Some("Execution is RUNNING and cannot be redriven."),
-            (ExecutionStatus::Succeeded { .. }, _) => {
-                Some("Execution is SUCCEEDED and cannot be redriven.")
-            }
-            (_, Some(stopped))
-                if (now - stopped).to_std().unwrap_or_default() > REDRIVABLE_PERIOD =>
-            {
-                Some("Execution redrivable period exceeded.")
-            }
-            _ => None,
-        }
-    }
-}
-
-/// How long after it stopped an execution can be redriven: Step Functions' 14 days.
-pub const REDRIVABLE_PERIOD: Duration = Duration::from_secs(14 * 24 * 60 * 60);
-/// Step Functions' limit on a history's events, less room for the redrive's own.
-const REDRIVE_EVENT_LIMIT: usize = 24_999;
-
-/// Why [`Executions::redrive`] did not redrive.
-#[derive(Debug, thiserror::Error)]
-pub enum RedriveError {
-    #[error("no execution named {0:?}")]
-    NotFound(String),
-    /// Step Functions' `ExecutionNotRedrivable`, with its reason.
-    #[error("{0}")]
-    NotRedrivable(&'static str),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-/// A redriven execution, `RUNNING` again and leased to the caller, who resumes it with [`run`].
-#[derive(Debug, Clone)]
-pub struct Redriven {
-    pub input: Value,
-    pub redrive_count: u64,
-    pub redrive_date: DateTime<Utc>,
-}
-
 /// An execution with its history (the events of its last run).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,80 +100,6 @@ pub struct ExecutionCounts {
     pub succeeded: u64,
     pub failed: u64,
     pub aborted: u64,
-}
-
-struct ExecutionRow {
-    name: String,
-    status: String,
-    input: String,
-    output: Option<String>,
-    error: Option<String>,
-    cause: Option<String>,
-    history: Option<String>,
-    started_at: i64,
-    stopped_at: Option<i64>,
-    redrive_count: i64,
-    redrive_date: Option<i64>,
-}
-
-/// Written out as `#[derive(sqlx::FromRow)]` would write it: the derive needs sqlx's macros,
-/// which build both database drivers a second time (see the `embedded-migrations` crate).
-impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for ExecutionRow
-where
-    &'r str: sqlx::ColumnIndex<R>,
-    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            name: row.try_get("name")?,
-            status: row.try_get("status")?,
-            input: row.try_get("input")?,
-            output: row.try_get("output")?,
-            error: row.try_get("error")?,
-            cause: row.try_get("cause")?,
-            history: row.try_get("history")?,
-            started_at: row.try_get("started_at")?,
-            stopped_at: row.try_get("stopped_at")?,
-            redrive_count: row.try_get("redrive_count")?,
-            redrive_date: row.try_get("redrive_date")?,
-        })
-    }
-}
-
-fn json(text: &str, what: &str) -> Result<Value, DbError> {
-    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("{what}: {e}")))
-}
-
-impl ExecutionRow {
-    fn summary(&self) -> Result<ExecutionSummary, DbError> {
-        let status = match self.status.as_str() {
-            "RUNNING" => ExecutionStatus::Running,
-            "SUCCEEDED" => ExecutionStatus::Succeeded {
-                output: json(self.output.as_deref().unwrap_or("null"), "execution output")?,
-            },
-            "FAILED" => ExecutionStatus::Failed {
-                error: self.error.clone().unwrap_or_default(),
-                cause: self.cause.clone().unwrap_or_default(),
-            },
-            "ABORTED" => ExecutionStatus::Aborted {
-                error: self.error.clone().unwrap_or_default(),
-                cause: self.cause.clone().unwrap_or_default(),
-            },
-            other => return Err(DbError::Corrupt(format!("execution status {other:?}"))),
-        };
-        Ok(ExecutionSummary {
-            name: self.name.clone(),
-            status,
-            input: json(&self.input, "execution input")?,
-            started_at: time(self.started_at),
-            stopped_at: self.stopped_at.map(time),
-            redrive_count: u64::try_from(self.redrive_count).unwrap_or(0),
-            redrive_date: self.redrive_date.map(time),
-        })
-    }
 }
 
 /// The executions of one database.
@@ -281,63 +172,6 @@ impl Executions {
             run.notify_one();
         }
         Ok(stopped.map(time))
-    }
-
-    /// Redrives the execution `name` (Step Functions' `RedriveExecution`): if it failed or was
-    /// stopped within [`REDRIVABLE_PERIOD`], it is `RUNNING` again, leased to the caller, with its
-    /// redrive counted and an `ExecutionRedriven` event after its stored history. The caller then
-    /// [`run`]s it as resumed: the tasks it completed answer from their checkpoints, and the rest
-    /// (the failed ones, and those stopped with them) run again, with their retries anew.
-    pub async fn redrive(&self, name: &str) -> Result<Redriven, RedriveError> {
-        let record = self
-            .get(name)
-            .await?
-            .ok_or_else(|| RedriveError::NotFound(name.to_owned()))?;
-        let summary = &record.summary;
-        let now = self.db.now_ms();
-        if let Some(reason) = summary.not_redrivable(time(now)) {
-            return Err(RedriveError::NotRedrivable(reason));
-        }
-        if record.events.len() >= REDRIVE_EVENT_LIMIT {
-            return Err(RedriveError::NotRedrivable(
-                "Execution history event limit exceeded.",
-            ));
-        }
-        let history = History::new();
-        history.continue_from(stored_events(record.events)?);
-        let redrive_count = summary.redrive_count + 1;
-        history.record_redriven(redrive_count);
-        let status = match summary.status {
-            ExecutionStatus::Aborted { .. } => "ABORTED",
-            _ => "FAILED",
-        };
-        // Only if nothing changed it since it was read: two redrives at once redrive once.
-        let redriven = on_pool!(self.db, pool => sqlx::query(
-            "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, \
-             stopped_at = NULL, history = $1, redrive_count = $2, redrive_date = $3, lease_until = $4 \
-             WHERE name = $5 AND status = $6 AND redrive_count = $7",
-        )
-        .bind(compact_history(&history)?)
-        .bind(i64::try_from(redrive_count).unwrap_or(i64::MAX))
-        .bind(now)
-        .bind(self.lease_until())
-        .bind(name)
-        .bind(status)
-        .bind(i64::try_from(summary.redrive_count).unwrap_or(i64::MAX))
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .map_err(DbError::from)?;
-        if redriven == 0 {
-            return Err(RedriveError::NotRedrivable(
-                "Execution is RUNNING and cannot be redriven.",
-            ));
-        }
-        Ok(Redriven {
-            input: record.summary.input,
-            redrive_count,
-            redrive_date: time(now),
-        })
     }
 
     /// Keeps the history of an execution that was stopped from outside.
