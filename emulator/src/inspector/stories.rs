@@ -31,9 +31,10 @@ pub(super) async fn one(
     State(services): State<Arc<Services>>,
     Path(key): Path<String>,
 ) -> Response {
-    let order = match key.starts_with("Root=") {
-        true => services.invocations.order_traced_as(&key).unwrap_or(key),
-        false => key,
+    let order = if key.starts_with("Root=") {
+        services.invocations.order_traced_as(&key).unwrap_or(key)
+    } else {
+        key
     };
     let invocations = services.invocations.of_order(&order);
     let execution = match drawn(&services, &order).await {

@@ -342,23 +342,23 @@ mod scenarios {
             fail_in: Some("Email"),
             ..Tasks::new("first")
         };
-        let run_it = |tasks: &'static Tasks, resumed: bool| {
-            let (machine, executions, input) = (machine.clone(), executions.clone(), input.clone());
-            async move {
-                run(
-                    &machine,
-                    &executions,
-                    "o-1",
-                    input,
-                    tasks,
-                    &History::new(),
-                    resumed,
-                )
-                .await
-            }
+        // Each run's own history, and the tasks of each, outlive the closure that borrows them.
+        let (first_history, second_history) = (History::new(), History::new());
+        let second = Tasks::new("second");
+        let run_it = |tasks, resumed, history| {
+            run(
+                &machine,
+                &executions,
+                "o-1",
+                input.clone(),
+                tasks,
+                history,
+                resumed,
+            )
         };
-        let first: &'static Tasks = Box::leak(Box::new(first));
-        run_it(first, false).await.expect_err("Email fails");
+        run_it(&first, false, &first_history)
+            .await
+            .expect_err("Email fails");
         assert_eq!(first.counts(), counts(&[("Charge", 1), ("Email", 1)]));
 
         let redriven = executions
@@ -376,8 +376,7 @@ mod scenarios {
             ),
             "a running execution is not redriven"
         );
-        let second: &'static Tasks = Box::leak(Box::new(Tasks::new("second")));
-        let output = run_it(second, true)
+        let output = run_it(&second, true, &second_history)
             .await
             .expect("the redriven execution succeeds");
         assert_eq!(
