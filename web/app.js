@@ -4,11 +4,12 @@
  * - Loads the ticket list from GET /api/tickets and renders it as radio buttons.
  * - Validates the form on the client with rules that mirror the server's.
  * - Sends POST /api/registrations with one Idempotency-Key per submission. While
- *   a submission's outcome is unknown (network error, timeout, 408, 409, 429,
+ *   a submission's outcome is unknown (network error, timeout, 408, 409,
  *   5xx) the form is locked and "Try again" resends the very same body with the
  *   same key, so that a payment that did go through is never made twice; a new
  *   key comes only after a final answer or a deliberate "Edit the details".
- * - Shows the outcome (confirmation, field errors, decline, retry) accessibly.
+ * - Shows the outcome (confirmation, field errors, decline, retry, "too many
+ *   tries: wait until …") accessibly.
  *
  * The validation and formatting helpers at the top are pure and have no DOM
  * dependency; they are exported as window.Registration in the browser and via
@@ -361,7 +362,9 @@
     if (status === 402) return 'declined';
     if (status === 409) return 'conflict';
     if (status === 413) return 'too-large';
-    if (status === 408 || status === 429 || status >= 500) return 'unavailable';
+    // Nothing was charged: a throttle or a card-testing limit answered before any payment.
+    if (status === 429) return 'throttled';
+    if (status === 408 || status >= 500) return 'unavailable';
     return 'failed';
   }
 
@@ -374,6 +377,18 @@
     if (isNaN(at)) return null;
     var seconds = Math.ceil((at - (nowMs === undefined ? Date.now() : nowMs)) / 1000);
     return seconds > 0 ? seconds : 0;
+  }
+
+  /**
+   * When a refused attempt may be made again, in words: a few seconds, a number of seconds, or
+   * a time of day (the attendee's clock) for a longer wait.
+   */
+  function whenToRetry(seconds, nowMs, locale) {
+    if (typeof seconds !== 'number' || !(seconds >= 1)) return 'You can try again in a few seconds.';
+    if (seconds < 60) return 'You can try again in ' + seconds + (seconds === 1 ? ' second.' : ' seconds.');
+    var at = new Date((nowMs === undefined ? Date.now() : nowMs) + seconds * 1000);
+    var time = at.toLocaleTimeString(locale || undefined, { hour: '2-digit', minute: '2-digit' });
+    return 'You can try again after ' + time + '.';
   }
 
   /**
@@ -433,6 +448,7 @@
     normalizeTickets: normalizeTickets,
     classifyStatus: classifyStatus,
     parseRetryAfter: parseRetryAfter,
+    whenToRetry: whenToRetry,
     sanitizeServerText: sanitizeServerText,
     newIdempotencyKey: newIdempotencyKey
   };
@@ -1146,6 +1162,16 @@
         break;
       case 'unavailable':
         showUnknownOutcome('Please try again', UNAVAILABLE_MESSAGE, parseRetryAfter(result.retryAfter));
+        break;
+      case 'throttled':
+        // A final answer (nothing was charged); what to do and when, calmly.
+        markFinal();
+        setOutcome('warning', [
+          heading('Please wait before trying again'),
+          sentence(sanitizeServerText(data.error, cardNumber,
+            'Many people are registering at the moment, so this registration was not taken. Nothing was charged.')),
+          whenToRetry(parseRetryAfter(result.retryAfter), undefined, locale)
+        ], true);
         break;
       default:
         markFinal();

@@ -1,8 +1,14 @@
 //! The API gateway at `/api/*`: what API Gateway's HTTP API does in front of the functions. It
-//! matches the template's routes, hands the request to the route's function as the Lambda proxy
-//! integration does (payload 2.0), holds it to the function's timeout, passes the trace header on
-//! (or starts a trace), and answers CORS as the API's `CorsConfiguration` says. Its errors take
-//! API Gateway's shape, `{"message"}`.
+//! matches the template's routes, throttles them and holds their functions to their reserved
+//! concurrency as the template says (`throttle.rs`), hands the request to the route's function as
+//! the Lambda proxy integration does (payload 2.0), holds it to the function's timeout, passes the
+//! trace header on (or starts a trace), and answers CORS as the API's `CorsConfiguration` says.
+//! Its errors take API Gateway's shape, `{"message"}`.
+//!
+//! On AWS the site and the API share CloudFront, and so do they here: as CloudFront does, the
+//! gateway gives the function the client's address as `CloudFront-Viewer-Address` and proves it
+//! came through CloudFront with `X-Origin-Verify` (the template's origin custom header),
+//! replacing whatever the client sent as either.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,6 +68,13 @@ async fn gateway(State(services): State<Arc<Services>>, request: Request) -> Res
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         response
+    } else if let Some((route, _)) = route
+        && route
+            .throttle
+            .as_ref()
+            .is_some_and(|bucket| !bucket.try_take())
+    {
+        gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
     } else if let Some((route, path_parameters)) = route {
         // API Gateway passes the caller's trace header on, or starts a trace.
         let trace_id = parts
@@ -70,7 +83,12 @@ async fn gateway(State(services): State<Arc<Services>>, request: Request) -> Res
             .and_then(|v| v.to_str().ok())
             .map_or_else(new_trace_id, str::to_owned);
         let invocation = Invocation::local(&route.route.function, route.timeout, Some(trace_id));
-        let request = function_request(parts, path_parameters, body);
+        let request = function_request(
+            parts,
+            path_parameters,
+            body,
+            services.origin_secret.as_deref(),
+        );
         invoke(&services, route, &invocation, request)
             .instrument(invocation.span())
             .await
@@ -92,25 +110,52 @@ async fn gateway(State(services): State<Arc<Services>>, request: Request) -> Res
     response
 }
 
-/// The request as the function sees it: what API Gateway's payload 2.0 carries.
+/// The request as the function sees it: what API Gateway's payload 2.0 carries, with what
+/// CloudFront adds when `origin_secret` is given.
 fn function_request(
     parts: http::request::Parts,
     path_parameters: BTreeMap<String, String>,
     body: Bytes,
+    origin_secret: Option<&str>,
 ) -> HttpRequest {
-    let source_ip = parts
+    let peer = parts
         .extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip());
+        .map(|ConnectInfo(peer)| *peer);
+    let mut headers = parts.headers;
+    if let Some(secret) = origin_secret {
+        headers.remove(VIEWER_ADDRESS);
+        headers.remove(ORIGIN_VERIFY);
+        if let Some(peer) = peer
+            && let Ok(viewer) = HeaderValue::try_from(viewer_address(peer))
+        {
+            headers.insert(VIEWER_ADDRESS, viewer);
+        }
+        if let Ok(secret) = HeaderValue::try_from(secret) {
+            headers.insert(ORIGIN_VERIFY, secret);
+        }
+    }
     HttpRequest {
         method: parts.method,
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or_default().to_owned(),
         path_parameters,
-        source_ip,
-        headers: parts.headers,
+        // The address that connected; behind CloudFront that would be CloudFront's, but here
+        // the emulator is both.
+        source_ip: peer.map(|peer| peer.ip()),
+        headers,
         body,
     }
+}
+
+/// The header CloudFront gives the viewer's address in, and the origin custom header of the
+/// template's distribution.
+const VIEWER_ADDRESS: &str = "cloudfront-viewer-address";
+const ORIGIN_VERIFY: &str = "x-origin-verify";
+
+/// `ip:port` as CloudFront writes it: an IPv6 address without brackets.
+fn viewer_address(peer: std::net::SocketAddr) -> String {
+    format!("{}:{}", peer.ip(), peer.port())
 }
 
 async fn invoke(
@@ -119,6 +164,22 @@ async fn invoke(
     invocation: &Invocation,
     request: HttpRequest,
 ) -> Response {
+    // Lambda throttles an invocation past the function's reserved concurrency; API Gateway
+    // answers that as any refused invocation.
+    let _place = match &route.reserved {
+        Some(reserved) => match reserved.try_enter() {
+            Some(place) => Some(place),
+            None => {
+                tracing::warn!(
+                    function = %route.route.function,
+                    "throttled: the function's reserved concurrency is taken \
+                     (TooManyRequestsException); API Gateway answers 500"
+                );
+                return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+            }
+        },
+        None => None,
+    };
     let invocation = async {
         match services.faults.next(&route.route.function) {
             Some(Fault::Fail { .. }) => return None,
@@ -204,11 +265,28 @@ mod tests {
         let peer: std::net::SocketAddr = "192.0.2.7:50000".parse().expect("an address");
         parts.extensions.insert(ConnectInfo(peer));
         let parameters = BTreeMap::from([("id".to_owned(), "42".to_owned())]);
-        let request = function_request(parts, parameters.clone(), Bytes::from_static(b"{}"));
+        let request = function_request(parts, parameters.clone(), Bytes::from_static(b"{}"), None);
         assert_eq!(request.path, "/api/registrations");
         assert_eq!(request.path_parameters, parameters);
         assert_eq!(request.query, "ref=newsletter&x=%20");
         assert_eq!(request.source_ip, Some(peer.ip()));
         assert_eq!(request.body.as_ref(), b"{}");
+        assert!(!request.headers.contains_key(VIEWER_ADDRESS));
+    }
+
+    #[test]
+    fn like_cloudfront_it_gives_the_viewers_address_and_its_secret_in_place_of_the_clients() {
+        let (mut parts, _) = http::Request::post("/api/registrations")
+            .header(VIEWER_ADDRESS, "203.0.113.1:1")
+            .header(ORIGIN_VERIFY, "a guess")
+            .body(())
+            .expect("a request")
+            .into_parts();
+        let peer: std::net::SocketAddr = "[2001:db8::7]:50000".parse().expect("an address");
+        parts.extensions.insert(ConnectInfo(peer));
+        let request = function_request(parts, BTreeMap::new(), Bytes::new(), Some("secret"));
+        assert_eq!(request.header(VIEWER_ADDRESS), Some("2001:db8::7:50000"));
+        assert_eq!(request.header(ORIGIN_VERIFY), Some("secret"));
+        assert_eq!(request.headers.get_all(VIEWER_ADDRESS).iter().count(), 1);
     }
 }

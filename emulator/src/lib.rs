@@ -16,7 +16,8 @@
 //! Layout, in the order [`start`] runs: [`config`] (what can be tuned), `state` (the platform
 //! both hosts stand on, a host's wiring, what the handlers reach), [`aws`] or [`azure`] (a host
 //! wires its topology), `lifecycle` (serve, poll, drain, shut down), `server` (the one port:
-//! the front door, the middleware, the static site) with `gateway` and `inspector` behind it;
+//! the front door, the middleware, the static site) with `gateway` (and its `throttle`) and
+//! `inspector` behind it;
 //! [`functions`] (the workspace's function binaries) and [`names`] (ARNs and URLs) serve them all.
 
 pub mod aws;
@@ -31,6 +32,7 @@ pub mod local_providers;
 pub mod names;
 mod server;
 mod state;
+mod throttle;
 
 use tokio::net::TcpListener;
 

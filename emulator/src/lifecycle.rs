@@ -29,7 +29,7 @@ pub(crate) fn launch(
     listener: TcpListener,
 ) -> anyhow::Result<RunningEmulator> {
     let addr = listener.local_addr()?;
-    let provider_environment = platform.local_settings(config)[1..].concat();
+    let provider_environment = platform.local_settings(config)[Platform::PROVIDERS].concat();
     let Platform {
         db,
         store,
@@ -50,6 +50,7 @@ pub(crate) fn launch(
     let services = Arc::new(Services {
         routes: wiring.routes,
         cors: wiring.cors,
+        origin_secret: wiring.origin_secret,
         queues: wiring.queues,
         step_functions: wiring.step_functions.clone(),
         executions: executions.clone(),

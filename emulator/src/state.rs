@@ -24,6 +24,7 @@ use crate::inspector::execution_view::Workflow;
 use crate::local_providers::faults::Faults;
 use crate::local_providers::records::Records;
 use crate::local_providers::{LocalProviders, MailchimpFake, PayPalFake, SendGridFake};
+use crate::throttle::{ReservedConcurrency, TokenBucket};
 
 /// What both clouds' hosts stand on.
 pub(crate) struct Platform {
@@ -37,7 +38,14 @@ pub(crate) struct Platform {
     pub executions: Executions,
     /// The recent invocations of the functions run as their binaries (AWS topology).
     pub invocations: Arc<Invocations>,
+    /// What the emulator's CloudFront sends the API as `X-Origin-Verify` (new at each start): the
+    /// payment function trusts its viewer address only with it.
+    pub origin_secret: String,
 }
+
+/// The key of the payment function's fingerprints here (its `FINGERPRINT_KEY`; a secret in the
+/// cloud, where the fingerprints are worth guarding).
+const LOCAL_FINGERPRINT_KEY: &str = "the emulator's fingerprint key, not a secret";
 
 impl Platform {
     /// Opens the database (and the order store and records in it) and starts the local
@@ -57,6 +65,7 @@ impl Platform {
         Ok(Self {
             executions: Executions::new(db.clone(), config.execution_lease),
             invocations: Arc::default(),
+            origin_secret: uuid::Uuid::new_v4().simple().to_string(),
             base,
             db,
             store,
@@ -67,15 +76,22 @@ impl Platform {
     }
 
     /// The settings the emulator gives its functions in place of the cloud's (which name cloud
-    /// resources and secrets), by group: the database, PayPal, SendGrid, Mailchimp.
-    pub fn local_settings(&self, config: &Config) -> [Vec<(&'static str, String)>; 4] {
+    /// resources and secrets), by group: the database, PayPal, SendGrid, Mailchimp (the
+    /// providers: [`Platform::PROVIDERS`]), then the payment function's fingerprint key and the
+    /// secret of the emulator's CloudFront.
+    pub fn local_settings(&self, config: &Config) -> [Vec<(&'static str, String)>; 6] {
         [
             vec![("DATABASE_URL", config.database_url.clone())],
             self.providers.paypal_config.to_env(),
             self.providers.sendgrid_config.to_env(),
             self.providers.mailchimp_config.to_env(),
+            vec![("FINGERPRINT_KEY", LOCAL_FINGERPRINT_KEY.to_owned())],
+            vec![("ORIGIN_VERIFY_SECRET", self.origin_secret.clone())],
         ]
     }
+
+    /// Where the providers' groups are in [`Platform::local_settings`].
+    pub const PROVIDERS: std::ops::Range<usize> = 1..4;
 }
 
 /// A loop that feeds a queue to its function until told to stop: an event source mapping (AWS)
@@ -86,6 +102,8 @@ pub(crate) type Poller = Box<dyn FnOnce(watch::Receiver<bool>) -> BoxFuture<'sta
 pub(crate) struct Wiring {
     pub routes: Vec<HttpRoute>,
     pub cors: Cors,
+    /// The secret the emulator's CloudFront proves itself with to the API (AWS only).
+    pub origin_secret: Option<String>,
     pub queues: Vec<Arc<Queue>>,
     /// The local Step Functions (AWS only; on Azure the handler runs the workflow itself).
     pub step_functions: Option<Arc<LocalStepFunctions>>,
@@ -105,6 +123,9 @@ pub(crate) struct Services {
     /// The HTTP API's routes, in the template's order.
     pub routes: Vec<HttpRoute>,
     pub cors: Cors,
+    /// With it, the gateway adds what CloudFront adds in front of the API (AWS only; see
+    /// `gateway.rs`).
+    pub origin_secret: Option<String>,
     pub queues: Vec<Arc<Queue>>,
     /// The local Step Functions (AWS topology only).
     pub step_functions: Option<Arc<LocalStepFunctions>>,
@@ -137,4 +158,8 @@ pub(crate) struct HttpRoute {
     pub function: Arc<dyn HttpFunction>,
     /// The function's timeout, past which the gateway answers `504`.
     pub timeout: Duration,
+    /// API Gateway's throttling of the route (AWS only).
+    pub throttle: Option<TokenBucket>,
+    /// The function's reserved concurrency (AWS only).
+    pub reserved: Option<ReservedConcurrency>,
 }

@@ -8,7 +8,7 @@
 //   az deployment group create -g registrations -f infra/azure/main.bicep -p \
 //     postgresAdminPassword=... paypalClientId=... paypalClientSecret=... \
 //     sendgridApiKey=... emailFrom='"RustConf" <registrations@example.org>' \
-//     mailchimpApiKey=...-us21 mailchimpListId=...
+//     mailchimpApiKey=...-us21 mailchimpListId=... fingerprintKey="$(openssl rand -hex 32)"
 //   scripts/package-azure && (cd target/azure-app && func azure functionapp publish <app> --custom)
 //
 // The plan is Elastic Premium (EP1, Linux): custom handlers run on it (as on every plan the custom
@@ -52,6 +52,11 @@ param mailchimpApiKey string
 
 @description('The Mailchimp audience (list) id.')
 param mailchimpListId string
+
+@secure()
+@minLength(32)
+@description('The key of the payment function\'s fingerprints of declined addresses, emails and cards (a random string).')
+param fingerprintKey string
 
 @allowed(['subscribed', 'pending'])
 @description('A new member\'s status: pending sends Mailchimp\'s double opt-in email.')
@@ -164,6 +169,7 @@ var secrets = {
   'paypal-client-secret': paypalClientSecret
   'sendgrid-api-key': sendgridApiKey
   'mailchimp-api-key': mailchimpApiKey
+  'fingerprint-key': fingerprintKey
 }
 
 resource vaultSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [
@@ -195,6 +201,8 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   sku: { name: 'EP1', tier: 'ElasticPremium' }
   properties: {
     reserved: true
+    // What a flood can cost at most: ten instances (Azure's counterpart of a Lambda function's
+    // reserved concurrency caps instances, not executions; docs/abuse.md).
     maximumElasticWorkerCount: 10
   }
 }
@@ -212,6 +220,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       preWarmedInstanceCount: 1
+      functionAppScaleLimit: 10
       cors: {
         allowedOrigins: ['https://${site.properties.defaultHostname}']
         supportCredentials: false
@@ -235,6 +244,14 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'MAILCHIMP_API_KEY', value: secretReference(vault.name, 'mailchimp-api-key') }
         { name: 'MAILCHIMP_LIST_ID', value: mailchimpListId }
         { name: 'MAILCHIMP_STATUS_IF_NEW', value: mailchimpStatusIfNew }
+        // Card testing (docs/abuse.md). The address limit is off: behind Static Web Apps' linked
+        // backend the address the app sees may be the proxy's, not the attendee's, and one limit
+        // for everyone would let a tester lock every attendee out. Email and card limits apply.
+        { name: 'FINGERPRINT_KEY', value: secretReference(vault.name, 'fingerprint-key') }
+        { name: 'DECLINE_WINDOW_SECONDS', value: '3600' }
+        { name: 'DECLINES_PER_ADDRESS', value: '0' }
+        { name: 'DECLINES_PER_EMAIL', value: '5' }
+        { name: 'DECLINES_PER_CARD', value: '3' }
       ]
     }
   }

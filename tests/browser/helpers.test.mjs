@@ -90,3 +90,15 @@ test('the conference\'s days read as people write them', () => {
   assert.equal(days('2027-13-01', '2027-13-02'), '', 'not a date');
   assert.equal(Registration.formatDates(undefined), '');
 });
+
+test('a 429 is its own outcome, and the wait is said as a person would', () => {
+  assert.equal(Registration.classifyStatus(429), 'throttled');
+  assert.equal(Registration.classifyStatus(503), 'unavailable');
+  assert.equal(Registration.whenToRetry(null), 'You can try again in a few seconds.');
+  assert.equal(Registration.whenToRetry(1), 'You can try again in 1 second.');
+  assert.equal(Registration.whenToRetry(30), 'You can try again in 30 seconds.');
+  const now = Date.UTC(2026, 11, 7, 12, 0, 0);
+  const later = Registration.whenToRetry(3600, now, 'en-GB');
+  const expected = new Date(now + 3600 * 1000).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+  assert.equal(later, `You can try again after ${expected}.`);
+});

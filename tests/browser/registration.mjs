@@ -202,6 +202,26 @@ try {
   assert.match(summary, /Nothing was charged\./);
   assert.deepEqual(await accessibilityProblems(page), [], 'axe-core on the site after a decline');
 
+  // A card tester's card: declined three times, the fourth try is refused before the payment
+  // provider (429), and the page says so calmly, with when to try again; nothing is locked.
+  await fill('CCREJECT-REFUSED', 'tester@example.org');
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    await page.fill('#card-number', '4111 1111 1111 1111');
+    await page.fill('#card-cvc', '123');
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/registrations')),
+      page.click('#submit-button'),
+    ]);
+    assert.equal(answer.status(), attempt < 4 ? 402 : 429, `try ${attempt}`);
+    const expected = attempt < 4 ? 'Your card was declined' : 'Please wait before trying again';
+    await page.locator('#outcome', { hasText: expected }).waitFor();
+  }
+  const throttled = await page.textContent('#outcome');
+  assert.match(throttled, /Too many payments were declined\. Nothing was charged/, throttled);
+  assert.match(throttled, /You can try again after \d{1,2}:\d\d( [AP]M)?\./, throttled);
+  assert.equal(await page.isDisabled('#submit-button'), false, 'the form stays usable');
+  assert.deepEqual(await accessibilityProblems(page), [], 'axe-core on the site after a 429');
+
   // The payment provider is down: a try-again message; once it is back, the retry succeeds with the same key.
   await api('/_emulator/api/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target: 'paypal', mode: 'fail', status: 503 }) });
   await fill('Ada Lovelace', 'ada@example.org');

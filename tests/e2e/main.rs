@@ -5,6 +5,7 @@
 //! - `idempotency`: retried requests and redelivered orders do everything once;
 //! - `failures`: retries, exhausted retries, dead-letter queues;
 //! - `hardening`: hostile and careless clients, one test per way they once got through;
+//! - `abuse`: a card tester, a flood, a stampede: the limits the deployed system sets;
 //! - `malformed`: hundreds of malformed requests, each a 4xx with a JSON error within a second;
 //! - `azure`: what only the Azure topology does (a redelivery resuming a half-finished execution);
 //! - `story`: one registration's story in the inspector.
@@ -19,6 +20,7 @@
 //! (`template.yaml`), or with `E2E_CLOUD=azure` the Azure Function App (`infra/azure`, its
 //! custom handler under the emulator's Functions host).
 
+mod abuse;
 mod azure;
 mod failures;
 mod hardening;

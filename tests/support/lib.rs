@@ -29,6 +29,6 @@ pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use card_scan::CARD_NUMBER;
 pub use contract::assert_documented;
 pub use logs::{log_lines, logs_contain};
-pub use public_api::{registration, unique_email};
+pub use public_api::{card_number, registration, unique_email};
 pub use raw_http::RawAnswer;
 pub use topology::{QueueNames, REGISTRATION_STATES, azure, process_mode, queues};

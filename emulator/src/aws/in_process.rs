@@ -31,20 +31,25 @@ pub(super) fn task(function: FunctionCrate, platform: &Platform) -> Option<Arc<d
     })
 }
 
-/// The payment function, publishing on `queue` (its `REGISTRATIONS_QUEUE_URL`).
+/// The payment function, publishing on `queue` (its `REGISTRATIONS_QUEUE_URL`), with its
+/// card-testing settings from `environment` (the template's, as its process would be given).
 pub(super) fn payment(
     queue: Arc<Queue>,
     timeout: Duration,
+    environment: &Vec<(String, String)>,
     platform: &Platform,
-) -> Arc<dyn HttpFunction> {
-    Arc::new(payment::Payment::from_settings(
+) -> anyhow::Result<Arc<dyn HttpFunction>> {
+    let card_testing = payment::CardTesting::from_env(environment)
+        .map_err(|e| anyhow::anyhow!("the payment function's settings: {e}"))?;
+    Ok(Arc::new(payment::Payment::from_settings(
         payment::PaymentSettings {
             paypal: platform.providers.paypal_config.clone(),
             timeout,
+            card_testing,
         },
         Arc::new(QueuePublisher(queue)),
         platform.db.clone(),
-    ))
+    )))
 }
 
 /// The orchestrator, starting executions on the local Step Functions.

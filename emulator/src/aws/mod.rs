@@ -29,6 +29,7 @@ use crate::functions::FunctionCrate;
 use crate::inspector::execution_view::Workflow;
 use crate::names::queue_url;
 use crate::state::{HttpRoute, Platform, Poller, Wiring};
+use crate::throttle::{ReservedConcurrency, TokenBucket};
 use event_source::{Consumer, EventSourceMapping};
 use lambda::{FunctionSpec, LambdaFunction, ProcessHttpFunction};
 use step_functions::{LocalStarter, LocalStepFunctions, LocalTasks, TaskTarget};
@@ -120,6 +121,7 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
     )?;
 
     let mut routes = Vec::new();
+    let mut reserved_concurrency: HashMap<String, ReservedConcurrency> = HashMap::new();
     let mut http_functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
     for route in &topology.routes {
         let function = topology
@@ -136,15 +138,24 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
                 let queue = queue_at(&url).with_context(|| {
                     format!("the function {}: no queue at {url}", function.name)
                 })?;
-                in_process::payment(queue, function.timeout, platform)
+                let environment = process_environment(function, &local_settings)?;
+                in_process::payment(queue, function.timeout, &environment, platform)?
             }
             (None, None) => return Err(not_in_process(function, "an HTTP function")),
         };
         http_functions.insert(function.name.clone(), handler.clone());
+        let reserved = function.reserved_concurrency.map(|limit| {
+            reserved_concurrency
+                .entry(function.name.clone())
+                .or_insert_with(|| ReservedConcurrency::new(limit))
+                .clone()
+        });
         routes.push(HttpRoute {
             route: route.clone(),
             function: handler,
             timeout: function.timeout,
+            throttle: topology.throttling.of(route).map(TokenBucket::new),
+            reserved,
         });
     }
 
@@ -177,6 +188,7 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
     Ok(Wiring {
         routes,
         cors,
+        origin_secret: Some(platform.origin_secret.clone()),
         queues,
         step_functions: Some(step_functions),
         workflow,

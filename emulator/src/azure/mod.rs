@@ -136,6 +136,8 @@ pub(crate) async fn wire(
                         },
                         function: trigger.clone(),
                         timeout,
+                        throttle: None,
+                        reserved: None,
                     });
                 }
             }
@@ -170,6 +172,7 @@ pub(crate) async fn wire(
     Ok(Wiring {
         routes,
         cors,
+        origin_secret: None,
         queues,
         step_functions: None,
         workflow: Arc::new(

@@ -110,8 +110,18 @@ fn request_data(request: &HttpRequest) -> Value {
             .collect();
         headers.insert(name.to_string(), Value::Array(values));
     }
+    // App Service's front end: the client's address in `Client-IP` and as the last
+    // `X-Forwarded-For` entry, whatever the client sent as either.
     if let Some(ip) = request.source_ip {
-        headers.insert("X-Forwarded-For".into(), json!([format!("{ip}:0")]));
+        headers.insert("client-ip".into(), json!([format!("{ip}:0")]));
+        let mut forwarded: Vec<String> = request
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        forwarded.push(format!("{ip}:0"));
+        headers.insert("x-forwarded-for".into(), json!([forwarded.join(", ")]));
     }
     let host = request.header("host").unwrap_or("localhost");
     let query: Map<String, Value> = request

@@ -77,6 +77,8 @@ pub struct Settings {
     pub paypal: PayPalConfig,
     pub sendgrid: SendGridConfig,
     pub mailchimp: MailchimpConfig,
+    /// The payment function's card-testing defence (`FINGERPRINT_KEY`, `DECLINES_PER_*`, …).
+    pub card_testing: payment::CardTesting,
 }
 
 impl Settings {
@@ -92,6 +94,7 @@ impl Settings {
             paypal: PayPalConfig::from_env(env)?,
             sendgrid: SendGridConfig::from_env(env)?,
             mailchimp: MailchimpConfig::from_env(env)?,
+            card_testing: payment::CardTesting::from_env(env)?,
         })
     }
 }
@@ -117,6 +120,7 @@ pub async fn app(
         payment::PaymentSettings {
             paypal: settings.paypal,
             timeout,
+            card_testing: settings.card_testing,
         },
         Arc::new(OutputBindingPublisher),
         db.clone(),

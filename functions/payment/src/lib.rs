@@ -14,6 +14,10 @@
 //! order is published while its answer is recorded, not before: a publish that fails after the
 //! answer was recorded is made good by the retry its 503 asks for.
 //!
+//! Card testing: declines are counted per client address, email and card, and a try past a limit
+//! is refused with `429` before PayPal is called (`card_testing.rs`; which address is the
+//! client's, `client_address.rs`).
+//!
 //! Idempotency records live behind a port (`clients::idempotency`), claimed atomically, so that
 //! several instances sharing a store agree; a claim whose holder died is taken over once the
 //! function's timeout has passed.
@@ -24,26 +28,32 @@
 //!
 //! Layout: `lib.rs` the function, how it is built and its routes; `settings.rs` what it is built
 //! from; `register.rs` a registration, step by step; `idempotency.rs` the key, fingerprint and
-//! recorded answer of a request; `charge.rs` the charge; `responses.rs` the answers.
+//! recorded answer of a request; `card_testing.rs` the decline limits and fingerprints;
+//! `client_address.rs` the client's address; `charge.rs` the charge, within the limits;
+//! `responses.rs` the answers.
 
+mod card_testing;
 mod charge;
+mod client_address;
 mod idempotency;
 mod register;
 mod responses;
 mod settings;
 
+pub use card_testing::{CardTesting, DeclineLimits, FingerprintKey};
 pub use settings::PaymentSettings;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use clients::declines::DeclineLedger;
 use clients::idempotency::IdempotencyStore;
 use clients::payments::PaymentGateway;
 use clients::paypal::PayPalClient;
 use clients::publisher::OrderPublisher;
 use domain::TicketCatalogue;
-use durable::{Db, SqlIdempotencyStore};
+use durable::{Db, SqlDeclineLedger, SqlIdempotencyStore};
 use function_model::{HttpFunction, HttpRequest, HttpResponse, Invocation};
 use http::{Method, StatusCode};
 
@@ -58,12 +68,14 @@ pub struct Payment {
     idempotency: Arc<dyn IdempotencyStore>,
     /// The function's timeout: an unfinished claim older than this was left by a dead instance.
     timeout: Duration,
+    declines: Arc<dyn DeclineLedger>,
+    card_testing: CardTesting,
 }
 
 impl Payment {
     /// The function as every host runs it: the built-in catalogue, PayPal with
-    /// `settings.paypal`, idempotency records in `db` (SQLite or PostgreSQL, shared by every
-    /// instance), and `publisher` for paid orders (SQS on Lambda, the Service Bus output binding
+    /// `settings.paypal`, idempotency records and declines in `db` (SQLite or PostgreSQL, shared
+    /// by every instance), and `publisher` for paid orders (SQS on Lambda, the Service Bus output binding
     /// on Azure, the emulator's local queue).
     pub fn from_settings(
         settings: PaymentSettings,
@@ -74,8 +86,10 @@ impl Payment {
             TicketCatalogue::builtin(),
             Arc::new(PayPalClient::new(settings.paypal)),
             publisher,
-            Arc::new(SqlIdempotencyStore::new(db)),
+            Arc::new(SqlIdempotencyStore::new(db.clone())),
             settings.timeout,
+            Arc::new(SqlDeclineLedger::new(db)),
+            settings.card_testing,
         )
     }
 
@@ -87,6 +101,8 @@ impl Payment {
         publisher: Arc<dyn OrderPublisher>,
         idempotency: Arc<dyn IdempotencyStore>,
         timeout: Duration,
+        declines: Arc<dyn DeclineLedger>,
+        card_testing: CardTesting,
     ) -> Self {
         Self {
             catalogue,
@@ -94,6 +110,8 @@ impl Payment {
             publisher,
             idempotency,
             timeout,
+            declines,
+            card_testing,
         }
     }
 

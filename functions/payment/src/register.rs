@@ -1,15 +1,18 @@
 //! A registration, from the request to the answer: read the request, claim its
-//! `Idempotency-Key`, charge the card, publish the paid order and record the answer. The order of
+//! `Idempotency-Key`, charge the card (within the card-testing limits), publish the paid order and
+//! record the answer. The order of
 //! these steps is what makes a retry safe (the crate's header says why), so it is written out here
 //! in one place, step by step; what a record holds is in `idempotency.rs`, the charge in
 //! `charge.rs`, the answers in `responses.rs`.
 
 use chrono::Utc;
+use clients::declines::Limit;
 use clients::idempotency::{Claim, IdempotencyKey, RecordedAnswer};
 use domain::{OrderId, OrderPlaced, Registration};
 use function_model::{HttpRequest, HttpResponse, Invocation};
 use tracing::Instrument;
 
+use crate::client_address::client_address;
 use crate::idempotency::{self, fingerprint, recorded, replayed};
 use crate::{MAX_BODY_BYTES, Payment, responses};
 
@@ -44,15 +47,20 @@ impl Payment {
         let order_id = key.as_ref().map_or_else(OrderId::random, |k| {
             OrderId::for_idempotency_key(k.as_str())
         });
+        let client = client_address(request, self.card_testing.origin_secret.as_deref());
+        let limits = self
+            .card_testing
+            .key
+            .limits(&self.card_testing.limits, client, &registration);
         let span = tracing::info_span!("registration", order_id = %order_id);
         match key {
             None => {
-                self.register_without_key(invocation, order_id, registration)
+                self.register_without_key(invocation, order_id, registration, &limits)
                     .instrument(span)
                     .await
             }
             Some(key) => {
-                self.register_with_key(invocation, &key, &body, order_id, registration)
+                self.register_with_key(invocation, &key, &body, order_id, registration, &limits)
                     .instrument(span)
                     .await
             }
@@ -65,8 +73,12 @@ impl Payment {
         invocation: &Invocation,
         order_id: OrderId,
         registration: Registration,
+        limits: &[Limit],
     ) -> HttpResponse {
-        match self.charge(invocation, order_id, registration).await {
+        match self
+            .charge(invocation, order_id, registration, limits)
+            .await
+        {
             Ok(order) => match self.publish(invocation, &order).await {
                 Ok(()) => responses::registered(&order),
                 Err(not_published) => not_published,
@@ -84,6 +96,7 @@ impl Payment {
         body: &serde_json::Value,
         order_id: OrderId,
         registration: Registration,
+        limits: &[Limit],
     ) -> HttpResponse {
         let claim = match self
             .idempotency
@@ -98,7 +111,7 @@ impl Payment {
         };
         match claim {
             Claim::New => {
-                self.charge_and_record(invocation, key, order_id, registration)
+                self.charge_and_record(invocation, key, order_id, registration, limits)
                     .await
             }
             Claim::Replay(answer) => self.replay(invocation, answer).await,
@@ -114,13 +127,19 @@ impl Payment {
         key: &IdempotencyKey,
         order_id: OrderId,
         registration: Registration,
+        limits: &[Limit],
     ) -> HttpResponse {
-        let order = match self.charge(invocation, order_id, registration).await {
+        let order = match self
+            .charge(invocation, order_id, registration, limits)
+            .await
+        {
             Ok(order) => order,
             Err(refused) => {
-                let recorded = if refused.status.is_server_error() {
-                    // Nothing final happened (or the charge will replay): let the same key
-                    // try again.
+                let recorded = if refused.status.is_server_error()
+                    || refused.status == http::StatusCode::TOO_MANY_REQUESTS
+                {
+                    // Nothing final happened (or the charge will replay; or a limit held it
+                    // back for a while): let the same key try again.
                     self.idempotency.release(key).await
                 } else {
                     self.idempotency.complete(key, &recorded(&refused)).await

@@ -78,6 +78,17 @@ pub(crate) fn declined(reason: &str) -> HttpResponse {
     )
 }
 
+/// Past a card-testing limit: nothing was charged, and the provider was not asked. When to try
+/// again is `Retry-After`, in seconds (the site says it as a time of day).
+pub(crate) fn too_many_declines(wait: std::time::Duration) -> HttpResponse {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many payments were declined. Nothing was charged: please wait before trying again, or contact the organisers.",
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
+}
+
 pub(crate) fn payment_unavailable() -> HttpResponse {
     retry_after(
         StatusCode::SERVICE_UNAVAILABLE,

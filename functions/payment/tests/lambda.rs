@@ -85,6 +85,10 @@ async fn the_binary_charges_once_and_publishes_through_sqs() {
             "DATABASE_URL".to_owned(),
             format!("sqlite://{}/payment.db", dir.path().display()),
         ),
+        (
+            "FINGERPRINT_KEY".to_owned(),
+            "a key of at least thirty-two characters".to_owned(),
+        ),
     ];
     environment.extend(
         cloud

@@ -56,6 +56,13 @@ impl Env for Vec<(&'static str, String)> {
     }
 }
 
+/// Variables as a template resolves them (the emulator's view of a function's environment).
+impl Env for Vec<(String, String)> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+}
+
 #[cfg(feature = "http")]
 pub(crate) fn secret(env: &dyn Env, name: &'static str) -> Result<SecretString, ConfigError> {
     required(env, name).map(SecretString::from)

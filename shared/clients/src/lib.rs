@@ -1,14 +1,14 @@
 //! The outside services the functions talk to, each behind a small port (a trait):
 //! the payment gateway (PayPal), the email sender (SendGrid), the mailing-list audience
 //! (Mailchimp), the order publisher (a queue), the workflow starter (Step Functions) and the
-//! idempotency records of the payment function.
+//! idempotency records and the declined-payments ledger of the payment function.
 //!
 //! Functions hold these as `Arc<dyn Port>` so that the same handler runs against the real client
 //! in the cloud and against the emulator's local providers on a laptop. Each port's error says
 //! whether a retry can help (`Unavailable`) or not (`Rejected`, `Declined`).
 //!
 //! Layout: one module per port (`payments.rs`, `email.rs`, `audience.rs`, `publisher.rs`,
-//! `workflow.rs`, `idempotency.rs`); the wire-level clients beside them (`paypal/` for Orders v2, `sendgrid.rs` for
+//! `workflow.rs`, `idempotency.rs`, `declines.rs`); the wire-level clients beside them (`paypal/` for Orders v2, `sendgrid.rs` for
 //! Mail Send v3, `mailchimp.rs` for the Marketing API's member upsert), with what they share:
 //! `exchange.rs` (one HTTP attempt and its retryable/terminal verdict), `retry.rs` (backoff with
 //! jitter within a deadline) and `config.rs` (settings from the environment).
@@ -18,6 +18,7 @@
 
 pub mod audience;
 pub mod config;
+pub mod declines;
 pub mod email;
 #[cfg(feature = "http")]
 mod exchange;

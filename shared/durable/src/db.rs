@@ -45,6 +45,11 @@ const MIGRATIONS: &[embedded_migrations::MigrationFile] = &[
         "execution redrives",
         include_str!("../migrations/20261207000001_execution_redrives.sql"),
     ),
+    (
+        20261208000001,
+        "payment declines",
+        include_str!("../migrations/20261208000001_payment_declines.sql"),
+    ),
 ];
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]

@@ -406,20 +406,7 @@ pub fn http_request(value: &Value) -> Result<HttpRequest, String> {
         .iter()
         .filter_map(|(name, value)| Some((name.clone(), scalar_text(value)?)))
         .collect();
-    // The front end adds the client as the first `X-Forwarded-For` entry, with its port.
-    let source_ip = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|first| {
-            let first = first.trim();
-            first.parse::<IpAddr>().ok().or_else(|| {
-                first
-                    .parse::<std::net::SocketAddr>()
-                    .ok()
-                    .map(|address| address.ip())
-            })
-        });
+    let source_ip = client_address(&headers);
     Ok(HttpRequest {
         method,
         path: url.path().to_owned(),
@@ -534,6 +521,30 @@ async fn run_queue(
     }
 }
 
+/// The client, as App Service's front end says: `Client-IP` (`ip:port`), which it sets itself,
+/// overwriting whatever the client sent; without it, the last `X-Forwarded-For` entry, the one
+/// the nearest proxy added (the first ones are whatever the client sent).
+fn client_address(headers: &HeaderMap) -> Option<IpAddr> {
+    let address = |text: &str| {
+        let text = text.trim();
+        text.parse::<IpAddr>().ok().or_else(|| {
+            text.parse::<std::net::SocketAddr>()
+                .ok()
+                .map(|address| address.ip())
+        })
+    };
+    let last = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(address)
+    };
+    last("client-ip").or_else(|| last("x-forwarded-for"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,5 +564,38 @@ mod tests {
         ] {
             assert!(timeout(bad.clone()).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn the_client_is_what_the_front_end_says_not_what_the_client_sent() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.append(*name, value.parse().expect("a header value"));
+            }
+            headers
+        };
+        let ip = |text: &str| Some(text.parse::<IpAddr>().expect("an address"));
+        assert_eq!(
+            client_address(&headers(&[
+                ("x-forwarded-for", "198.51.100.1, 203.0.113.7:52344"),
+                ("client-ip", "203.0.113.8:52344"),
+            ])),
+            ip("203.0.113.8"),
+            "Client-IP first"
+        );
+        assert_eq!(
+            client_address(&headers(&[(
+                "x-forwarded-for",
+                "198.51.100.1, 203.0.113.7:52344"
+            )])),
+            ip("203.0.113.7"),
+            "the entry the front end appended, not the one the client sent"
+        );
+        assert_eq!(
+            client_address(&headers(&[("x-forwarded-for", "[2001:db8::1]:443")])),
+            ip("2001:db8::1")
+        );
+        assert_eq!(client_address(&headers(&[])), None);
     }
 }

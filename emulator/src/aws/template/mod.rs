@@ -29,7 +29,7 @@ use reader::{Reader, cargo_binary, to_json};
 pub use intrinsics::STACK_NAME;
 pub use model::{
     Code, Cors, EventSource, Function, QueueSpec, Route, StateMachineSpec, Template, TemplateError,
-    Topology, Variable,
+    Throttle, Throttling, Topology, Variable,
 };
 
 impl Template {

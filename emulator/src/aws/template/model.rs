@@ -39,6 +39,9 @@ pub struct Function {
     pub environment: Vec<Variable>,
     /// `LoggingConfig.LogFormat` is `JSON`: Lambda sets `AWS_LAMBDA_LOG_FORMAT=JSON`.
     pub json_logs: bool,
+    /// `ReservedConcurrentExecutions`: at most this many invocations at once; past it, Lambda
+    /// throttles.
+    pub reserved_concurrency: Option<u32>,
 }
 
 impl Function {
@@ -149,6 +152,44 @@ pub struct Cors {
     pub max_age: Option<u64>,
 }
 
+/// API Gateway's throttling of a route: a token bucket of `burst` tokens refilled at `rate` a
+/// second, for all clients together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub rate: u32,
+    pub burst: u32,
+}
+
+impl Throttle {
+    /// An account's default throttling, for what a stage's settings leave unset.
+    pub const ACCOUNT: Throttle = Throttle {
+        rate: 10_000,
+        burst: 5_000,
+    };
+}
+
+/// The HTTP API's throttling: its `DefaultRouteSettings`, and its `RouteSettings` by route key
+/// (`POST /api/registrations`), whose values override the default's one by one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Throttling {
+    pub default: (Option<u32>, Option<u32>),
+    pub routes: BTreeMap<String, (Option<u32>, Option<u32>)>,
+}
+
+impl Throttling {
+    /// `route`'s throttle: none when nothing is set, as API Gateway then applies only the
+    /// account's limits (which the emulator does not).
+    pub fn of(&self, route: &Route) -> Option<Throttle> {
+        let key = format!("{} {}", route.method, route.path);
+        let (rate, burst) = self.routes.get(&key).copied().unwrap_or_default();
+        let (rate, burst) = (rate.or(self.default.0), burst.or(self.default.1));
+        (rate.is_some() || burst.is_some()).then(|| Throttle {
+            rate: rate.unwrap_or(Throttle::ACCOUNT.rate),
+            burst: burst.unwrap_or(Throttle::ACCOUNT.burst),
+        })
+    }
+}
+
 /// The state machine: its definition with the substitutions made.
 #[derive(Debug, Clone)]
 pub struct StateMachineSpec {
@@ -164,6 +205,7 @@ pub struct Topology {
     pub event_sources: Vec<EventSource>,
     pub routes: Vec<Route>,
     pub cors: Cors,
+    pub throttling: Throttling,
     pub state_machine: StateMachineSpec,
 }
 

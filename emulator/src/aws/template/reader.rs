@@ -1,7 +1,9 @@
 //! Reads a template's resources into a [`Topology`]: each function with `Globals` merged in, the
-//! queues and their redrive policies, the event sources, the HTTP API's routes and CORS, and the
+//! queues and their redrive policies, the event sources, the HTTP API's routes, CORS and
+//! throttling, and the
 //! state machine, every value through one resolver of intrinsic functions.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -84,9 +86,9 @@ impl Reader<'_> {
         };
         apis.sort();
         apis.dedup();
-        let cors = match apis.as_slice() {
-            [] => Cors::default(),
-            [api] => self.cors(api)?,
+        let (cors, throttling) = match apis.as_slice() {
+            [] => (Cors::default(), Throttling::default()),
+            [api] => (self.cors(api)?, self.throttling(api)?),
             _ => {
                 return Err(self.template.error(
                     "Resources",
@@ -124,6 +126,7 @@ impl Reader<'_> {
             event_sources,
             routes,
             cors,
+            throttling,
             state_machine,
         })
     }
@@ -164,6 +167,19 @@ impl Reader<'_> {
                     format!("{text:?} is not a whole number from {min} to {max}"),
                 )
             })
+    }
+
+    /// [`Reader::number`], when it is set (and not `AWS::NoValue`).
+    fn optional_number(
+        &self,
+        at: &str,
+        value: &Value,
+        range: (u64, u64),
+    ) -> Result<Option<u64>, TemplateError> {
+        match self.text(at, value)? {
+            None => Ok(None),
+            Some(_) => self.number(at, value, 0, range).map(Some),
+        }
     }
 
     fn function(&self, id: &str, resource: &Value) -> Result<Function, TemplateError> {
@@ -245,7 +261,15 @@ impl Reader<'_> {
                 ));
             }
         };
+        let reserved_concurrency = self
+            .optional_number(
+                &at("ReservedConcurrentExecutions"),
+                &properties["ReservedConcurrentExecutions"],
+                (0, 1_000_000),
+            )?
+            .map(|n| n as u32);
         Ok(Function {
+            reserved_concurrency,
             logical_id: id.to_owned(),
             name,
             code,
@@ -436,6 +460,39 @@ impl Reader<'_> {
             name: self.resolver.resources[id].name.clone(),
             definition,
         })
+    }
+
+    /// The API's `DefaultRouteSettings` and `RouteSettings` throttling (whole numbers: the
+    /// emulator does not take a fractional rate).
+    fn throttling(&self, api: &str) -> Result<Throttling, TemplateError> {
+        let properties = &self.template.document["Resources"][api]["Properties"];
+        let settings =
+            |at: String, value: &Value| -> Result<(Option<u32>, Option<u32>), TemplateError> {
+                let limit = |name: &str| -> Result<Option<u32>, TemplateError> {
+                    let at = format!("{at}.{name}");
+                    Ok(self
+                        .optional_number(&at, &value[name], (0, 1_000_000))?
+                        .map(|n| n as u32))
+                };
+                Ok((
+                    limit("ThrottlingRateLimit")?,
+                    limit("ThrottlingBurstLimit")?,
+                ))
+            };
+        let mut throttling = Throttling {
+            default: settings(
+                format!("Resources.{api}.Properties.DefaultRouteSettings"),
+                &properties["DefaultRouteSettings"],
+            )?,
+            routes: BTreeMap::new(),
+        };
+        if let Some(routes) = properties["RouteSettings"].as_object() {
+            for (key, value) in routes {
+                let at = format!("Resources.{api}.Properties.RouteSettings.{key}");
+                throttling.routes.insert(key.clone(), settings(at, value)?);
+            }
+        }
+        Ok(throttling)
     }
 
     fn cors(&self, api: &str) -> Result<Cors, TemplateError> {
