@@ -42,6 +42,10 @@ pub struct Config {
     /// An origin allowed to call the API from a browser (CORS) besides the template's
     /// `AllowOrigins`; see [`site_origin`].
     pub site_origin: Option<String>,
+    /// Whether the gateway takes a request's client address from its last `X-Forwarded-For`
+    /// entry (as behind a proxy that adds it), so that one machine can play many clients. Off, it
+    /// is the address that connected: a header a client sets is no address.
+    pub trust_forwarded_for: bool,
     /// Whether the event source mappings feed their queues to their functions. Off, the queues
     /// are left to SQS clients (tests that drive them with the SDK).
     pub event_sources: bool,
@@ -113,6 +117,7 @@ impl Config {
             execution_lease: Executions::DEFAULT_LEASE,
             limits: Limits::default(),
             site_origin: None,
+            trust_forwarded_for: false,
             event_sources: true,
             functions: Functions::InProcess,
             function_concurrency: 10,

@@ -11,6 +11,7 @@
 //! replacing whatever the client sent as either.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Json;
@@ -83,10 +84,12 @@ async fn gateway(State(services): State<Arc<Services>>, request: Request) -> Res
             .and_then(|v| v.to_str().ok())
             .map_or_else(new_trace_id, str::to_owned);
         let invocation = Invocation::local(&route.route.function, route.timeout, Some(trace_id));
+        let client = client(&parts, services.trust_forwarded_for);
         let request = function_request(
             parts,
             path_parameters,
             body,
+            client,
             services.origin_secret.as_deref(),
         );
         invoke(&services, route, &invocation, request)
@@ -110,18 +113,41 @@ async fn gateway(State(services): State<Arc<Services>>, request: Request) -> Res
     response
 }
 
-/// The request as the function sees it: what API Gateway's payload 2.0 carries, with what
-/// CloudFront adds when `origin_secret` is given.
+/// The client: the address that connected, or with `trust_forwarded_for` the last
+/// `X-Forwarded-For` entry when there is one (`--trust-forwarded-for`).
+fn client(parts: &http::request::Parts, trust_forwarded_for: bool) -> Option<SocketAddr> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
+    let forwarded = || {
+        let last = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()?
+            .trim();
+        last.parse::<IpAddr>()
+            .ok()
+            .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
+    };
+    match (trust_forwarded_for.then(forwarded).flatten(), peer) {
+        (Some(ip), peer) => Some(SocketAddr::new(ip, peer.map_or(0, |p| p.port()))),
+        (None, peer) => peer,
+    }
+}
+
+/// The request as the function sees it: what API Gateway's payload 2.0 carries, from `peer`,
+/// with what CloudFront adds when `origin_secret` is given.
 fn function_request(
     parts: http::request::Parts,
     path_parameters: BTreeMap<String, String>,
     body: Bytes,
+    peer: Option<SocketAddr>,
     origin_secret: Option<&str>,
 ) -> HttpRequest {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(peer)| *peer);
     let mut headers = parts.headers;
     if let Some(secret) = origin_secret {
         headers.remove(VIEWER_ADDRESS);
@@ -154,7 +180,7 @@ const VIEWER_ADDRESS: &str = "cloudfront-viewer-address";
 const ORIGIN_VERIFY: &str = "x-origin-verify";
 
 /// `ip:port` as CloudFront writes it: an IPv6 address without brackets.
-fn viewer_address(peer: std::net::SocketAddr) -> String {
+fn viewer_address(peer: SocketAddr) -> String {
     format!("{}:{}", peer.ip(), peer.port())
 }
 
@@ -262,10 +288,17 @@ mod tests {
             .body(())
             .expect("a request")
             .into_parts();
-        let peer: std::net::SocketAddr = "192.0.2.7:50000".parse().expect("an address");
+        let peer: SocketAddr = "192.0.2.7:50000".parse().expect("an address");
         parts.extensions.insert(ConnectInfo(peer));
         let parameters = BTreeMap::from([("id".to_owned(), "42".to_owned())]);
-        let request = function_request(parts, parameters.clone(), Bytes::from_static(b"{}"), None);
+        let client = client(&parts, false);
+        let request = function_request(
+            parts,
+            parameters.clone(),
+            Bytes::from_static(b"{}"),
+            client,
+            None,
+        );
         assert_eq!(request.path, "/api/registrations");
         assert_eq!(request.path_parameters, parameters);
         assert_eq!(request.query, "ref=newsletter&x=%20");
@@ -282,11 +315,39 @@ mod tests {
             .body(())
             .expect("a request")
             .into_parts();
-        let peer: std::net::SocketAddr = "[2001:db8::7]:50000".parse().expect("an address");
+        let peer: SocketAddr = "[2001:db8::7]:50000".parse().expect("an address");
         parts.extensions.insert(ConnectInfo(peer));
-        let request = function_request(parts, BTreeMap::new(), Bytes::new(), Some("secret"));
+        let client = client(&parts, false);
+        let request =
+            function_request(parts, BTreeMap::new(), Bytes::new(), client, Some("secret"));
         assert_eq!(request.header(VIEWER_ADDRESS), Some("2001:db8::7:50000"));
         assert_eq!(request.header(ORIGIN_VERIFY), Some("secret"));
         assert_eq!(request.headers.get_all(VIEWER_ADDRESS).iter().count(), 1);
+    }
+
+    #[test]
+    fn with_trust_forwarded_for_the_last_entry_is_the_client() {
+        let (mut parts, _) = http::Request::post("/api/registrations")
+            .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
+            .body(())
+            .expect("a request")
+            .into_parts();
+        let peer: SocketAddr = "127.0.0.1:50000".parse().expect("an address");
+        parts.extensions.insert(ConnectInfo(peer));
+        assert_eq!(
+            client(&parts, false),
+            Some(peer),
+            "off: the address that connected"
+        );
+        assert_eq!(
+            client(&parts, true),
+            Some("203.0.113.9:50000".parse().expect("an address"))
+        );
+        parts.headers.remove("x-forwarded-for");
+        assert_eq!(
+            client(&parts, true),
+            Some(peer),
+            "no header: the address that connected"
+        );
     }
 }

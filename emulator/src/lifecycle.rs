@@ -51,6 +51,7 @@ pub(crate) fn launch(
         routes: wiring.routes,
         cors: wiring.cors,
         origin_secret: wiring.origin_secret,
+        trust_forwarded_for: config.trust_forwarded_for,
         queues: wiring.queues,
         step_functions: wiring.step_functions.clone(),
         executions: executions.clone(),

@@ -54,6 +54,12 @@ struct Args {
     /// Seconds after which an execution left running by a process that died is resumed.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     execution_lease: u64,
+    /// Take each API request's client address from its last X-Forwarded-For entry, as behind a
+    /// proxy that adds it, so that one machine can play many clients (the payment function's
+    /// limits per address): curl -H 'X-Forwarded-For: 203.0.113.9' …. Off by default: a header a
+    /// client sets is no address.
+    #[arg(long)]
+    trust_forwarded_for: bool,
     /// The origin of a site served elsewhere (e.g. http://localhost:8080) that may call the API
     /// from a browser (CORS, as template.yaml's SiteOrigin). The site served here needs none.
     #[arg(long, env = "SITE_ORIGIN", value_name = "ORIGIN")]
@@ -195,6 +201,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         None => emulator::workspace_template(),
     };
     config.parameter_overrides = args.parameter_overrides;
+    config.trust_forwarded_for = args.trust_forwarded_for;
     config.visibility_timeout = args.visibility_timeout.map(std::time::Duration::from_secs);
     config.max_receive_count = args.max_receive_count;
     config.execution_lease = std::time::Duration::from_secs(args.execution_lease.max(1));

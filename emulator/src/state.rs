@@ -126,6 +126,8 @@ pub(crate) struct Services {
     /// With it, the gateway adds what CloudFront adds in front of the API (AWS only; see
     /// `gateway.rs`).
     pub origin_secret: Option<String>,
+    /// The client's address is the last `X-Forwarded-For` entry (`--trust-forwarded-for`).
+    pub trust_forwarded_for: bool,
     pub queues: Vec<Arc<Queue>>,
     /// The local Step Functions (AWS topology only).
     pub step_functions: Option<Arc<LocalStepFunctions>>,
