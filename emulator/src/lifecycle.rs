@@ -52,6 +52,7 @@ pub(crate) fn launch(
         cors: wiring.cors,
         origin_secret: wiring.origin_secret,
         trust_forwarded_for: config.trust_forwarded_for,
+        reserved_concurrency: wiring.reserved_concurrency,
         queues: wiring.queues,
         step_functions: wiring.step_functions.clone(),
         executions: executions.clone(),

@@ -104,6 +104,8 @@ pub(crate) struct Wiring {
     pub cors: Cors,
     /// The secret the emulator's CloudFront proves itself with to the API (AWS only).
     pub origin_secret: Option<String>,
+    /// The functions' reserved concurrency, by name (AWS only).
+    pub reserved_concurrency: HashMap<String, ReservedConcurrency>,
     pub queues: Vec<Arc<Queue>>,
     /// The local Step Functions (AWS only; on Azure the handler runs the workflow itself).
     pub step_functions: Option<Arc<LocalStepFunctions>>,
@@ -128,6 +130,8 @@ pub(crate) struct Services {
     pub origin_secret: Option<String>,
     /// The client's address is the last `X-Forwarded-For` entry (`--trust-forwarded-for`).
     pub trust_forwarded_for: bool,
+    /// The functions' reserved concurrency, by name, which `Invoke` honours (AWS only).
+    pub reserved_concurrency: HashMap<String, ReservedConcurrency>,
     pub queues: Vec<Arc<Queue>>,
     /// The local Step Functions (AWS topology only).
     pub step_functions: Option<Arc<LocalStepFunctions>>,

@@ -72,7 +72,7 @@ fn assert_no_card_data_in(place: std::fmt::Arguments<'_>, text: &str) {
 impl TestApp {
     /// Fails if card data (the number in any of its forms, or the security code next to a card
     /// field: see `card_data_in`) is in any inspector listing (queues with their messages,
-    /// executions, emails, audience, payments, orders), the database (its files on SQLite,
+    /// executions, emails, audience, payments, orders), each order's story, the database (its files on SQLite,
     /// every table on PostgreSQL), any log line of this process, or any response so far.
     pub async fn assert_no_card_data(&self) {
         for what in [
@@ -85,6 +85,13 @@ impl TestApp {
         ] {
             let listing = serde_json::to_string(&self.inspect(what).await).expect("json");
             assert_no_card_data_in(format_args!("/_emulator/api/{what}"), &listing);
+        }
+        // Each order's story: what its functions logged, step by step.
+        for order in self.inspect("orders").await {
+            if let Some(id) = order["orderId"].as_str() {
+                let story = self.get(&format!("/_emulator/api/stories/{id}")).await;
+                assert_no_card_data_in(format_args!("the story of {id}"), &story.to_string());
+            }
         }
         for (place, content) in self.database().contents().await {
             assert_no_card_data_in(format_args!("the database: {place}"), &content);

@@ -96,7 +96,18 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
         };
         lambda_functions.insert(function.name.clone(), target);
     }
+    // Each function's reserved concurrency, one for every way it is invoked (its routes,
+    // `Invoke`, the state machine's tasks).
+    let reserved_concurrency: HashMap<String, ReservedConcurrency> = topology
+        .functions
+        .iter()
+        .filter_map(|function| {
+            let limit = function.reserved_concurrency?;
+            Some((function.name.clone(), ReservedConcurrency::new(limit)))
+        })
+        .collect();
     let tasks = LocalTasks {
+        reserved_concurrency: reserved_concurrency.clone(),
         functions: lambda_functions
             .iter()
             .map(|(name, target)| (local_function_arn(name), (name.clone(), target.clone())))
@@ -121,7 +132,6 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
     )?;
 
     let mut routes = Vec::new();
-    let mut reserved_concurrency: HashMap<String, ReservedConcurrency> = HashMap::new();
     let mut http_functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
     for route in &topology.routes {
         let function = topology
@@ -144,12 +154,7 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
             (None, None) => return Err(not_in_process(function, "an HTTP function")),
         };
         http_functions.insert(function.name.clone(), handler.clone());
-        let reserved = function.reserved_concurrency.map(|limit| {
-            reserved_concurrency
-                .entry(function.name.clone())
-                .or_insert_with(|| ReservedConcurrency::new(limit))
-                .clone()
-        });
+        let reserved = reserved_concurrency.get(&function.name).cloned();
         routes.push(HttpRoute {
             route: route.clone(),
             function: handler,
@@ -189,6 +194,7 @@ pub(crate) fn wire(config: &Config, platform: &Platform) -> anyhow::Result<Wirin
         routes,
         cors,
         origin_secret: Some(platform.origin_secret.clone()),
+        reserved_concurrency,
         queues,
         step_functions: Some(step_functions),
         workflow,

@@ -25,6 +25,7 @@ use workflow::{History, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
 use crate::aws::lambda::LambdaFunction;
 use crate::aws::lambda::runtime_api::InvokeError;
 use crate::local_providers::faults::{Fault, Faults};
+use crate::throttle::ReservedConcurrency;
 
 /// The resource of Step Functions' SQS `SendMessage` integration.
 pub const SQS_SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
@@ -55,6 +56,9 @@ impl TaskTarget {
 pub struct LocalTasks {
     /// By ARN: the function's name and how it runs.
     pub functions: HashMap<String, (String, TaskTarget)>,
+    /// The functions' reserved concurrency, by name: past it, a task fails with
+    /// `Lambda.TooManyRequestsException` (which a `Retry` may retry).
+    pub(crate) reserved_concurrency: HashMap<String, ReservedConcurrency>,
     pub queues: HashMap<String, Arc<Queue>>,
     pub faults: Arc<Faults>,
 }
@@ -98,6 +102,15 @@ impl TaskInvoker for LocalTasks {
                 format!("no function {}", task.resource),
             )
         })?;
+        let _place = match self.reserved_concurrency.get(name) {
+            Some(reserved) => Some(reserved.try_enter().ok_or_else(|| {
+                TaskFailure::new(
+                    "Lambda.TooManyRequestsException",
+                    format!("Rate Exceeded. ({name}: its reserved concurrency is taken)"),
+                )
+            })?),
+            None => None,
+        };
         let timeout = target.timeout();
         let fault = self.faults.next(name).map(Fault::for_task);
         durable::tasks::suffer(name, timeout, fault).await?;

@@ -173,6 +173,7 @@ pub(crate) async fn wire(
         routes,
         cors,
         origin_secret: None,
+        reserved_concurrency: Default::default(),
         queues,
         step_functions: None,
         workflow: Arc::new(

@@ -111,3 +111,91 @@ async fn an_event_payload_over_1_mb_is_too_large() {
     assert_eq!(queued.status_code(), 202);
     emulator.shutdown().await;
 }
+
+/// A function whose reserved concurrency is taken (here 0, as a function switched off) is
+/// throttled as Lambda throttles it: `TooManyRequestsException` 429, with its reason, to
+/// `Invoke`, and `Lambda.TooManyRequestsException` to a state machine's task; a function without
+/// a reservation is invoked as usual.
+#[tokio::test]
+async fn past_its_reserved_concurrency_a_function_is_throttled() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(
+        folder.path().join("template.yaml"),
+        r"
+Resources:
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Save
+        States:
+          Save: {Type: Task, Resource: 'arn:aws:lambda:us-east-1:000000000000:function:save-order', End: true}
+  Off:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: rust-cargolambda, BuildProperties: {Binary: save-order}}
+    Properties: {CodeUri: ., Handler: bootstrap, Runtime: provided.al2023, ReservedConcurrentExecutions: 0}
+  On:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: rust-cargolambda, BuildProperties: {Binary: email}}
+    Properties: {CodeUri: ., Handler: bootstrap, Runtime: provided.al2023}
+",
+    )
+    .expect("written");
+    let template = folder.path().join("template.yaml");
+    let (emulator, _dir) =
+        crate::support::start_emulator(|config| config.template = template).await;
+    let lambda = crate::support::client!(aws_sdk_lambda, emulator.url());
+    let invoke = |name: &'static str| {
+        lambda
+            .invoke()
+            .function_name(name)
+            .payload(Blob::new("{}"))
+            .send()
+    };
+    // A function built from a crate is named by its binary.
+    let (code, status, body) = refusal(invoke("save-order").await);
+    assert_eq!(
+        (code.as_str(), status),
+        ("TooManyRequestsException", 429),
+        "{body}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        body["Reason"],
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    );
+    assert_eq!(body["message"], "Rate Exceeded.");
+    let on = invoke("email")
+        .await
+        .expect("a function without a reservation runs");
+    assert_eq!(on.status_code(), 200);
+    let sfn = crate::support::client!(aws_sdk_sfn, emulator.url());
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(emulator::names::state_machine_arn("Machine"))
+        .input("{}")
+        .send()
+        .await
+        .expect("StartExecution");
+    let mut described = None;
+    for _ in 0..100 {
+        let execution = sfn
+            .describe_execution()
+            .execution_arn(started.execution_arn())
+            .send()
+            .await
+            .expect("DescribeExecution");
+        if execution.status() != &aws_sdk_sfn::types::ExecutionStatus::Running {
+            described = Some(execution);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let described = described.expect("the execution ends");
+    assert_eq!(
+        described.status(),
+        &aws_sdk_sfn::types::ExecutionStatus::Failed
+    );
+    assert_eq!(described.error(), Some("Lambda.TooManyRequestsException"));
+    emulator.shutdown().await;
+}

@@ -96,6 +96,30 @@ fn error(status: StatusCode, error_type: &'static str, message: &str) -> Respons
     response
 }
 
+/// A synchronous invocation past the function's reserved concurrency, as Lambda refuses it.
+fn throttled() -> Response {
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({
+            "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+            "Type": "User",
+            "message": "Rate Exceeded.",
+        })
+        .to_string(),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("TooManyRequestsException"),
+    );
+    response
+}
+
 /// The function's answer, or its failure as Lambda reports it (`X-Amz-Function-Error`).
 fn answer(outcome: Result<Bytes, (String, String)>) -> Response {
     let (body, failed) = match outcome {
@@ -253,6 +277,13 @@ pub(crate) async fn invoke(
     }
     match invocation_type {
         "RequestResponse" => {
+            let _place = match services.reserved_concurrency.get(name) {
+                Some(reserved) => match reserved.try_enter() {
+                    Some(place) => Some(place),
+                    None => return throttled(),
+                },
+                None => None,
+            };
             let tail = headers
                 .get("x-amz-log-type")
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"Tail"));
