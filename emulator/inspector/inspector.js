@@ -35,7 +35,9 @@ function messages(q, deadLetterQueue) {
     const reason = m.attributes && m.attributes.DeadLetterReason
       ? `<p class="FAILED">${text(m.attributes.DeadLetterReason)}: ${text(m.attributes.DeadLetterErrorDescription || '')}</p>` : '';
     const actions = (deadLetterQueue ? button('Redrive', 'redrive', q.name, m.messageId) : '') + button('Delete', 'delete', q.name, m.messageId);
-    return `<details data-key="message:${text(m.messageId)}"><summary><code>${text(m.messageId)}</code> · ${text(m.state)} · received ${text(m.receiveCount)}×</summary>`
+    // A message not visible says when it will be (a consumer's visibility timeout, or a delay).
+    const again = m.state === 'visible' ? '' : ` · visible again ${when(m.visibleAt)}`;
+    return `<details data-key="message:${text(m.messageId)}"><summary><code>${text(m.messageId)}</code> · ${text(m.state)} · received ${text(m.receiveCount)}×${again}</summary>`
       + `${reason}<pre tabindex="0">${text(body(m.body))}</pre>${actions}</details>`;
   }).join('');
 }
@@ -303,6 +305,22 @@ async function refresh() {
     } catch (e) {
       render(container, `<p>Could not load: ${text(e)}</p>`);
     }
+  }
+  markLinkedRow();
+}
+/** The row the address names (`#payment-…`, `#email-…`, `#member-…`, `#order-…`): marked, and
+ *  brought into view the first time it is drawn. Rows are drawn after the page has loaded, so the
+ *  browser's own jump to the fragment (and `:target`) finds nothing on a fresh load. */
+let broughtIntoView = null;
+function markLinkedRow() {
+  const id = /^#[a-z]+-[^=]+$/.test(location.hash) ? decodeURIComponent(location.hash.slice(1)) : null;
+  for (const row of document.querySelectorAll('tr.linked')) if (row.id !== id) row.classList.remove('linked');
+  const row = id && document.getElementById(id);
+  if (!row) return;
+  row.classList.add('linked');
+  if (broughtIntoView !== id) {
+    broughtIntoView = id;
+    row.scrollIntoView({ block: 'center' });
   }
 }
 // Choosing an execution (a link to `#execution=…`) draws it at once and brings it into view.

@@ -347,6 +347,18 @@ try {
   assert.match(await email.locator('pre').textContent(), /Ada/, 'the text part');
   assert.deepEqual(await accessibilityProblems(page), [], 'axe-core on the inspector, with an email open');
 
+  // A payment's and an email's links work on a fresh load too: the row is marked and in view.
+  for (const kind of ['payment', 'email']) {
+    await page.goto(`${emulator.url}/_emulator#${kind}-${id}`);
+    const row = page.locator(`tr[id="${kind}-${id}"].linked`);
+    await row.waitFor();
+    const inView = await row.evaluate((r) => {
+      const box = r.getBoundingClientRect();
+      return box.top >= 0 && box.bottom <= window.innerHeight;
+    });
+    assert.ok(inView, `the ${kind} row is in view on a fresh load`);
+  }
+
   // A registration whose order the orchestrator cannot take ends on the dead-letter queue; once
   // the cause is gone, the inspector's "Redrive all" sends it back and its workflow succeeds.
   const json = { 'content-type': 'application/json' };

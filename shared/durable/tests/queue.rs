@@ -249,6 +249,16 @@ mod scenarios {
                 ("long delay".to_owned(), MessageState::Delayed),
             ]
         );
+        let listed = queue.messages().await.expect("lists");
+        let long = listed
+            .iter()
+            .find(|m| m.body == "long delay")
+            .expect("listed");
+        assert_eq!(
+            (long.visible_at - long.sent_at).num_seconds(),
+            60,
+            "a delayed message says when it is visible"
+        );
 
         assert_eq!(bodies(&receive(&queue, 10).await), ["no delay"]);
         skip(Duration::from_secs(10) + MARGIN).await;

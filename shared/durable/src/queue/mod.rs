@@ -155,6 +155,8 @@ pub struct MessageView {
     pub receive_count: u32,
     pub state: MessageState,
     pub sent_at: DateTime<Utc>,
+    /// When a message in flight or delayed can be received again (or now, for a visible one).
+    pub visible_at: DateTime<Utc>,
 }
 
 struct MessageRow {

@@ -88,6 +88,7 @@ impl Queue {
                     receive_count: u32::try_from(row.receive_count).unwrap_or(u32::MAX),
                     state,
                     sent_at: time(row.sent_at),
+                    visible_at: time(row.visible_at),
                 })
             })
             .collect()
