@@ -29,7 +29,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use function_model::{Invocation, TaskFunction, local_function_arn};
-use serde_json::json;
+use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::aws::lambda::runtime_api::InvokeError;
@@ -82,11 +82,16 @@ fn refused_payload(invocation_type: &str, payload: &[u8]) -> Option<Response> {
 
 /// A Lambda REST error: `x-amzn-errortype` and a JSON body, as the service answers it.
 fn error(status: StatusCode, error_type: &'static str, message: &str) -> Response {
-    let mut response = (
+    error_with(
         status,
-        json!({ "Type": "User", "message": message }).to_string(),
+        error_type,
+        json!({ "Type": "User", "message": message }),
     )
-        .into_response();
+}
+
+/// A Lambda REST error with its whole body.
+fn error_with(status: StatusCode, error_type: &'static str, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -98,26 +103,15 @@ fn error(status: StatusCode, error_type: &'static str, message: &str) -> Respons
 
 /// A synchronous invocation past the function's reserved concurrency, as Lambda refuses it.
 fn throttled() -> Response {
-    let mut response = (
+    error_with(
         StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequestsException",
         json!({
             "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
             "Type": "User",
             "message": "Rate Exceeded.",
-        })
-        .to_string(),
+        }),
     )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        "x-amzn-errortype",
-        HeaderValue::from_static("TooManyRequestsException"),
-    );
-    response
 }
 
 /// The function's answer, or its failure as Lambda reports it (`X-Amz-Function-Error`).
