@@ -195,7 +195,9 @@ const views = {
   (o) => anchor('order', o.orderId)),
   payments: (rows) => table(rows, [['Capture', (p) => `<code>${text(p.captureId)}</code>`],
     ['Status', (p) => `<span class="${text(p.status)}">${text(p.status)}</span>`], ['Amount', (p) => money(p.amount)],
-    ['Card', (p) => `${text(p.card.brand)} ····${text(p.card.lastDigits)}`], ['Order', (p) => order(p.orderId) + storyLink(p.orderId)]],
+    ['Card', (p) => `${text(p.card.brand)} ····${text(p.card.lastDigits)}`],
+    // Only a completed payment has an order (and so an execution) to lead to.
+    ['Order', (p) => p.status === 'COMPLETED' ? order(p.orderId) + storyLink(p.orderId) : `<code>${text(p.orderId)}</code> (nothing ordered)`]],
   (p) => anchor('payment', p.orderId)),
   outbox: (rows) => table(rows, [['To', (m) => text(m.to.join(', '))], ['Subject', (m) => text(m.subject)],
     ['Order', (m) => order(m.orderId) + storyLink(m.orderId)], ['Email', email], ['Sent', (m) => when(m.sentAt)]],
@@ -316,6 +318,16 @@ function markLinkedRow() {
   const id = /^#[a-z]+-[^=]+$/.test(location.hash) ? decodeURIComponent(location.hash.slice(1)) : null;
   for (const row of document.querySelectorAll('tr.linked')) if (row.id !== id) row.classList.remove('linked');
   const row = id && document.getElementById(id);
+  // A link to something that is not there says so, rather than leave the reader at the top.
+  const missing = {
+    payment: 'no payment was made for this order',
+    email: 'no email was sent for this order (yet): its execution may still be running, or have failed',
+    member: 'this attendee is not in the audience',
+    order: 'no order was stored (yet)',
+  };
+  const kind = id ? id.split('-')[0] : '';
+  document.getElementById('link-result').textContent = id && !row
+    ? `Nothing to show for ${id}: ${missing[kind] || 'it is not listed'}.` : '';
   if (!row) return;
   row.classList.add('linked');
   if (broughtIntoView !== id) {

@@ -358,6 +358,14 @@ try {
     });
     assert.ok(inView, `the ${kind} row is in view on a fresh load`);
   }
+  // No dead ends: a declined payment leads to no execution, and a link to an email that was never
+  // sent says so.
+  const declined = (await api('/_emulator/api/payments')).find((p) => p.status !== 'COMPLETED');
+  await page.goto(`${emulator.url}/_emulator#email-${declined.orderId}`);
+  await page.locator('#link-result', { hasText: 'no email was sent for this order' }).waitFor();
+  const declinedRow = page.locator(`tr[id="payment-${declined.orderId}"]`);
+  assert.match(await declinedRow.textContent(), /nothing ordered/);
+  assert.equal(await declinedRow.locator('a[href^="#execution="]').count(), 0, 'a declined payment leads to no execution');
 
   // A registration whose order the orchestrator cannot take ends on the dead-letter queue; once
   // the cause is gone, the inspector's "Redrive all" sends it back and its workflow succeeds.
