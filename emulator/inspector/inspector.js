@@ -318,6 +318,8 @@ function markLinkedRow() {
   const id = /^#[a-z]+-[^=]+$/.test(location.hash) ? decodeURIComponent(location.hash.slice(1)) : null;
   for (const row of document.querySelectorAll('tr.linked')) if (row.id !== id) row.classList.remove('linked');
   const row = id && document.getElementById(id);
+  // A section's link (`#payments-section`) is the browser's to follow.
+  if (row && row.tagName !== 'TR') return;
   // A link to something that is not there says so, rather than leave the reader at the top.
   const missing = {
     payment: 'no payment was made for this order',

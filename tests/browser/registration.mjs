@@ -446,11 +446,19 @@ try {
   await page.fill('#search', 'KATHERINE@example.org');
   await page.locator('#orders tbody tr').first().waitFor();
   const rows = async (section) => page.locator(`#${section} tbody tr`).count();
-  for (let i = 0; i < 30 && (await rows('orders')) !== 1; i++) await page.waitForTimeout(100);
+  // Each section is filtered as it is drawn again, one after the other: wait for both.
+  for (let i = 0; i < 30 && ((await rows('orders')) !== 1 || (await rows('outbox')) !== 1); i++) await page.waitForTimeout(100);
   assert.equal(await rows('orders'), 1, 'one order matches');
   assert.equal(await rows('outbox'), 1, 'one email matches');
   assert.match(await page.textContent('#orders tbody'), /Katherine/);
   await page.fill('#search', '');
+
+  // The sections are a click away, from a bar that stays in view.
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Faults' }).click();
+  await page.waitForFunction(() => {
+    const box = document.getElementById('faults-section').getBoundingClientRect();
+    return box.top >= 0 && box.top < window.innerHeight;
+  });
 
   // One page heading; `/` goes to the search box.
   assert.equal(await page.locator('h1').count(), 1, 'the inspector has its <h1>');
