@@ -300,7 +300,7 @@ async function refresh() {
   for (const [name, view] of Object.entries(views)) {
     const container = document.getElementById(name);
     try {
-      const response = await fetch(`/_emulator/api/${name}`);
+      const response = await fetch(listing(name));
       const body = await response.json();
       // Listings are paged (newest first, the first page shown); queues and faults are lists.
       render(container, view(Array.isArray(body) ? body : body.items));
@@ -310,6 +310,12 @@ async function refresh() {
   }
   markLinkedRow();
 }
+/** A section's listing: the executions in the status chosen, every page of them (the database
+ *  filters, so the first page holds the newest of that status however many others there are). */
+const executionStatus = document.getElementById('execution-status');
+const listing = (name) => name === 'executions' && executionStatus.value
+  ? `/_emulator/api/executions?status=${encodeURIComponent(executionStatus.value)}` : `/_emulator/api/${name}`;
+executionStatus.addEventListener('change', () => refresh());
 /** The row the address names (`#payment-…`, `#email-…`, `#member-…`, `#order-…`): marked, and
  *  brought into view the first time it is drawn. Rows are drawn after the page has loaded, so the
  *  browser's own jump to the fragment (and `:target`) finds nothing on a fresh load. */
@@ -338,10 +344,14 @@ function markLinkedRow() {
   }
 }
 // Choosing an execution (a link to `#execution=…`) draws it at once and brings it into view.
+// A section's link (`#faults-section`) is followed again once the page is redrawn: leaving an
+// execution's graph shortens the page above it.
 window.addEventListener('hashchange', async () => {
   await refresh();
   if (selectedExecution()) document.getElementById('execution').scrollIntoView();
   if (selectedStory()) document.getElementById('story').scrollIntoView();
+  const section = /^#[a-z]+-section$/.test(location.hash) && document.getElementById(location.hash.slice(1));
+  if (section) section.scrollIntoView();
 });
 // A failed execution's Redrive button: Step Functions' RedriveExecution, or the Azure app's redrive
 // function (the emulator calls the one of its topology).

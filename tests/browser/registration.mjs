@@ -433,6 +433,13 @@ try {
   assert.equal(await state('SaveOrder').getAttribute('data-status'), 'SUCCEEDED', 'a step that completed stays done');
   assert.deepEqual(await accessibilityProblems(page), [], 'axe-core on a failed execution');
   await screenshot(page.locator('#execution'), 'inspector-failed-execution');
+  // The executions filtered by status: the failed one is there, and nothing else.
+  await page.selectOption('#execution-status', 'FAILED');
+  await page.waitForFunction(() => {
+    const statuses = [...document.querySelectorAll('#executions tbody td:nth-child(2) span')].map((s) => s.textContent);
+    return statuses.length > 0 && statuses.every((s) => s === 'FAILED');
+  });
+  await page.selectOption('#execution-status', '');
   const emailsTo = async (address) => (await api('/_emulator/api/outbox'))
     .filter((e) => JSON.stringify(e.to).includes(address)).length;
   assert.equal(await emailsTo('mary@example.org'), 0, 'no confirmation while the email step fails');

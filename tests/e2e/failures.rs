@@ -63,6 +63,29 @@ async fn an_email_outage_fails_the_execution_and_one_redrive_sends_only_the_miss
     let execution = app.finished_execution(id).await;
     assert_eq!(execution["status"], "FAILED", "{execution}");
     assert_eq!(execution["error"], "ProviderUnavailable");
+    // The inspector lists it under its status, and not under another; an unknown one is a 422.
+    let app_ref = &app;
+    let listed = |status: &str| {
+        let path = format!("/_emulator/api/executions?status={status}");
+        async move {
+            app_ref.get(&path).await["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    let failed = listed("FAILED").await;
+    assert!(failed.iter().any(|e| e["name"] == id), "{failed:?}");
+    assert!(failed.iter().all(|e| e["status"] == "FAILED"), "{failed:?}");
+    assert!(!listed("SUCCEEDED").await.iter().any(|e| e["name"] == id));
+    let (status, _) = app
+        .inspector_call(
+            reqwest::Method::GET,
+            format!("{}/_emulator/api/executions?status=DONE", app.url),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422);
     assert_eq!(
         events_of(&execution, "TaskFailed", "SendConfirmation").len(),
         4,

@@ -14,15 +14,44 @@ use durable::{DbError, RedriveError};
 use function_model::{HttpRequest, Invocation};
 use serde_json::{Value, json};
 
-use super::answers::{PageQuery, inspector_error, unavailable};
+use super::answers::{inspector_error, unavailable};
 use super::execution_view;
 use crate::state::Services;
 
+/// `?limit=N&cursor=C&status=S` of the executions' listing.
+#[derive(serde::Deserialize)]
+pub(super) struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    /// Only the executions in this status.
+    status: Option<String>,
+}
+
+/// The statuses an execution is stored in.
+const STATUSES: [&str; 4] = ["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"];
+
 pub(super) async fn list(
     State(services): State<Arc<Services>>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<ListQuery>,
 ) -> Response {
-    match services.executions.page(&query.request()).await {
+    let status = query.status.filter(|s| !s.is_empty());
+    if let Some(status) = &status
+        && !STATUSES.contains(&status.as_str())
+    {
+        return inspector_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("status must be one of {}", STATUSES.join(", ")),
+        );
+    }
+    let request = durable::PageRequest {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    match services
+        .executions
+        .page_with_status(&request, status.as_deref())
+        .await
+    {
         Ok(page) => Json(page).into_response(),
         Err(e) => unavailable("the executions", &e),
     }

@@ -337,17 +337,37 @@ impl Executions {
 
     /// Executions, newest first.
     pub async fn page(&self, request: &PageRequest) -> Result<Page<ExecutionSummary>, DbError> {
+        self.page_with_status(request, None).await
+    }
+
+    /// [`Executions::page`], of the executions in `status` only (as stored: `RUNNING`,
+    /// `SUCCEEDED`, `FAILED`, `ABORTED`) when one is given: every page is full, however few of
+    /// them there are among the others.
+    pub async fn page_with_status(
+        &self,
+        request: &PageRequest,
+        status: Option<&str>,
+    ) -> Result<Page<ExecutionSummary>, DbError> {
         let (at, name) = request.after();
         // Listings show no history: it is not read.
-        let sql = "SELECT name, status, input, output, error, cause, NULL AS history, started_at, stopped_at, \
-             redrive_count, redrive_date FROM executions WHERE started_at < $1 OR (started_at = $1 AND name < $2) \
-             ORDER BY started_at DESC, name DESC LIMIT $3";
-        let rows: Vec<ExecutionRow> = on_pool!(self.db, pool => sqlx::query_as(sql)
-            .bind(at)
-            .bind(name)
-            .bind(request.limit() + 1)
-            .fetch_all(pool)
-            .await)?;
+        let columns = "SELECT name, status, input, output, error, cause, NULL AS history, started_at, \
+             stopped_at, redrive_count, redrive_date FROM executions";
+        let after = "(started_at < $1 OR (started_at = $1 AND name < $2))";
+        let order = "ORDER BY started_at DESC, name DESC LIMIT $3";
+        let sql = match status {
+            None => format!("{columns} WHERE {after} {order}"),
+            Some(_) => format!("{columns} WHERE status = $4 AND {after} {order}"),
+        };
+        let rows: Vec<ExecutionRow> = on_pool!(self.db, pool => {
+            let query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(at)
+                .bind(name.clone())
+                .bind(request.limit() + 1);
+            match status {
+                None => query.fetch_all(pool).await,
+                Some(status) => query.bind(status).fetch_all(pool).await,
+            }
+        })?;
         let page = Page::from_rows(rows, request, |row| (row.started_at, row.name.clone()));
         let items = page
             .items
