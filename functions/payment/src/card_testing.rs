@@ -41,6 +41,50 @@ impl CardTesting {
             origin_secret: env.var("ORIGIN_VERIFY_SECRET").filter(|s| !s.is_empty()),
         })
     }
+    /// A registration's subjects, each with its limit (those turned off left out): the client's
+    /// address when it is known (an IPv6 one by its /64), the attendee's email as compared (lower
+    /// case), the card number.
+    pub(crate) fn limits(
+        &self,
+        address: Option<IpAddr>,
+        registration: &Registration,
+    ) -> Vec<Limit> {
+        let address = address.map(|address| match address {
+            IpAddr::V4(v4) => v4.octets().to_vec(),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.octets().to_vec(),
+                None => v6.octets()[..8].to_vec(),
+            },
+        });
+        let email = registration.attendee.email.normalized();
+        let subjects = [
+            (
+                address.map(|address| self.key.fingerprint("address", &address)),
+                self.limits.per_address,
+            ),
+            (
+                Some(self.key.fingerprint("email", email.as_bytes())),
+                self.limits.per_email,
+            ),
+            (
+                Some(
+                    self.key
+                        .fingerprint("card", registration.card.number().as_bytes()),
+                ),
+                self.limits.per_card,
+            ),
+        ];
+        subjects
+            .into_iter()
+            .filter_map(|(subject, max_declines)| {
+                Some(Limit {
+                    subject: subject?,
+                    max_declines,
+                })
+            })
+            .filter(|limit| limit.max_declines > 0)
+            .collect()
+    }
 }
 
 /// How many declines each subject may have within the window. A limit of 0 turns it off.
@@ -139,52 +183,6 @@ impl FingerprintKey {
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         format!("{kind}:{hex}")
     }
-
-    /// A registration's subjects, each with its limit (those turned off left out): the client's
-    /// address when it is known, the attendee's email as compared (lower case), the card number.
-    pub(crate) fn limits(
-        &self,
-        limits: &DeclineLimits,
-        address: Option<IpAddr>,
-        registration: &Registration,
-    ) -> Vec<Limit> {
-        let address = address.map(|address| match address {
-            IpAddr::V4(v4) => v4.octets().to_vec(),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => v4.octets().to_vec(),
-                None => v6.octets()[..8].to_vec(),
-            },
-        });
-        let subjects = [
-            (
-                "address",
-                address.map(|address| self.fingerprint("address", &address)),
-                limits.per_address,
-            ),
-            (
-                "email",
-                Some(
-                    self.fingerprint("email", registration.attendee.email.normalized().as_bytes()),
-                ),
-                limits.per_email,
-            ),
-            (
-                "card",
-                Some(self.fingerprint("card", registration.card.number().as_bytes())),
-                limits.per_card,
-            ),
-        ];
-        subjects
-            .into_iter()
-            .filter_map(|(_, subject, max_declines)| {
-                Some(Limit {
-                    subject: subject?,
-                    max_declines,
-                })
-            })
-            .filter(|limit| limit.max_declines > 0)
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -250,6 +248,59 @@ mod tests {
             hex(key.fingerprint("email", b"x")),
             hex(key.fingerprint("address", b"x")),
             "the kind is part of what is hashed"
+        );
+    }
+
+    fn registration() -> Registration {
+        let body = serde_json::json!({
+            "ticket": "conference",
+            "attendee": {"firstName": "Ada", "lastName": "Lovelace", "email": "Ada@Example.org"},
+            "card": {"name": "Ada Lovelace", "number": "4012888888881881", "expiry": "2099-12", "securityCode": "123"},
+            "billingAddress": {"line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH", "countryCode": "GB"},
+            "newsletter": false
+        });
+        Registration::parse(
+            &body,
+            &domain::TicketCatalogue::builtin(),
+            chrono::Utc::now().date_naive(),
+        )
+        .expect("a valid registration")
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_and_a_limit_of_0_is_off() {
+        let testing = CardTesting {
+            limits: DeclineLimits {
+                per_email: 0,
+                ..DeclineLimits::default()
+            },
+            key: FingerprintKey::new(KEY.into()).expect("key"),
+            origin_secret: None,
+        };
+        let registration = registration();
+        let subjects =
+            |ip: &str| testing.limits(Some(ip.parse().expect("an address")), &registration);
+        let (a, b, c) = (
+            subjects("2001:db8:1:2::1"),
+            subjects("2001:db8:1:2:ffff::9"),
+            subjects("2001:db8:1:3::1"),
+        );
+        assert_eq!(a[0], b[0], "one /64");
+        assert_ne!(a[0], c[0], "another /64");
+        assert_eq!(
+            subjects("::ffff:192.0.2.1")[0],
+            subjects("192.0.2.1")[0],
+            "a mapped IPv4 is its IPv4"
+        );
+        let kinds: Vec<&str> = a
+            .iter()
+            .filter_map(|l| l.subject.split(':').next())
+            .collect();
+        assert_eq!(kinds, ["address", "card"], "the email's limit is off");
+        assert_eq!(
+            testing.limits(None, &registration).len(),
+            1,
+            "no address: the card only"
         );
     }
 }

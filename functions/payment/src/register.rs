@@ -48,10 +48,7 @@ impl Payment {
             OrderId::for_idempotency_key(k.as_str())
         });
         let client = client_address(request, self.card_testing.origin_secret.as_deref());
-        let limits = self
-            .card_testing
-            .key
-            .limits(&self.card_testing.limits, client, &registration);
+        let limits = self.card_testing.limits(client, &registration);
         let span = tracing::info_span!("registration", order_id = %order_id);
         match key {
             None => {
