@@ -11,7 +11,7 @@
 //! replacing whatever the client sent as either.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -120,19 +120,7 @@ fn client(parts: &http::request::Parts, trust_forwarded_for: bool) -> Option<Soc
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| *peer);
-    let forwarded = || {
-        let last = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .next_back()?
-            .trim();
-        last.parse::<IpAddr>()
-            .ok()
-            .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
-    };
+    let forwarded = || function_model::last_address(&parts.headers, "x-forwarded-for");
     match (trust_forwarded_for.then(forwarded).flatten(), peer) {
         (Some(ip), peer) => Some(SocketAddr::new(ip, peer.map_or(0, |p| p.port()))),
         (None, peer) => peer,

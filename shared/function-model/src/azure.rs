@@ -525,24 +525,8 @@ async fn run_queue(
 /// overwriting whatever the client sent; without it, the last `X-Forwarded-For` entry, the one
 /// the nearest proxy added (the first ones are whatever the client sent).
 fn client_address(headers: &HeaderMap) -> Option<IpAddr> {
-    let address = |text: &str| {
-        let text = text.trim();
-        text.parse::<IpAddr>().ok().or_else(|| {
-            text.parse::<std::net::SocketAddr>()
-                .ok()
-                .map(|address| address.ip())
-        })
-    };
-    let last = |name: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .next_back()
-            .and_then(address)
-    };
-    last("client-ip").or_else(|| last("x-forwarded-for"))
+    crate::last_address(headers, "client-ip")
+        .or_else(|| crate::last_address(headers, "x-forwarded-for"))
 }
 
 #[cfg(test)]

@@ -24,6 +24,22 @@ pub struct HttpRequest {
     pub body: Bytes,
 }
 
+/// The address in the last entry of header `name` (`X-Forwarded-For`, `Client-IP`: `ip` or
+/// `ip:port`, entries separated by commas, the header perhaps sent more than once): the one the
+/// nearest proxy added, where the first ones are whatever the client sent.
+pub fn last_address(headers: &HeaderMap, name: &str) -> Option<IpAddr> {
+    let last = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()?
+        .trim();
+    last.parse::<IpAddr>()
+        .ok()
+        .or_else(|| last.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+}
+
 /// Whether `headers` say the body is JSON (`application/json`, with or without parameters).
 pub fn is_json(headers: &HeaderMap) -> bool {
     headers

@@ -32,7 +32,7 @@ mod invocation;
 mod queue;
 
 pub use error::{ErrorType, FunctionError, chain};
-pub use http::{HttpRequest, HttpResponse, is_json};
+pub use http::{HttpRequest, HttpResponse, is_json, last_address};
 pub use invocation::{Invocation, LOCAL_ACCOUNT, LOCAL_REGION, local_function_arn};
 pub use queue::{
     BatchItemFailure, BatchOutcome, BatchResponse, DeadLetter, DeadLetterSink, QueueConsumer,
